@@ -1,0 +1,55 @@
+"""Argument checks shared by every module: each error names the argument it is about."""
+import numbers
+
+import numpy as np
+
+
+def check_int(name, value, minimum=None):
+    """Return ``value`` as an int, or raise naming ``name`` if it is not a whole number >= minimum."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_choice(name, value, choices):
+    """Return ``value`` if it is one of ``choices``, else raise a ValueError listing them."""
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; choose one of {sorted(choices)}")
+    return value
+
+
+def check_dtype(name, dtype):
+    """Return ``dtype`` as a numpy float32/float64 dtype, or raise naming ``name``."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as err:
+        raise TypeError(f"{name} must be float32 or float64, got {dtype!r}") from err
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"{name} must be float32 or float64, got {dtype}")
+    return dtype
+
+
+def check_array(name, value, ndim, shape=None, dtype=None):
+    """Check a floating array's rank, shape and finiteness; return it cast to ``dtype``.
+
+    ``shape`` may hold None for "any size" in a position.
+    """
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(value).__name__}")
+    if not np.issubdtype(value.dtype, np.floating):
+        raise TypeError(f"{name} must have a floating dtype, got {value.dtype}")
+    if value.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {value.shape}")
+    if shape is not None:
+        for axis, (got, want) in enumerate(zip(value.shape, shape)):
+            if want is not None and got != want:
+                raise ValueError(f"{name} has shape {value.shape}; expected {_shape_str(shape)} (axis {axis})")
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"{name} contains NaN or inf")
+    return value if dtype is None else value.astype(dtype, copy=False)
+
+
+def _shape_str(shape):
+    return "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"

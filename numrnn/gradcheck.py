@@ -1,0 +1,153 @@
+r"""Gradient checks by centred finite differences, in float64.
+
+For a scalar loss L and one entry :math:`\theta_i`,
+
+.. math:: \frac{\partial L}{\partial \theta_i} \approx \frac{L(\theta + \epsilon e_i) - L(\theta - \epsilon e_i)}{2\epsilon}
+
+with error :math:`O(\epsilon^2)`. The directional check compares
+:math:`(L(\theta + \epsilon v) - L(\theta - \epsilon v)) / 2\epsilon` with :math:`\langle \nabla L, v \rangle`
+for a random unit direction v: two evaluations instead of two per entry, so it stays cheap for large
+matrices.
+
+The relative error of two arrays is
+
+.. math:: \operatorname{rel}(g, n) = \frac{\max_i |g_i - n_i|}{\max(\max_i |g_i|, \max_i |n_i|)}
+
+and 0 when both are all zero, so it is defined everywhere. It is taken over a whole array, so an
+entry whose true gradient is 0 does not blow it up.
+"""
+import numpy as np
+
+from .init import as_generator
+
+
+def relative_error(a, b):
+    """Relative error of two arrays (or scalars); 0 when both are zero."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"cannot compare shapes {a.shape} and {b.shape}")
+    diff = np.max(np.abs(a - b), initial=0.0)
+    if diff == 0:
+        return 0.0
+    return float(diff / max(np.max(np.abs(a), initial=0.0), np.max(np.abs(b), initial=0.0)))
+
+
+def numerical_gradient(loss, array, eps=1e-6):
+    """Centred differences of ``loss()`` with respect to every entry of ``array``.
+
+    ``array`` is perturbed in place, one entry at a time, and restored exactly afterwards.
+    """
+    _require_float64("array", array)
+    grad = np.zeros_like(array)
+    flat, out = array.reshape(-1), grad.reshape(-1)
+    if not np.shares_memory(flat, array):
+        raise ValueError("array must be contiguous so it can be perturbed in place")
+    for i in range(flat.size):
+        saved = flat[i]
+        flat[i] = saved + eps
+        plus = loss()
+        flat[i] = saved - eps
+        minus = loss()
+        flat[i] = saved
+        out[i] = (plus - minus) / (2 * eps)
+    return grad
+
+
+def directional_derivative(loss, array, direction, eps=1e-6):
+    """(loss(array + eps v) - loss(array - eps v)) / (2 eps); array is restored afterwards."""
+    _require_float64("array", array)
+    saved = array.copy()
+    array += eps * direction
+    plus = loss()
+    array[...] = saved - eps * direction
+    minus = loss()
+    array[...] = saved
+    return (plus - minus) / (2 * eps)
+
+
+class GradcheckReport(dict):
+    """name -> relative error, with :meth:`passed` and a readable table."""
+
+    def __init__(self, errors, mode):
+        super().__init__(errors)
+        self.mode = mode
+
+    @property
+    def max_error(self):
+        return max(self.values(), default=0.0)
+
+    def passed(self, tol=1e-7):
+        return self.max_error <= tol
+
+    def __str__(self):
+        rows = [f"{name:>10}  {err:.2e}" for name, err in self.items()]
+        return f"gradient check ({self.mode}), relative error per array:\n" + "\n".join(rows)
+
+
+def check_gradients(loss, arrays, grads, eps=1e-6, directional=False, seed=0):
+    """Compare analytic ``grads`` with finite differences of ``loss()`` for each named array.
+
+    Parameters
+    ----------
+    loss : callable () -> float
+        Recomputes the loss from the current contents of ``arrays``.
+    arrays : dict name -> float64 ndarray
+        Perturbed in place (and restored).
+    grads : dict name -> ndarray
+        The analytic gradients, same shapes.
+    directional : bool
+        Check along one random unit direction per array instead of entry by entry.
+    seed : int or Generator
+        For the random directions.
+
+    Returns
+    -------
+    GradcheckReport
+    """
+    rng = as_generator(seed)
+    errors = {}
+    for name, array in arrays.items():
+        if grads[name].shape != array.shape:
+            raise ValueError(f"gradient of {name} has shape {grads[name].shape}, array {array.shape}")
+        if directional:
+            v = rng.standard_normal(array.shape)
+            v /= np.linalg.norm(v)
+            numeric = directional_derivative(loss, array, v, eps)
+            errors[name] = relative_error(np.sum(grads[name] * v), numeric)
+        else:
+            errors[name] = relative_error(grads[name], numerical_gradient(loss, array, eps))
+    return GradcheckReport(errors, "directional" if directional else "entrywise")
+
+
+def gradcheck_layer(layer, x, h0=None, seed=0, eps=1e-6, directional=False):
+    """Check a recurrent layer's backward over a whole sequence: every parameter, x and h0.
+
+    The loss is :math:`L = \\sum_{b,t,j} G_{btj}\\, h_{btj}` with a fixed random G, so dL/dhs = G
+    and every step's output matters.
+
+    Parameters
+    ----------
+    layer : RNN or LSTM in float64
+    x : ndarray, shape (B, T, D), float64
+    h0 : ndarray, shape (B, H), optional (zeros are used and checked when omitted)
+    """
+    _require_float64("layer dtype", np.empty(0, layer.dtype))
+    x = np.array(x, dtype=np.float64)
+    B, T, _ = x.shape
+    h0 = np.zeros((B, layer.hidden_size)) if h0 is None else np.array(h0, dtype=np.float64)
+    G = as_generator(seed).standard_normal((B, T, layer.hidden_size))
+
+    def loss():
+        hs, _ = layer.forward(x, h0=h0)
+        return float(np.sum(G * hs))
+
+    _, cache = layer.forward(x, h0=h0)
+    dx, grads, dinit = layer.backward(G, cache, return_dinit=True)
+    arrays = dict(layer.params, x=x, h0=h0)
+    analytic = dict(grads, x=dx, h0=dinit["h0"])
+    return check_gradients(loss, arrays, analytic, eps=eps, directional=directional, seed=seed)
+
+
+def _require_float64(name, array):
+    if array.dtype != np.float64:
+        raise TypeError(f"{name} must be float64 for a finite-difference check, got {array.dtype}")
