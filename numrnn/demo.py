@@ -1,0 +1,30 @@
+"""A two-minute tour: run versions A-D and special forward and backward, and check the gradients.
+
+    python -m numrnn.demo
+"""
+import numpy as np
+
+from .gradcheck import gradcheck_layer
+from .rnn import RNN
+from .schedule import VERSIONS, describe
+
+
+def main(seed=0, steps=12, batch=3, input_size=6, hidden_size=8):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, steps, input_size))
+    h0 = rng.standard_normal((batch, hidden_size))
+    print(f"x: (B={batch}, T={steps}, D={input_size}), H={hidden_size}, float64, seed={seed}\n")
+    for name, (K, S) in VERSIONS.items():
+        cell = RNN(input_size, hidden_size, n_matrices=K, skip=S, seed=seed)
+        print(f"version {name}: K={K} matrices, skip period S={S}; first steps of the schedule:")
+        print("  " + describe(K, S, min(steps, 5)).replace("\n", "\n  "))
+        hs, _ = cell.forward(x, h0)
+        report = gradcheck_layer(cell, x, h0, seed=seed)
+        errors = ", ".join(f"{k} {v:.1e}" for k, v in report.items())
+        verdict = "PASS" if report.passed(1e-7) else "FAIL"
+        print(f"  |h(T-1)| = {np.linalg.norm(hs[:, -1]):.3f}; finite-difference relative errors: "
+              f"{errors} -> {verdict}\n")
+
+
+if __name__ == "__main__":
+    main()
