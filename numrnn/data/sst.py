@@ -1,0 +1,468 @@
+r"""The Stanford Sentiment Treebank (SST): trees, vocabulary, batches, pretrained vectors.
+
+The official release ``trainDevTestTrees_PTB.zip`` (https://nlp.stanford.edu/sentiment/) holds
+``train.txt``, ``dev.txt`` and ``test.txt``: one binarised parse tree per line in Penn-Treebank
+brackets, with a sentiment label 0 (very negative) .. 4 (very positive) on every node::
+
+    (3 (2 It) (4 (4 (2 's) (4 (3 (2 a) (4 (3 lovely) (2 film))) ...)) (2 .)))
+
+The root's label is the sentence's label; every other node labels the phrase under it.
+
+Pipeline, one function per step:
+
+1. :func:`read_trees` parses a file into :class:`Tree` objects; a malformed line raises
+   :class:`SSTFormatError` naming the file and the line.
+2. :func:`sentences` / :func:`phrases` turn trees into :class:`Example` (tokens, label).
+3. :class:`Vocab` maps tokens to integer ids (built from the training split only).
+4. :func:`pad_batch` / :func:`iterate_batches` right-pad a batch to its longest sentence and return
+   each sentence's real length. A model reads its hidden state at step ``length - 1``
+   (:func:`numrnn.layers.last_step_forward`); the padded steps come *after* it, so they cannot change
+   the loss or the gradients.
+5. :func:`load_glove` reads pretrained vectors in GloVe's text format for the words of a vocabulary.
+
+Tokens are split on the ASCII space only: three training tokens contain a no-break space
+(``8\xa01\/2``) that ``str.split()`` would wrongly cut.
+"""
+import os
+import re
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import json
+import numpy as np
+
+from .._checks import check_int
+
+#: Where the official files come from.
+DOWNLOAD_URL = "https://nlp.stanford.edu/sentiment/trainDevTestTrees_PTB.zip"
+#: Environment variable naming the folder with train.txt, dev.txt and test.txt.
+ENV_VAR = "NUMRNN_SST_DIR"
+#: Folder used when neither ``--sst-dir`` nor the environment variable is given.
+DEFAULT_DIR = Path("data") / "sst"
+SPLITS = ("train", "dev", "test")
+LABELS = ("very negative", "negative", "neutral", "positive", "very positive")
+
+#: PTB escapes and the characters they stand for. Both quote styles become a plain '"', which is
+#: what a user types.
+PTB_ESCAPES = {"-LRB-": "(", "-RRB-": ")", "-LSB-": "[", "-RSB-": "]", "-LCB-": "{", "-RCB-": "}",
+               "``": '"', "''": '"'}
+
+
+class SSTFormatError(ValueError):
+    """A treebank file that does not parse; the message names the file and the line."""
+
+
+# ----------------------------------------------------------------------------------- trees
+@dataclass(frozen=True)
+class Tree:
+    """One node: a label and either a word (a leaf) or child trees."""
+    label: int
+    children: tuple = ()
+    word: str = None
+
+    def leaves(self):
+        """The words under this node, left to right."""
+        if self.word is not None:
+            return [self.word]
+        return [word for child in self.children for word in child.leaves()]
+
+    def nodes(self):
+        """This node and every node under it, parents before children."""
+        yield self
+        for child in self.children:
+            yield from child.nodes()
+
+
+def unescape(token):
+    """Undo the PTB escapes: -LRB- -> '(', ``\\/`` -> '/', ``\\*`` -> '*', quotes -> '"'."""
+    return PTB_ESCAPES.get(token, token.replace("\\/", "/").replace("\\*", "*"))
+
+
+_PIECE = re.compile(r"\(|\)|[^ ()]+")  # a bracket or a run of anything but ' ', '(' and ')'
+
+
+def parse_tree(line):
+    """Parse one PTB-bracketed tree.
+
+    Parameters
+    ----------
+    line : str
+        e.g. ``"(3 (2 a) (3 (3 lovely) (2 film)))"``.
+
+    Returns
+    -------
+    Tree
+
+    Raises
+    ------
+    ValueError
+        On unbalanced brackets, a missing or out-of-range label, a node mixing a word and
+        subtrees, text outside the tree, or an empty line.
+    """
+    stack, root = [], None                       # stack of open nodes: [label, children, word]
+    for piece in _PIECE.findall(line.rstrip("\r\n")):
+        if piece == ")" and not stack:
+            raise ValueError("unbalanced brackets: ')' without a matching '('")
+        if root is not None:
+            raise ValueError(f"text after the end of the tree: {piece!r}")
+        if piece == "(":
+            if stack and stack[-1][0] is None:
+                raise ValueError("a node has no label")
+            stack.append([None, [], None])
+        elif piece == ")":
+            node = _close(*stack.pop())
+            if stack:
+                _add_child(stack[-1], node)
+            else:
+                root = node
+        elif not stack:
+            raise ValueError(f"text outside brackets: {piece!r}")
+        else:
+            _add_atom(stack[-1], piece)
+    if stack:
+        raise ValueError(f"unbalanced brackets: {len(stack)} '(' never closed")
+    if root is None:
+        raise ValueError("empty tree")
+    return root
+
+
+def _add_atom(node, piece):
+    """The first atom of a node is its label, the second its word."""
+    if node[0] is None:
+        if piece not in ("0", "1", "2", "3", "4"):
+            raise ValueError(f"label must be one of 0..4, got {piece!r}")
+        node[0] = int(piece)
+    elif node[1] or node[2] is not None:
+        raise ValueError(f"a node holds either one word or subtrees; unexpected {piece!r}")
+    else:
+        node[2] = unescape(piece)
+
+
+def _add_child(node, child):
+    if node[2] is not None:
+        raise ValueError(f"a node holds either one word or subtrees; word {node[2]!r} has a subtree")
+    node[1].append(child)
+
+
+def _close(label, children, word):
+    if label is None:
+        raise ValueError("empty node '()'")
+    if word is None and not children:
+        raise ValueError(f"node with label {label} has neither a word nor subtrees")
+    return Tree(label, tuple(children), word)
+
+
+def read_trees(path):
+    """Parse every line of a treebank file.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    trees : list of Tree, one per line
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file is missing; the message says where to get the data.
+    SSTFormatError
+        ``"<path>, line <n>: <what is wrong>"`` for the first malformed line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"SST file {path} not found. Download {DOWNLOAD_URL}, unzip it and point --sst-dir "
+            f"(or the environment variable {ENV_VAR}) at the folder holding train.txt, dev.txt, test.txt")
+    trees = []
+    with open(path, "rb") as f:                  # bytes, so a decoding error knows its line
+        for number, raw in enumerate(f, start=1):
+            try:
+                trees.append(parse_tree(raw.decode("utf-8")))
+            except UnicodeDecodeError as err:
+                raise SSTFormatError(f"{path}, line {number}: not UTF-8 ({err.reason})") from err
+            except ValueError as err:
+                raise SSTFormatError(f"{path}, line {number}: {err}") from err
+    if not trees:
+        raise SSTFormatError(f"{path}: the file holds no tree")
+    return trees
+
+
+# -------------------------------------------------------------------------------- examples
+@dataclass(frozen=True)
+class Example:
+    """A token sequence and its label 0..4."""
+    tokens: tuple
+    label: int
+
+
+def sentences(trees, lower=False):
+    """One example per tree: all its words and the root's label."""
+    return [Example(_case(tree.leaves(), lower), tree.label) for tree in trees]
+
+
+def phrases(trees, lower=False, unique=True):
+    """One example per labelled node (every phrase, single words and whole sentences included).
+
+    With ``unique=True`` a (phrase, label) pair that occurs several times is kept once, in order of
+    first appearance; otherwise frequent phrases ("the", ".") dominate the set.
+    """
+    examples = (Example(_case(node.leaves(), lower), node.label)
+                for tree in trees for node in tree.nodes())
+    return list(dict.fromkeys(examples)) if unique else list(examples)
+
+
+def _case(words, lower):
+    return tuple(w.lower() for w in words) if lower else tuple(words)
+
+
+def find_sst_dir(sst_dir=None):
+    """The folder with the treebank: ``sst_dir`` if given, else $NUMRNN_SST_DIR, else ./data/sst."""
+    if sst_dir is None:
+        sst_dir = os.environ.get(ENV_VAR) or DEFAULT_DIR
+    return Path(sst_dir)
+
+
+def load_sst(sst_dir=None, lower=False, train_phrases=False):
+    """Train, dev and test examples. Dev and test are always whole sentences.
+
+    Parameters
+    ----------
+    sst_dir : str or Path, optional
+        See :func:`find_sst_dir`.
+    lower : bool
+        Lower-case every token.
+    train_phrases : bool
+        Train on every distinct labelled phrase of the training trees (as published SST baselines
+        do) instead of on whole sentences only.
+
+    Returns
+    -------
+    dict with keys "train", "dev", "test", each a list of Example
+    """
+    folder = find_sst_dir(sst_dir)
+    trees = {split: read_trees(folder / f"{split}.txt") for split in SPLITS}
+    data = {split: sentences(trees[split], lower) for split in SPLITS}
+    if train_phrases:
+        data["train"] = phrases(trees["train"], lower)
+    return data
+
+
+# ------------------------------------------------------------------------------ vocabulary
+class Vocab:
+    """Token <-> id. Id 0 is padding, id 1 stands for every unknown token.
+
+    Parameters
+    ----------
+    tokens : sequence of str
+        The known tokens, ids 2, 3, ... in this order.
+    lower : bool
+        Lower-case tokens before looking them up (set it when the vocabulary was built lower-cased).
+    """
+    PAD, UNK = "<pad>", "<unk>"
+    FORMAT = "numrnn-vocab-1"
+
+    def __init__(self, tokens, lower=False):
+        self.lower = bool(lower)
+        self.itos = [self.PAD, self.UNK, *tokens]
+        self.stoi = {token: i for i, token in enumerate(self.itos)}
+        if len(self.stoi) != len(self.itos):
+            raise ValueError("tokens must be distinct and must not contain <pad> or <unk>")
+
+    @classmethod
+    def build(cls, token_lists, min_count=1, lower=False):
+        """Every token seen at least ``min_count`` times, most frequent first (ties alphabetical)."""
+        check_int("min_count", min_count, 1)
+        counts = Counter(t.lower() if lower else t for tokens in token_lists for t in tokens)
+        kept = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
+        return cls(kept, lower)
+
+    def __len__(self):
+        return len(self.itos)
+
+    def __eq__(self, other):
+        return isinstance(other, Vocab) and (self.itos, self.lower) == (other.itos, other.lower)
+
+    def encode(self, tokens):
+        """Ids of ``tokens`` as an int64 array, unknown tokens -> 1."""
+        if self.lower:
+            tokens = [t.lower() for t in tokens]
+        return np.array([self.stoi.get(t, 1) for t in tokens], dtype=np.int64)
+
+    def decode(self, ids):
+        return [self.itos[i] for i in ids]
+
+    def to_dict(self):
+        return {"format": self.FORMAT, "lower": self.lower, "tokens": self.itos[2:]}
+
+    @classmethod
+    def from_dict(cls, data):
+        if not isinstance(data, dict) or data.get("format") != cls.FORMAT:
+            raise ValueError(f"not a numrnn vocabulary (expected format {cls.FORMAT!r})")
+        return cls(data["tokens"], data["lower"])
+
+    def save(self, path):
+        """Write JSON atomically (a temp file in the same folder, then os.replace)."""
+        atomic_write_text(path, json.dumps(self.to_dict(), ensure_ascii=False))
+
+    @classmethod
+    def load(cls, path):
+        with open(path, encoding="utf-8") as f:
+            try:
+                return cls.from_dict(json.load(f))
+            except (ValueError, KeyError, TypeError) as err:
+                raise ValueError(f"{path}: {err}") from err
+
+
+def atomic_write_text(path, text):
+    """Write ``text`` to ``path`` so that readers see either the old or the whole new file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+# --------------------------------------------------------------------------------- batches
+def encode(examples, vocab):
+    """Token ids of every example and their labels.
+
+    Returns
+    -------
+    ids : list of int64 arrays, lengths T_i >= 1
+    labels : int64 ndarray, shape (N,)
+    """
+    empty = [i for i, ex in enumerate(examples) if not ex.tokens]
+    if empty:
+        raise ValueError(f"example {empty[0]} has no tokens")
+    return [vocab.encode(ex.tokens) for ex in examples], np.array([ex.label for ex in examples],
+                                                                   dtype=np.int64)
+
+
+def pad_batch(sequences, pad_id=0):
+    """Right-pad sequences of ids to the longest one.
+
+    Parameters
+    ----------
+    sequences : list of B int arrays, lengths T_i >= 1
+
+    Returns
+    -------
+    tokens : int64 ndarray, shape (B, max T_i); tokens[b, t] = pad_id for t >= T_b
+    lengths : int64 ndarray, shape (B,)
+    """
+    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+    if lengths.size == 0 or lengths.min() < 1:
+        raise ValueError("pad_batch needs at least one sequence, each of at least one token")
+    tokens = np.full((len(sequences), lengths.max()), pad_id, dtype=np.int64)
+    for row, seq in zip(tokens, sequences):
+        row[:len(seq)] = seq
+    return tokens, lengths
+
+
+def iterate_batches(ids, labels, batch_size, rng=None, bucket=20):
+    """Yield (tokens (B, T), lengths (B,), labels (B,)) covering every example once.
+
+    Without ``rng`` the order is the data's order. With ``rng`` (a numpy Generator) the examples are
+    shuffled, then sorted by length inside windows of ``bucket`` batches so that a batch holds
+    sentences of similar length (less padding, same math), and the batches come in random order.
+    """
+    batch_size = check_int("batch_size", batch_size, 1)
+    order = np.arange(len(ids))
+    if rng is not None:
+        order = rng.permutation(order)
+        window = batch_size * check_int("bucket", bucket, 1)
+        lengths = np.array([len(s) for s in ids])
+        order = np.concatenate([chunk[np.argsort(lengths[chunk], kind="stable")]
+                                for chunk in np.array_split(order, range(window, len(order), window))])
+    starts = np.arange(0, len(order), batch_size)
+    if rng is not None:
+        starts = rng.permutation(starts)
+    for start in starts:
+        chosen = order[start:start + batch_size]
+        tokens, lengths = pad_batch([ids[i] for i in chosen])
+        yield tokens, lengths, labels[chosen]
+
+
+# -------------------------------------------------------------------------------- new text
+_SPLIT_OFF = re.compile(r"\.\.\.|--|[.,!?;:()\[\]{}\"]|n't\b|'(?:s|re|ve|ll|d|m)\b", re.IGNORECASE)
+
+
+def tokenize(text):
+    """Split raw text the way the treebank is split (PTB style).
+
+    Punctuation and the clitics 's, n't, 're, 've, 'll, 'd, 'm become tokens of their own:
+    ``"It isn't bad."`` -> ``["It", "is", "n't", "bad", "."]``.
+    """
+    return _SPLIT_OFF.sub(lambda m: f" {m.group(0)} ", text).split()
+
+
+# ------------------------------------------------------------------------- pretrained vectors
+def load_glove(path, vocab, dtype=np.float64):
+    """Rows of a GloVe-format text file for the words of ``vocab``.
+
+    Each line is a word followed by its D numbers, separated by single spaces (``the 0.418 0.24968
+    ...``). A word may itself contain spaces (GloVe 840B has a few), so the last D fields are the
+    vector and the rest is the word. A first line of exactly two integers (word2vec's "count dim"
+    header) is skipped. If the vocabulary is lower-cased, file words are lower-cased too and the
+    first occurrence of a word wins.
+
+    Parameters
+    ----------
+    path : str or Path
+    vocab : Vocab
+
+    Returns
+    -------
+    E : ndarray, shape (len(vocab), D); zero rows for words the file lacks
+    found : bool ndarray, shape (len(vocab),)
+
+    Raises
+    ------
+    FileNotFoundError, or ValueError naming the file and line of a malformed row.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"embedding file {path} not found")
+    E, found, dim = None, np.zeros(len(vocab), dtype=bool), None
+    with open(path, encoding="utf-8", errors="strict") as f:
+        for number, line in enumerate(f, start=1):
+            fields = line.rstrip("\r\n").split(" ")
+            if number == 1 and len(fields) == 2 and all(x.isdigit() for x in fields):
+                continue                                    # word2vec header "count dim"
+            if dim is None:
+                dim = len(fields) - 1
+                if dim < 1:
+                    raise ValueError(f"{path}, line {number}: expected a word and numbers")
+                E = np.zeros((len(vocab), dim), dtype=dtype)
+            if len(fields) < dim + 1:
+                raise ValueError(f"{path}, line {number}: expected {dim} numbers after the word, "
+                                 f"got {len(fields) - 1} fields")
+            word = " ".join(fields[:-dim])
+            i = vocab.stoi.get(word.lower() if vocab.lower else word)
+            if i is None or found[i]:
+                continue
+            try:
+                E[i] = np.array(fields[-dim:], dtype=np.float64)
+            except ValueError as err:
+                raise ValueError(f"{path}, line {number}: {err}") from err
+            if not np.all(np.isfinite(E[i])):
+                raise ValueError(f"{path}, line {number}: NaN or inf in the vector of {word!r}")
+            found[i] = True
+    if E is None:
+        raise ValueError(f"{path}: the file holds no vector")
+    return E, found
+
+
+__all__ = ["DOWNLOAD_URL", "ENV_VAR", "LABELS", "SPLITS", "SSTFormatError", "Tree", "Example",
+           "Vocab", "parse_tree", "read_trees", "unescape", "sentences", "phrases", "find_sst_dir",
+           "load_sst", "encode", "pad_batch", "iterate_batches", "tokenize", "load_glove",
+           "atomic_write_text"]
