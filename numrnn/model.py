@@ -1,0 +1,328 @@
+r"""A whole sequence model: optional embedding, a recurrent layer, dropout, a linear readout, a loss.
+
+Forward (train mode), for inputs x of shape (B, T, D) or tokens of shape (B, T):
+
+.. math::
+
+    x(t) &= E[\text{token}(t)] \odot m_E \quad \text{(only with an embedding; } m_E \text{ a dropout mask)} \\
+    h(0..T-1) &= \text{layer}(x(0..T-1)) \\
+    r &= h(T_i - 1) \;\text{("last" readout)} \quad\text{or}\quad h(t) \;\text{for every t ("all")} \\
+    \hat y &= (r \odot m_R)\, W^\top + b, \qquad L = \text{mse}(\hat y, y) \;\text{or}\; \text{ce}(\hat y, y)
+
+Backward runs the same chain in reverse order, each piece by its own backward function:
+
+.. math::
+
+    \delta \hat y = \partial L/\partial \hat y, \quad
+    \delta r = (\delta \hat y\, W) \odot m_R, \quad
+    \delta h = \text{scatter}(\delta r), \quad
+    \delta x = \text{layer.backward}(\delta h), \quad
+    \delta E = \textstyle\sum_{b,t:\ \text{token}=v} \delta x(b, t) \odot m_E
+
+The loss returns its exact gradient and never clips: clipping is the trainer's job
+(:func:`numrnn.optim.clip_by_global_norm`), so gradient checks of this model stay meaningful.
+
+Parameters live in the layer, the readout and the embedding; :attr:`SequenceModel.params` is a flat
+dict of the *same* arrays ("layer.W1", "layer.Wx", "layer.b", "readout.W", "readout.b", "embed.E"),
+so an optimiser that updates them in place trains the model.
+"""
+import numpy as np
+
+from . import init as initialisers
+from . import layers
+from ._checks import check_array, check_choice, check_dtype, check_int
+from .losses import mse_loss, softmax_cross_entropy
+from .schedule import version as version_of
+
+CELLS = ("rnn", "lstm")
+READOUTS = ("last", "all")
+LOSSES = ("mse", "ce")
+
+
+def make_layer(cell="rnn", version=None, *, input_size, hidden_size, n_matrices=None, skip=None,
+               seed=None, dtype=np.float64, **layer_kwargs):
+    """Build a recurrent layer of either family by cell name and paper version.
+
+    Parameters
+    ----------
+    cell : {"rnn", "lstm"}
+        :class:`numrnn.rnn.RNN` or :class:`numrnn.lstm.LSTM` (imported only when asked for).
+    version : {"A", "B", "C", "D", "special"}, optional
+        Sets (n_matrices, skip) from the paper; give either ``version`` or ``n_matrices``/``skip``.
+    input_size, hidden_size : int
+        D and H.
+    n_matrices, skip : int, optional
+        K >= 1 and S >= 0; default 1 and 0 when no version is given.
+    seed : int or numpy.random.Generator, optional
+    dtype : float32 or float64
+    **layer_kwargs
+        Passed to the layer, e.g. ``activation``, ``init``, ``scale`` for the RNN.
+
+    Returns
+    -------
+    RNN or LSTM
+    """
+    check_choice("cell", cell, CELLS)
+    if version is not None:
+        if n_matrices is not None or skip is not None:
+            raise ValueError("give either version or n_matrices/skip, not both")
+        n_matrices, skip = version_of(version)
+    n_matrices = 1 if n_matrices is None else n_matrices
+    skip = 0 if skip is None else skip
+    if cell == "rnn":
+        from .rnn import RNN as Layer
+    else:
+        from .lstm import LSTM as Layer
+    return Layer(input_size, hidden_size, n_matrices=n_matrices, skip=skip, seed=seed, dtype=dtype,
+                 **layer_kwargs)
+
+
+class SequenceModel:
+    """Embedding (optional) -> recurrent layer -> dropout -> linear readout -> loss.
+
+    Parameters
+    ----------
+    input_size : int
+        D, the size of each x(t); with ``vocab_size`` it is the embedding dimension.
+    hidden_size : int
+        H.
+    output_size : int
+        O: regression outputs for "mse", classes for "ce".
+    cell : {"rnn", "lstm"}, default "rnn"
+    version : str, optional
+        Paper version "A".."D" or "special"; or give ``n_matrices`` and ``skip``.
+    n_matrices, skip : int, optional
+    readout : {"last", "all"}, default "last"
+        "last": predict from h at each sequence's last real step, pred of shape (B, O).
+        "all": predict at every step, pred of shape (B, T, O).
+    loss : {"mse", "ce"}, default "mse"
+        Mean squared error on float targets, or softmax cross-entropy on integer labels.
+    vocab_size : int, optional
+        V; when given, inputs are integer tokens (B, T) looked up in an embedding E of shape (V, D),
+        initialised N(0, 1/D).
+    dropout : float in [0, 1), default 0
+        Inverted dropout on the embeddings and on the readout input, in training mode only.
+    seed : int or numpy.random.Generator, optional
+        Seeds every initialisation and the dropout masks: same seed, same bits.
+    dtype : float32 or float64, default float64
+    **layer_kwargs
+        Passed to the recurrent layer (``activation``, ``init``, ``scale`` ...).
+
+    Attributes
+    ----------
+    layer : RNN or LSTM
+    readout : dict "W" (O, H), "b" (O,); W drawn N(0, 1/H), b zeros.
+    embedding : dict "E" (V, D), or None.
+    dropout_rng : numpy.random.Generator for the dropout masks.
+    """
+
+    def __init__(self, input_size, hidden_size, output_size, cell="rnn", version=None,
+                 n_matrices=None, skip=None, readout="last", loss="mse", vocab_size=None,
+                 dropout=0.0, seed=None, dtype=np.float64, **layer_kwargs):
+        self.output_size = check_int("output_size", output_size, 1)
+        self.readout_mode = check_choice("readout", readout, READOUTS)
+        self.loss_name = check_choice("loss", loss, LOSSES)
+        self.vocab_size = None if vocab_size is None else check_int("vocab_size", vocab_size, 1)
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
+        self.dropout = float(dropout)
+        self.dtype = check_dtype("dtype", dtype)
+        self.cell, self.version = check_choice("cell", cell, CELLS), version
+        rng = initialisers.as_generator(seed)
+        self.layer = make_layer(cell, version, input_size=input_size, hidden_size=hidden_size,
+                                n_matrices=n_matrices, skip=skip, seed=rng, dtype=self.dtype,
+                                **layer_kwargs)
+        H, O = self.layer.hidden_size, self.output_size
+        self.readout = {"W": initialisers.normal(rng, (O, H)).astype(self.dtype),
+                        "b": np.zeros(O, dtype=self.dtype)}
+        self.embedding = None
+        if self.vocab_size is not None:
+            self.embedding = {"E": initialisers.normal(rng, (self.vocab_size, input_size)).astype(self.dtype)}
+        self.dropout_rng = np.random.default_rng(rng.integers(2**63))
+        self._layer_kwargs = dict(layer_kwargs)
+
+    # ------------------------------------------------------------ parameters
+    @property
+    def params(self):
+        """Flat dict name -> array, the same array objects the model computes with."""
+        flat = {f"layer.{k}": v for k, v in self.layer.params.items()}
+        flat.update({f"readout.{k}": v for k, v in self.readout.items()})
+        if self.embedding is not None:
+            flat["embed.E"] = self.embedding["E"]
+        return flat
+
+    def set_params(self, values):
+        """Copy ``values`` (name -> array, every name of :attr:`params`) into the model, in place."""
+        own = self.params
+        if set(values) != set(own):
+            raise ValueError(f"parameter names differ: expected {sorted(own)}, got {sorted(values)}")
+        for name, target in own.items():
+            value = np.asarray(values[name])
+            if value.shape != target.shape:
+                raise ValueError(f"parameter {name} has shape {value.shape}; expected {target.shape}")
+            target[...] = value
+
+    def n_params(self):
+        """Total number of scalar parameters."""
+        return int(sum(v.size for v in self.params.values()))
+
+    @property
+    def config(self):
+        """JSON-able constructor arguments (without seed), enough to rebuild the model."""
+        layer = dict(self.layer.config)
+        config = dict(input_size=layer.pop("input_size"), hidden_size=layer.pop("hidden_size"),
+                      output_size=self.output_size, cell=self.cell,
+                      n_matrices=layer.pop("n_matrices"), skip=layer.pop("skip"),
+                      readout=self.readout_mode, loss=self.loss_name, vocab_size=self.vocab_size,
+                      dropout=self.dropout, dtype=self.dtype.name)
+        layer.pop("dtype", None)
+        config.update(layer)  # activation, init, scale, ... of the layer
+        return config
+
+    @classmethod
+    def from_config(cls, config, seed=None):
+        """Rebuild a model (fresh parameters) from :attr:`config`."""
+        return cls(**dict(config), seed=seed)
+
+    def __repr__(self):
+        return (f"SequenceModel({self.layer!r}, readout={self.readout_mode!r}, loss={self.loss_name!r}, "
+                f"output_size={self.output_size}, vocab_size={self.vocab_size})")
+
+    # ---------------------------------------------------------------- forward
+    def forward(self, x, lengths=None, state=None, train=True):
+        """Predictions and the cache the backward needs.
+
+        Parameters
+        ----------
+        x : ndarray, shape (B, T, D) floats, or (B, T) integer tokens with an embedding
+        lengths : int ndarray, shape (B,), optional
+            Real lengths of right-padded sequences ("last" readout).
+        state : carried layer state (``info["state"]`` of the previous chunk), optional
+        train : bool
+            Dropout only in training mode.
+
+        Returns
+        -------
+        pred : ndarray, shape (B, O) for "last", (B, T, O) for "all"
+        cache : dict
+        """
+        p = self.dropout if train else 0.0
+        cache = {}
+        if self.embedding is not None:
+            x, cache["embed"] = layers.embedding_forward(x, self.embedding["E"])
+            x, cache["embed_drop"] = layers.dropout_forward(x, p, self.dropout_rng)
+        hs, cache["layer"] = self._layer_forward(x, state)
+        if self.readout_mode == "last":
+            r, cache["last"] = layers.last_step_forward(hs, lengths)
+        else:
+            if lengths is not None:
+                raise ValueError('lengths apply to readout="last"; use mask with readout="all"')
+            r = hs
+        r, cache["read_drop"] = layers.dropout_forward(r, p, self.dropout_rng)
+        pred, cache["readout"] = layers.linear_forward(r, self.readout["W"], self.readout["b"])
+        return pred, cache
+
+    def _layer_forward(self, x, state):
+        if state is None:
+            return self.layer.forward(x)
+        return self.layer.forward(x, state=state)
+
+    def backward(self, dpred, cache):
+        """Gradients of every parameter, fresh arrays keyed as :attr:`params`.
+
+        Parameters
+        ----------
+        dpred : ndarray, shape of pred
+        cache : dict from :meth:`forward`
+
+        Returns
+        -------
+        grads : dict
+        dhs : ndarray, shape (B, T, H), the loss's direct gradient on the layer outputs
+        """
+        dr, g_read = layers.linear_backward(dpred, cache["readout"])
+        dr = layers.dropout_backward(dr, cache["read_drop"])
+        dhs = layers.last_step_backward(dr, cache["last"]) if self.readout_mode == "last" else dr
+        dx, g_layer = self.layer.backward(dhs, cache["layer"])
+        grads = {f"layer.{k}": v for k, v in g_layer.items()}
+        grads.update({f"readout.{k}": v for k, v in g_read.items()})
+        if self.embedding is not None:
+            dx = layers.dropout_backward(dx, cache["embed_drop"])
+            grads["embed.E"] = layers.embedding_backward(dx, cache["embed"])["E"]
+        return grads, dhs
+
+    # ------------------------------------------------------------------ loss
+    def loss(self, pred, y, mask=None):
+        """(loss, dpred) of "mse" (float targets, shape of pred) or "ce" (int labels, pred.shape[:-1])."""
+        if self.loss_name == "ce":
+            return softmax_cross_entropy(pred, y, mask)
+        y = check_array("y", np.asarray(y, dtype=self.dtype), pred.ndim, pred.shape)
+        if mask is None:
+            return mse_loss(pred, y)
+        return _masked_mse(pred, y, mask)
+
+    def loss_and_grads(self, x, y, lengths=None, mask=None, state=None, train=True):
+        """One forward and backward pass.
+
+        Parameters
+        ----------
+        x : ndarray, shape (B, T, D), or (B, T) tokens
+        y : ndarray
+            "mse": floats of the shape of pred, (B, O) or (B, T, O).
+            "ce": int labels, (B,) for "last" or (B, T) for "all".
+        lengths : int ndarray (B,), optional ("last" readout only)
+        mask : ndarray (B, T) of 0/1, optional ("all" readout only): positions with 0 do not count.
+        state : carried state from ``info["state"]`` of the previous chunk, optional.
+            The gradient stops at the chunk boundary (truncated BPTT): the incoming state is treated
+            as a constant.
+        train : bool, default True
+
+        Returns
+        -------
+        loss : float
+            Exact, never clipped. May be nan/inf: the trainer decides what a divergence means.
+        grads : dict name -> ndarray, fresh arrays keyed as :attr:`params`
+        info : dict
+            "pred" the predictions, "state" the layer state to carry into the next chunk,
+            "dhs" (B, T, H) the loss's direct gradient on the hidden states.
+        """
+        if mask is not None and self.readout_mode != "all":
+            raise ValueError('mask applies to readout="all"; use lengths with readout="last"')
+        pred, cache = self.forward(x, lengths=lengths, state=state, train=train)
+        loss, dpred = self.loss(pred, y, mask)
+        grads, dhs = self.backward(dpred, cache)
+        return loss, grads, {"pred": pred, "state": cache["layer"].state, "dhs": dhs}
+
+    def predict(self, x, lengths=None, state=None):
+        """Predictions in evaluation mode (no dropout): (B, O) or (B, T, O); logits for "ce"."""
+        return self.forward(x, lengths=lengths, state=state, train=False)[0]
+
+    def evaluate(self, x, y, lengths=None, mask=None, batch_size=1000):
+        """Mean loss over a data set in evaluation mode, computed in batches.
+
+        Each batch's mean is weighted by how many sequences (or, with a mask, positions) it holds,
+        so the result equals the loss of the whole set at once.
+        """
+        total, count = 0.0, 0.0
+        for start in range(0, len(x), batch_size):
+            sl = slice(start, start + batch_size)
+            pred = self.predict(x[sl], None if lengths is None else lengths[sl])
+            loss, _ = self.loss(pred, y[sl], None if mask is None else mask[sl])
+            n = len(pred) if mask is None else float(np.sum(mask[sl]))
+            total, count = total + loss * n, count + n
+        return total / count
+
+
+def _masked_mse(pred, y, mask):
+    r"""MSE over the positions with mask 1: :math:`\sum m (\hat y - y)^2 / (O \sum m)`."""
+    m = np.asarray(mask, dtype=pred.dtype)
+    if m.shape != pred.shape[:-1]:
+        raise ValueError(f"mask has shape {m.shape}; expected {pred.shape[:-1]}")
+    count = m.sum() * pred.shape[-1]
+    if count == 0:
+        raise ValueError("mask selects no position")
+    diff = (pred - y) * m[..., None]
+    return float(np.sum(diff * diff) / count), (2.0 / count) * diff
+
+
+__all__ = ["make_layer", "SequenceModel", "CELLS", "READOUTS", "LOSSES"]

@@ -1,0 +1,198 @@
+"""SequenceModel: whole-model gradient checks, padding, masks, carried state, config, bad input."""
+import json
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from numrnn.gradcheck import check_gradients
+from numrnn.model import SequenceModel, make_layer
+from numrnn.rnn import RNN
+
+
+def _data(model, rng, B, T, D, tokens=False):
+    if tokens:
+        x = rng.integers(0, model.vocab_size, size=(B, T))
+    else:
+        x = rng.uniform(-1, 1, size=(B, T, D))
+    shape = (B,) if model.readout_mode == "last" else (B, T)
+    if model.loss_name == "ce":
+        y = rng.integers(0, model.output_size, size=shape)
+    else:
+        y = rng.standard_normal(shape + (model.output_size,))
+    return x, y
+
+
+@given(version=st.sampled_from(["A", "B", "C", "D", "special"]),
+       readout=st.sampled_from(["last", "all"]), loss=st.sampled_from(["mse", "ce"]),
+       tokens=st.booleans(), dropout=st.sampled_from([0.0, 0.3]), padded=st.booleans(),
+       B=st.integers(1, 3), T=st.integers(1, 7), seed=st.integers(0, 2**16))
+@settings(max_examples=25)
+def test_whole_model_gradients_match_finite_differences(version, readout, loss, tokens, dropout,
+                                                        padded, B, T, seed):
+    rng = np.random.default_rng(seed)
+    D, H, O = 3, 4, 2
+    model = SequenceModel(D, H, O, version=version, readout=readout, loss=loss,
+                          vocab_size=5 if tokens else None, dropout=dropout, seed=seed)
+    x, y = _data(model, rng, B, T, D, tokens)
+    lengths = mask = None
+    if padded and readout == "last":
+        lengths = rng.integers(1, T + 1, size=B)
+    if padded and readout == "all":
+        mask = (rng.random((B, T)) < 0.7).astype(float)
+        mask[0, 0] = 1.0
+
+    def loss_fn():
+        model.dropout_rng = np.random.default_rng(seed)   # the same dropout masks every call
+        pred, _ = model.forward(x, lengths=lengths)
+        return model.loss(pred, y, mask)[0]
+
+    model.dropout_rng = np.random.default_rng(seed)
+    _, cache = model.forward(x, lengths=lengths)
+    assume(np.min(np.abs(cache["layer"].a)) > 1e-3)       # away from the ReLU kink
+    model.dropout_rng = np.random.default_rng(seed)
+    _, grads, _ = model.loss_and_grads(x, y, lengths=lengths, mask=mask)
+    report = check_gradients(loss_fn, model.params, grads, eps=1e-5)
+    assert report.passed(1e-7), str(report)
+
+
+def test_padded_batch_gives_the_same_loss_and_gradients_as_unpadded():
+    rng = np.random.default_rng(0)
+    model = SequenceModel(2, 5, 3, version="D", loss="ce", seed=1)
+    short, long_ = rng.uniform(-1, 1, (1, 3, 2)), rng.uniform(-1, 1, (1, 6, 2))
+    y = np.array([2, 0])
+    padded = np.zeros((2, 6, 2))
+    padded[0, :3], padded[1] = short[0], long_[0]
+    loss_pad, g_pad, _ = model.loss_and_grads(padded, y, lengths=np.array([3, 6]))
+    # Unpadded: each sequence alone; the batch mean is the mean of the two.
+    l0, g0, _ = model.loss_and_grads(short, y[:1])
+    l1, g1, _ = model.loss_and_grads(long_, y[1:])
+    assert loss_pad == pytest.approx((l0 + l1) / 2, rel=1e-12)
+    for name in g_pad:
+        np.testing.assert_allclose(g_pad[name], (g0[name] + g1[name]) / 2, rtol=1e-10, atol=1e-14)
+
+
+def test_all_ones_mask_equals_no_mask():
+    rng = np.random.default_rng(1)
+    for loss in ("mse", "ce"):
+        model = SequenceModel(3, 4, 2, version="C", readout="all", loss=loss, seed=2)
+        x, y = _data(model, rng, 2, 5, 3)
+        a, ga, _ = model.loss_and_grads(x, y)
+        b, gb, _ = model.loss_and_grads(x, y, mask=np.ones((2, 5)))
+        assert a == pytest.approx(b, rel=1e-12)
+        for name in ga:
+            np.testing.assert_allclose(ga[name], gb[name], rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("version", ["A", "D", "special"])
+def test_carried_state_makes_chunks_equal_the_whole_sequence(version):
+    rng = np.random.default_rng(2)
+    model = SequenceModel(3, 4, 2, version=version, readout="all", loss="ce", seed=3)
+    x, y = _data(model, rng, 2, 11, 3)
+    whole = model.predict(x)
+    state, parts = None, []
+    for start in range(0, 11, 3):                 # chunks of 3, 3, 3, 2: shorter than S=4 too
+        sl = slice(start, start + 3)
+        _, _, info = model.loss_and_grads(x[:, sl], y[:, sl], state=state, train=False)
+        parts.append(info["pred"])
+        state = info["state"]
+    np.testing.assert_array_equal(np.concatenate(parts, axis=1), whole)
+
+
+def test_params_are_the_arrays_the_model_computes_with():
+    model = SequenceModel(2, 3, 1, version="B", seed=0)
+    x = np.ones((1, 4, 2))
+    before = model.predict(x).copy()
+    model.params["readout.b"] += 1.0              # an in-place update, as an optimiser does
+    np.testing.assert_allclose(model.predict(x), before + 1.0)
+    assert model.params["layer.W2"] is model.layer.params["W2"]
+    assert sorted(model.params) == ["layer.W1", "layer.W2", "layer.Wx", "layer.b", "readout.W", "readout.b"]
+
+
+def test_grads_are_fresh_each_call_and_match_params():
+    rng = np.random.default_rng(3)
+    model = SequenceModel(2, 3, 1, version="D", vocab_size=4, seed=0)
+    x, y = _data(model, rng, 2, 5, 2, tokens=True)
+    _, g1, _ = model.loss_and_grads(x, y)
+    _, g2, _ = model.loss_and_grads(x, y)
+    assert set(g1) == set(model.params)
+    for name in g1:
+        assert g1[name] is not g2[name]
+        np.testing.assert_array_equal(g1[name], g2[name])
+        assert g1[name].shape == model.params[name].shape
+
+
+def test_same_seed_same_bits_and_config_rebuilds():
+    a = SequenceModel(3, 4, 2, version="special", readout="all", loss="ce", vocab_size=7,
+                      dropout=0.2, seed=5, init="identity", scale=0.5)
+    b = SequenceModel.from_config(json.loads(json.dumps(a.config)), seed=5)
+    assert a.config == b.config
+    for name in a.params:
+        np.testing.assert_array_equal(a.params[name], b.params[name])
+    x = np.random.default_rng(0).integers(0, 7, (2, 6))
+    np.testing.assert_array_equal(a.predict(x), b.predict(x))
+    assert a.n_params() == sum(v.size for v in a.params.values())
+
+
+def test_dropout_only_in_training_and_seeded():
+    x = np.random.default_rng(0).uniform(-1, 1, (4, 5, 3))
+    a = SequenceModel(3, 6, 1, version="A", dropout=0.5, seed=1)
+    b = SequenceModel(3, 6, 1, version="A", dropout=0.5, seed=1)
+    np.testing.assert_array_equal(a.predict(x), a.predict(x))
+    train_a, _ = a.forward(x, train=True)
+    train_b, _ = b.forward(x, train=True)
+    np.testing.assert_array_equal(train_a, train_b)
+    assert not np.allclose(train_a, a.predict(x))
+
+
+def test_float32_model_stays_float32():
+    model = SequenceModel(2, 3, 1, version="D", seed=0, dtype=np.float32)
+    x = np.zeros((2, 4, 2), dtype=np.float32)
+    loss, grads, info = model.loss_and_grads(x, np.zeros((2, 1)))
+    assert info["pred"].dtype == np.float32
+    assert all(g.dtype == np.float32 for g in grads.values())
+
+
+def test_make_layer_by_version_and_by_numbers():
+    layer = make_layer("rnn", "D", input_size=2, hidden_size=3, seed=0)
+    assert isinstance(layer, RNN) and (layer.n_matrices, layer.skip) == (2, 2)
+    layer = make_layer(input_size=2, hidden_size=3, n_matrices=3, skip=5, activation="tanh")
+    assert (layer.n_matrices, layer.skip, layer.activation) == (3, 5, "tanh")
+    with pytest.raises(ValueError, match="either version or n_matrices"):
+        make_layer("rnn", "A", input_size=2, hidden_size=3, skip=2)
+    with pytest.raises(ValueError, match="cell"):
+        make_layer("gru", input_size=2, hidden_size=3)
+    with pytest.raises(ValueError, match="version"):
+        make_layer("rnn", "E", input_size=2, hidden_size=3)
+
+
+def test_bad_input_names_the_argument():
+    with pytest.raises(ValueError, match="readout"):
+        SequenceModel(2, 3, 1, readout="first")
+    with pytest.raises(ValueError, match="loss"):
+        SequenceModel(2, 3, 1, loss="l1")
+    with pytest.raises(ValueError, match="dropout"):
+        SequenceModel(2, 3, 1, dropout=1.0)
+    with pytest.raises(ValueError, match="output_size"):
+        SequenceModel(2, 3, 0)
+    model = SequenceModel(2, 3, 1, version="A", seed=0)
+    x = np.zeros((2, 4, 2))
+    with pytest.raises(ValueError, match="y"):
+        model.loss_and_grads(x, np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="x"):
+        model.loss_and_grads(np.zeros((2, 4, 3)), np.zeros((2, 1)))
+    with pytest.raises(ValueError, match="mask"):
+        model.loss_and_grads(x, np.zeros((2, 1)), mask=np.ones((2, 4)))
+    with pytest.raises(ValueError, match="lengths"):
+        model.loss_and_grads(x, np.zeros((2, 1)), lengths=np.array([0, 4]))
+    with pytest.raises(ValueError, match="parameter names"):
+        model.set_params({"readout.W": np.zeros((1, 3))})
+    bad = {k: np.zeros((9,)) for k in model.params}
+    with pytest.raises(ValueError, match="shape"):
+        model.set_params(bad)
+    tok = SequenceModel(2, 3, 4, loss="ce", vocab_size=5, seed=0)
+    with pytest.raises(ValueError, match="tokens"):
+        tok.loss_and_grads(np.array([[0, 5]]), np.array([1]))
+    with pytest.raises(ValueError, match="labels"):
+        tok.loss_and_grads(np.array([[0, 4]]), np.array([4]))
