@@ -1,0 +1,357 @@
+r"""Gradient-flow diagnostics: where the gradient goes, step by step, and why A and B forget.
+
+Notation of :mod:`numrnn.rnn`: :math:`a(t) = W_{k(t)} h(t-1) + W_x x(t) + b`,
+:math:`h(t) = \phi(a(t)) + [\text{skip step } t]\, h(t-S)`, and :math:`\delta h(t) = \partial L /
+\partial h(t)` is the *total* gradient reaching h(t). The **lag** of h(t) is T-1-t: how many steps
+before the end it lies. Every ``*_by_lag`` array has lag on its first axis, lag 0 = h(T-1).
+
+The gradient reaching h(t) is a sum over the paths of the computation graph from h(t) to the loss.
+Each path is a chain of edges of two kinds (the two terms of the backward of :mod:`numrnn.rnn`):
+
+.. math::
+
+    \text{recurrent edge } h(u-1) \to h(u):&\quad J(u) = \frac{\partial \phi(a(u))}{\partial h(u-1)}
+        = \operatorname{diag}(\phi'(a(u)))\, W_{k(u)} \\
+    \text{skip edge } h(u-S) \to h(u):&\quad I \quad \text{(on skip steps u only)}
+
+so that, for a loss at the last step,
+
+.. math::
+
+    \frac{\partial h(T-1)}{\partial h(t)} = \sum_{\text{paths } t \to T-1}\ \prod_{\text{edges}} (J \text{ or } I),
+    \qquad \delta h(t) = \Big(\frac{\partial h(T-1)}{\partial h(t)}\Big)^{\!\top} \delta h(T-1).
+
+Without skip edges (A, B) there is one path, a product of T-1-t Jacobians. Its norm is at most
+:math:`\prod_u \gamma\, \sigma_{\max}(W_{k(u)})` with :math:`\gamma = \max |\phi'| = 1` for ReLU and
+tanh, so it vanishes geometrically when every :math:`\sigma_{\max} < 1` (Pascanu et al. 2013); see
+:func:`spectral_norms`. A skip edge multiplies by I, not by a Jacobian: a path made of skip edges
+carries the gradient over S steps per edge without shrinking it.
+
+What each function computes, and how the tests check it independently:
+
+- :func:`hidden_grads_by_lag`: :math:`\delta h(t)` from the layer's own backward (one chunked
+  backward per lag; works for any layer with the RNN contract, e.g. the LSTM, whose cell gradient
+  :math:`\delta c(t)` it reports too).
+- :func:`jacobians_by_lag`: :math:`\partial h(T-1)/\partial h(t)` from exact products of the
+  per-step Jacobians (:func:`step_jacobians`) plus the identity skip terms.
+- :func:`path_decomposition_by_lag`: :math:`\delta h(t)` split into the part carried by paths with no
+  skip edge (the ReLU path) and the part carried by paths with at least one skip edge.
+- :func:`weight_grad_contributions`: each step's term :math:`\delta a(t)\, h(t-1)^\top` of
+  :math:`\partial L/\partial W_k`.
+- :func:`spectral_norms`: :math:`\sigma_{\max}` of each :math:`W_k` and of the product
+  :math:`W_K \cdots W_1`.
+"""
+import numpy as np
+
+from ._checks import check_array, check_int
+from .activations import ACTIVATIONS
+from .schedule import is_skip_step, matrix_index
+
+
+# ------------------------------------------------------------------ gradients from the backward
+def last_step_dhs(dlast, steps):
+    """The direct gradient of a loss that reads only h(T-1): zeros except at the last step.
+
+    Parameters
+    ----------
+    dlast : ndarray, shape (B, H)
+        :math:`\\partial L / \\partial h(T-1)`, e.g. ``W_out^T dpred`` of a linear readout.
+    steps : int
+        T.
+
+    Returns
+    -------
+    dhs : ndarray, shape (B, T, H)
+    """
+    dlast = check_array("dlast", dlast, 2)
+    steps = check_int("steps", steps, 1)
+    dhs = np.zeros((dlast.shape[0], steps, dlast.shape[1]), dtype=dlast.dtype)
+    dhs[:, -1] = dlast
+    return dhs
+
+
+def hidden_grads_by_lag(layer, x, dhs, h0=None, lags=None):
+    r"""Total gradient :math:`\delta h(t)` reaching each requested h(t), from the layer's backward.
+
+    The backward of the chunk of steps t+1 .. T-1, started from the state after step t, returns
+    (with ``return_dinit=True``) the gradient on that state, i.e. everything that reaches h(t)
+    through later steps. Adding the loss's direct part gives the total:
+
+    .. math:: \delta h(t) = \texttt{dhs}(t) + \texttt{backward}(x_{t+1:T},\ \texttt{dhs}_{t+1:T}
+              \mid \text{state after } t)[\texttt{"h0"}]
+
+    One backward per requested lag, O(T) steps each: ask for a few lags on long sequences.
+    A layer with a cell state (the LSTM, ``dinit["c0"]``) also gets :math:`\delta c(t)`; at lag 0
+    that would need the cell's internals, so ``c`` holds NaN there.
+
+    Parameters
+    ----------
+    layer : RNN or LSTM
+        Anything with ``forward(x, h0=, state=)`` returning a cache with ``.state``, and
+        ``backward(dhs, cache, return_dinit=True)``.
+    x : ndarray, shape (B, T, D)
+    dhs : ndarray, shape (B, T, H)
+        The loss's direct gradient on each h(t) (see :func:`last_step_dhs`).
+    h0 : ndarray, shape (B, H), optional
+    lags : sequence of int in [0, T-1], optional
+        Default: every lag 0 .. T-1.
+
+    Returns
+    -------
+    dict
+        "lags" (L,) ints; "h" (L, B, H) with "h"[i] = :math:`\delta h(T-1-\text{lags}[i])`;
+        "c" (L, B, H) too when the layer has a cell state.
+    """
+    x = check_array("x", x, 3, (None, None, layer.input_size), layer.dtype)
+    B, T, _ = x.shape
+    dhs = check_array("dhs", dhs, 3, (B, T, layer.hidden_size), layer.dtype)
+    lags = _check_lags(lags, T)
+    starts = _starts_before_each_step(layer, x, h0)
+    has_cell = "c0" in _chunk_dinit(layer, x, dhs, starts, T - 1)
+    out = {"h": [], "c": []}
+    for lag in lags:
+        t = T - 1 - lag
+        dinit = _chunk_dinit(layer, x, dhs, starts, t + 1) if t < T - 1 else {}
+        out["h"].append(dhs[:, t] + dinit.get("h0", 0))
+        out["c"].append(dinit.get("c0", np.full((B, layer.hidden_size), np.nan)))
+    result = {"lags": lags, "h": np.stack(out["h"])}
+    if has_cell:
+        result["c"] = np.stack(out["c"])
+    return result
+
+
+def grad_norm_by_lag(layer, x, dhs, h0=None, lags=None):
+    r"""(lags, :math:`\lVert \delta h(T-1-\text{lag}) \rVert`), the norm over batch and hidden units.
+
+    Shapes as in :func:`hidden_grads_by_lag`; returns lags (L,) and norms (L,).
+    """
+    grads = hidden_grads_by_lag(layer, x, dhs, h0, lags)
+    return grads["lags"], np.sqrt(np.sum(grads["h"] ** 2, axis=(1, 2)))
+
+
+def _starts_before_each_step(layer, x, h0):
+    """starts[t]: keyword arguments of ``forward`` that start a chunk at step t (one-step chunks)."""
+    starts = [{"h0": h0}]
+    for t in range(x.shape[1] - 1):
+        _, cache = layer.forward(x[:, t:t + 1], **starts[t])
+        starts.append({"state": cache.state})
+    return starts
+
+
+def _chunk_dinit(layer, x, dhs, starts, first):
+    """Gradient on the state entering step ``first``, from the backward of steps first .. T-1."""
+    _, cache = layer.forward(x[:, first:], **starts[first])
+    return layer.backward(dhs[:, first:], cache, return_dinit=True)[2]
+
+
+def _check_lags(lags, steps):
+    if lags is None:
+        return np.arange(steps)
+    lags = np.asarray(lags)
+    if lags.ndim != 1 or lags.size == 0 or not np.issubdtype(lags.dtype, np.integer):
+        raise ValueError(f"lags must be a non-empty 1-d sequence of integers, got {lags!r}")
+    if lags.min() < 0 or lags.max() > steps - 1:
+        raise ValueError(f"lags must lie in [0, {steps - 1}] for T = {steps}, got {lags.min()}..{lags.max()}")
+    return lags
+
+
+# ------------------------------------------------------------------------------ Jacobians
+def _require_rnn(layer):
+    """The Jacobian-level diagnostics read the RNN's cache and matrices W1..WK."""
+    from .rnn import RNN
+    if not isinstance(layer, RNN):
+        raise TypeError(f"layer must be a numrnn.rnn.RNN for this diagnostic, got {type(layer).__name__}")
+
+
+def step_jacobians(layer, cache):
+    r"""The Jacobian of each step's activation with respect to the previous hidden state.
+
+    .. math:: J(t) = \frac{\partial \phi(a(t))}{\partial h(t-1)} = \operatorname{diag}(\phi'(a(t)))\, W_{k(t)}
+
+    (the skip term of a skip step adds an identity to a *different* edge, h(t-S) -> h(t)).
+
+    Parameters
+    ----------
+    layer : RNN
+    cache : RNNCache of ``layer.forward``
+
+    Returns
+    -------
+    J : ndarray, shape (T, B, H, H), by step t
+    """
+    _require_rnn(layer)
+    _, act_grad = ACTIVATIONS[layer.activation]
+    T = cache.a.shape[0]
+    W = np.stack([layer.params[f"W{matrix_index(cache.steps + t, layer.n_matrices) + 1}"]
+                  for t in range(T)])                       # (T, H, H): W_{k(t)}
+    return act_grad(cache.a)[..., :, None] * W[:, None]      # diag(act'(a(t))) W_k(t)
+
+
+def jacobians_by_lag(layer, x, h0=None):
+    r"""Exact :math:`M(t) = \partial h(T-1) / \partial h(t)` for every t, summed over all paths.
+
+    Backwards from :math:`M(T-1) = I`, each h(t) reaches h(T-1) through its two out-edges:
+
+    .. math:: M(t) = M(t+1)\, J(t+1) + [\text{step } t+S \text{ skips}]\; M(t+S)
+
+    Parameters
+    ----------
+    layer : RNN
+    x : ndarray, shape (B, T, D)
+        Each sequence gets its own Jacobians (use B = 1 for "one sequence").
+    h0 : ndarray, shape (B, H), optional
+
+    Returns
+    -------
+    M : ndarray, shape (T, B, H, H), by lag: M[lag] = dh(T-1)/dh(T-1-lag)
+    """
+    _, cache = layer.forward(x, h0=h0)
+    J = step_jacobians(layer, cache)
+    T, B, H = cache.a.shape
+    S, t0 = layer.skip, cache.steps
+    M = np.empty((T, B, H, H), dtype=J.dtype)
+    M[T - 1] = np.eye(H)
+    for t in range(T - 2, -1, -1):
+        M[t] = M[t + 1] @ J[t + 1]                           # through the recurrent edge
+        if t + S <= T - 1 and is_skip_step(t0 + t + S, S):
+            M[t] += M[t + S]                                 # through the skip edge: identity
+    return M[::-1]
+
+
+def jacobian_norms(M):
+    """Spectral (largest singular value) and Frobenius norm of each Jacobian.
+
+    Parameters
+    ----------
+    M : ndarray, shape (..., H, H), e.g. (T, B, H, H) from :func:`jacobians_by_lag`
+
+    Returns
+    -------
+    dict "spectral", "frobenius" : ndarrays of shape M.shape[:-2]
+    """
+    M = check_array("M", M, max(2, np.ndim(M)))
+    if M.shape[-1] != M.shape[-2]:
+        raise ValueError(f"M must hold square matrices in its last two axes, got shape {M.shape}")
+    return {"spectral": np.linalg.norm(M, ord=2, axis=(-2, -1)),
+            "frobenius": np.linalg.norm(M, ord="fro", axis=(-2, -1))}
+
+
+# --------------------------------------------------------------------- path decomposition
+def path_decomposition_by_lag(layer, x, dhs, h0=None):
+    r"""Split :math:`\delta h(t)` into the ReLU path and the skip path.
+
+    Definition: the **ReLU path** :math:`r(t)` is the gradient carried by paths from h(t) to the loss
+    that use *no* skip edge, only recurrent edges :math:`J = \operatorname{diag}(\phi') W_k` (and the
+    loss's direct term); the **skip path** :math:`s(t)` is carried by paths that use *at least one*
+    skip edge. Every path is one or the other, so :math:`r(t) + s(t) = \delta h(t)`. The ReLU path is
+    what a network without skips would see with these activations: a product of Jacobians that
+    vanishes or explodes with the lag. A path that enters a skip edge stays in :math:`s`:
+
+    .. math::
+
+        r(t) &= \texttt{dhs}(t) + J(t+1)^\top r(t+1) \\
+        s(t) &= J(t+1)^\top s(t+1) + [\text{step } t+S \text{ skips}]\,\big(r(t+S) + s(t+S)\big)
+
+    Parameters
+    ----------
+    layer : RNN
+    x : ndarray, shape (B, T, D)
+    dhs : ndarray, shape (B, T, H)
+    h0 : ndarray, shape (B, H), optional
+
+    Returns
+    -------
+    dict "relu", "skip" : ndarrays of shape (T, B, H), by lag
+    """
+    _require_rnn(layer)
+    _, cache = layer.forward(x, h0=h0)
+    T, B, H = cache.a.shape
+    dhs = check_array("dhs", dhs, 3, (B, T, H), layer.dtype).transpose(1, 0, 2)
+    _, act_grad = ACTIVATIONS[layer.activation]
+    S, K, t0 = layer.skip, layer.n_matrices, cache.steps
+    r, s = np.zeros((T, B, H), dtype=layer.dtype), np.zeros((T, B, H), dtype=layer.dtype)
+    r[T - 1] = dhs[T - 1]
+    for t in range(T - 2, -1, -1):
+        d, W = act_grad(cache.a[t + 1]), layer.params[f"W{matrix_index(t0 + t + 1, K) + 1}"]
+        r[t] = dhs[t] + (r[t + 1] * d) @ W                   # J(t+1)^T r(t+1)
+        s[t] = (s[t + 1] * d) @ W
+        if t + S <= T - 1 and is_skip_step(t0 + t + S, S):
+            s[t] += r[t + S] + s[t + S]                      # every path through this skip edge
+    return {"relu": r[::-1], "skip": s[::-1]}
+
+
+# ---------------------------------------------------------------------- per-matrix accounting
+def weight_grad_contributions(layer, x, dhs, h0=None):
+    r"""Each step's contribution to the gradient of the recurrent matrix it used.
+
+    .. math::
+
+        C(t) = \sum_{\text{batch}} \delta a(t)\, h(t-1)^\top, \quad
+        \delta a(t) = \delta h(t) \odot \phi'(a(t)), \qquad
+        \frac{\partial L}{\partial W_k} = \sum_{t:\ k(t) = k} C(t)
+
+    with :math:`\delta h(t)` from the layer's backward (:func:`hidden_grads_by_lag`).
+
+    Parameters
+    ----------
+    layer : RNN
+    x : ndarray, shape (B, T, D)
+    dhs : ndarray, shape (B, T, H)
+    h0 : ndarray, shape (B, H), optional
+
+    Returns
+    -------
+    C : ndarray, shape (T, H, H), by step t (not by lag)
+    k : int ndarray, shape (T,), step t used W_{k[t]} (1-based, as in the parameter names)
+    """
+    _require_rnn(layer)
+    hs, cache = layer.forward(x, h0=h0)
+    B, T, H = hs.shape
+    dh = hidden_grads_by_lag(layer, x, dhs, h0)["h"][::-1]             # by step t, (T, B, H)
+    _, act_grad = ACTIVATIONS[layer.activation]
+    da = dh * act_grad(cache.a)                                         # (T, B, H)
+    h0 = np.zeros((B, H), dtype=layer.dtype) if h0 is None else h0
+    h_prev = np.concatenate([h0[None], hs.transpose(1, 0, 2)[:-1]])     # h(t-1), (T, B, H)
+    C = np.einsum("tbi,tbj->tij", da, h_prev)
+    k = np.array([matrix_index(cache.steps + t, layer.n_matrices) + 1 for t in range(T)])
+    return C, k
+
+
+# ------------------------------------------------------------------------------- spectral view
+def spectral_norms(layer):
+    r"""Largest singular value of each recurrent matrix and of their product over one period.
+
+    Pascanu, Mikolov & Bengio (2013): with :math:`\lVert\operatorname{diag}(\phi'(a))\rVert \le
+    \gamma` (:math:`\gamma = 1` for ReLU and tanh), a path of n recurrent edges has
+
+    .. math:: \Big\lVert \prod J \Big\rVert \le \prod \gamma\, \sigma_{\max}(W_{k(u)})
+
+    so :math:`\sigma_{\max}(W_k) < 1/\gamma` for every k is *sufficient* for the gradient to vanish
+    geometrically in A and B, and :math:`\sigma_{\max} > 1/\gamma` for some k is *necessary* for it
+    to explode. For K > 1 the product :math:`W_K \cdots W_1` is the linear map of one period with
+    every unit active; its :math:`\sigma_{\max}^{1/K}` is the growth per step of that map (the
+    bound above uses the product of the individual :math:`\sigma_{\max}` instead, which is larger
+    or equal). With skip edges the bound does not hold: a period's Jacobian is
+    :math:`I + (\text{product of } S\ J\text{'s})`, whose smallest singular value is at least
+    :math:`1 - \prod \gamma\sigma_{\max}`, so the gradient cannot vanish when the product is below 1.
+
+    Parameters
+    ----------
+    layer : RNN (uses ``params["W1".."WK"]``)
+
+    Returns
+    -------
+    dict
+        "W1".."WK": :math:`\sigma_{\max}(W_k)`; "product": :math:`\sigma_{\max}(W_K \cdots W_1)`;
+        "per_step": "product" ** (1/K).
+    """
+    _require_rnn(layer)
+    K = layer.n_matrices
+    mats = [layer.params[f"W{k + 1}"] for k in range(K)]
+    sigma = {f"W{k + 1}": float(np.linalg.norm(W, 2)) for k, W in enumerate(mats)}
+    product = np.eye(mats[0].shape[0])
+    for W in mats:
+        product = W @ product                               # W_K ... W_2 W_1
+    sigma["product"] = float(np.linalg.norm(product, 2))
+    sigma["per_step"] = sigma["product"] ** (1.0 / K)
+    return sigma
