@@ -1,0 +1,399 @@
+r"""Truncated backpropagation through time, with the state carried across windows.
+
+A long stream of T steps is too long to backpropagate through in one piece. Truncated BPTT
+(Williams & Peng 1990, BPTT(k2; k1)) runs forward continuously but, every k1 steps, computes the
+gradient of the losses of those k1 steps backpropagated only k2 >= k1 steps into the past, and
+updates the parameters. Update j happens at :math:`e_j = \min(j k_1, T)`, reads the losses of
+the steps since the last update, :math:`e_{j-1} .. e_j - 1`, and backpropagates k2 steps back from
+:math:`e_j`, to :math:`s_j = \max(0, e_j - k_2)`:
+
+.. math::
+
+    \hat g_j = \frac{\partial}{\partial \theta}\, \frac{1}{|U_j|} \sum_{t \in U_j} \ell_t
+        \Big(\theta;\ x(s_j..t),\ \text{state}(s_j) \text{ held constant}\Big),
+    \qquad U_j = \{e_{j-1}, \dots, e_j - 1\}
+
+With k1 = k2 = k this is the usual "window of k steps": the stream is cut into chunks of k, each
+chunk's losses backpropagated to the chunk start. The first k2 - k1 steps of a window are context:
+no loss is read there, but gradient flows through them.
+
+**Carried state, detached.** The forward of window j starts from the state the forward reached at
+:math:`s_j`, so the outputs are exactly those of one forward over the whole stream
+(``tests/test_tbptt.py`` checks it for every K, S and window). The backward stops there: the
+entering state is a constant, its gradient (``dinit`` of the layer's backward) is dropped. That is
+what "detached" means in NumPy: the previous window's cache is simply never backpropagated into.
+
+**What a skip connection needs to carry.** Step t reads h(t-1) and, on skip steps, h(t-S). So the
+state at a window boundary is the last P = max(1, S) hidden states (plus the cell state c(t-1) for
+an LSTM) and the step count, which keeps the matrix schedule W_{(t mod K)+1} and the skip steps
+in phase. Carrying only h(t-1) would silently change every skip step of the next window whose
+h(t-S) lies before the boundary; :func:`check_state` refuses a state of the wrong shape.
+
+**Truncation cuts long paths.** A loss at step t in window j reaches back only to :math:`s_j`: every
+path from an earlier step is cut, however strong. :func:`input_grad_norm_by_lag` measures how much
+gradient a loss at the last step sends to each earlier input with and without the cut, and
+:func:`plot_grad_norm_truncated` draws it for versions A-D.
+"""
+import os
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._checks import check_array, check_int
+
+
+# ----------------------------------------------------------------------------- the windows
+@dataclass(frozen=True)
+class Window:
+    """Steps [start, end) are run forward from the carried state; losses of [first_loss, end) count.
+
+    first_loss - start = the context steps (k2 - k1, fewer at the start of the stream).
+    """
+    start: int
+    first_loss: int
+    end: int
+
+
+def check_window(k1, k2=None):
+    """Validate k1 >= 1 and k2 >= k1 (k2 defaults to k1); return them as ints."""
+    k1 = check_int("k1 (window)", k1, 1)
+    if k2 is None:
+        return k1, k1
+    k2 = check_int("k2", k2, 1)
+    if k2 < k1:
+        raise ValueError(f"k2 must be >= k1: each update backpropagates k2 steps through the k1 "
+                         f"new ones, got k1={k1}, k2={k2}")
+    return k1, k2
+
+
+def windows(n_steps, k1, k2=None):
+    """The windows of BPTT(k2; k1) over a stream of ``n_steps`` steps.
+
+    Parameters
+    ----------
+    n_steps : int >= 1
+        T.
+    k1 : int >= 1
+        Update every k1 steps (the window length when k2 is not given).
+    k2 : int >= k1, optional
+        Backpropagate k2 steps; default k1.
+
+    Returns
+    -------
+    list of Window
+        For j = 1, 2, ...: end e_j = min(j k1, T), first_loss e_{j-1} (e_0 = 0), start
+        max(0, e_j - k2). With k2 = k1 the windows are the chunks [0, k1), [k1, 2 k1), ...; only
+        a last update at T (when k1 does not divide T) also reaches back k2 steps, like every
+        update, so its window starts before its first loss.
+    """
+    n_steps = check_int("n_steps", n_steps, 1)
+    k1, k2 = check_window(k1, k2)
+    ends = list(range(k1, n_steps, k1)) + [n_steps]
+    return [Window(max(0, end - k2), first, end) for first, end in zip([0] + ends[:-1], ends)]
+
+
+# -------------------------------------------------------------------------- the carried state
+def state_after(cache, n):
+    """The state after the first ``n`` steps of a chunk, read from the chunk's cache.
+
+    For a chunk whose cache holds ``h`` of shape (P + T, B, H) (``h[P + t]`` is h(t)), the state
+    after n steps is h(n-P) .. h(n-1) = ``h[n : n + P]``; an LSTM also carries c(n-1) = ``c[n]``.
+    ``state_after(cache, T)`` equals ``cache.state``.
+
+    Parameters
+    ----------
+    cache : RNNCache or LSTMCache
+    n : int in 0..T
+
+    Returns
+    -------
+    RNNState or LSTMState
+    """
+    T = _cache_steps(cache)
+    n = check_int("n", n, 0)
+    if n > T:
+        raise ValueError(f"n must lie in 0..{T} (the chunk's steps), got {n}")
+    P = cache.h.shape[0] - T
+    history, steps = cache.h[n:n + P].copy(), cache.steps + n
+    if hasattr(cache, "c"):
+        from .lstm import LSTMState
+        return LSTMState(history=history, c=cache.c[n].copy(), steps=steps)
+    from .rnn import RNNState
+    return RNNState(history=history, steps=steps)
+
+
+def _cache_steps(cache):
+    from .rnn import RNNCache
+    if isinstance(cache, RNNCache):
+        return cache.a.shape[0]
+    if type(cache).__name__ == "LSTMCache":
+        return cache.gates.shape[0]
+    raise TypeError(f"cache must be an RNNCache or LSTMCache, got {type(cache).__name__}")
+
+
+def _state_class(layer):
+    from .rnn import RNN, RNNState
+    if isinstance(layer, RNN):
+        return RNNState
+    from .lstm import LSTM, LSTMState
+    if isinstance(layer, LSTM):
+        return LSTMState
+    raise TypeError(f"layer must be an RNN or LSTM, got {type(layer).__name__}")
+
+
+def check_state(layer, state, batch_size, name="state"):
+    """Refuse a carried state that this layer cannot continue from, saying why.
+
+    Parameters
+    ----------
+    layer : RNN or LSTM
+    state : RNNState or LSTMState or None
+    batch_size : int
+        B of the chunk about to be run.
+    name : str
+        How the error calls the argument.
+
+    Returns
+    -------
+    state, unchanged (None passes).
+    """
+    if state is None:
+        return None
+    expected = _state_class(layer)
+    if not isinstance(state, expected):
+        raise TypeError(f"{name} must be an {expected.__name__} for this {type(layer).__name__} layer, "
+                        f"got {type(state).__name__}: was it made by another model?")
+    P, B, H = layer.n_history, batch_size, layer.hidden_size
+    history = getattr(state, "history", None)
+    if not isinstance(history, np.ndarray) or history.shape != (P, B, H):
+        got = getattr(history, "shape", type(history).__name__)
+        raise ValueError(
+            f"{name}.history has shape {got}, but this layer (K={layer.n_matrices}, S={layer.skip}, "
+            f"H={H}) on {B} streams needs ({P}, {B}, {H}): step t reads h(t-1) and, on skip steps, "
+            f"h(t-S), so the last max(1, S) = {P} hidden states must be carried. Was {name} made "
+            f"by a model with another skip, hidden size or batch size?")
+    check_array(f"{name}.history", history, 3)
+    if expected.__name__ == "LSTMState":
+        check_array(f"{name}.c", state.c, 2, (B, H))
+    check_int(f"{name}.steps", state.steps, 0)
+    return state
+
+
+# --------------------------------------------------------------------------- one window
+def window_loss_and_grads(model, x, y, state=None, n_context=0, carry=None, train=True):
+    """Loss and truncated gradient of one window, the entering state held constant.
+
+    .. math:: L = \\frac{1}{B\\,(L_w - c)} \\sum_b \\sum_{t=c}^{L_w - 1} \\ell_{b,t}, \\qquad
+              \\hat g = \\partial L / \\partial \\theta \\ \\text{through steps } 0..L_w-1 \\text{ only}
+
+    Parameters
+    ----------
+    model : SequenceModel with readout="all"
+    x : ndarray, shape (B, L_w) tokens or (B, L_w, D) inputs
+    y : ndarray, shape (B, L_w) labels ("ce") or (B, L_w, O) targets ("mse")
+    state : RNNState or LSTMState, optional
+        The carried state entering the window (zeros when None).
+    n_context : int in 0..L_w-1
+        c: the first c steps are context; their losses do not count.
+    carry : int in 0..L_w, optional
+        Return the state after this many steps (default L_w: the end of the window).
+    train : bool
+        Dropout in training mode.
+
+    Returns
+    -------
+    loss : float
+    grads : dict name -> ndarray, keyed as ``model.params``
+    info : dict
+        "state": the state after ``carry`` steps, to enter the next window;
+        "n_loss": how many (stream, step) losses the mean is over; "pred": the predictions.
+    """
+    if model.readout_mode != "all":
+        raise ValueError('truncated BPTT needs a model with readout="all" (a loss at every step), '
+                         f'got readout={model.readout_mode!r}')
+    B, L = np.shape(x)[:2]
+    n_context = check_int("n_context", n_context, 0)
+    if n_context >= L:
+        raise ValueError(f"n_context must be < the window's {L} steps, got {n_context}")
+    carry = L if carry is None else check_int("carry", carry, 0)
+    check_state(model.layer, state, B)
+    mask = np.ones((B, L))
+    mask[:, :n_context] = 0
+    pred, cache = model.forward(x, state=state, train=train)
+    loss, dpred = model.loss(pred, y, mask if n_context else None)
+    grads, _ = model.backward(dpred, cache)
+    info = {"state": state_after(cache["layer"], carry), "n_loss": B * (L - n_context), "pred": pred}
+    return loss, grads, info
+
+
+# ----------------------------------------------------------------------- the whole stream
+def truncated_steps(model, x, y, k1, k2=None, state=None, train=True):
+    """Run BPTT(k2; k1) over a stream, one window at a time; the caller updates between windows.
+
+    A generator: for each window it yields ``(window, loss, grads, info)``; the caller may change
+    the parameters (clip, ``optimizer.step``) before asking for the next. The state carried into
+    window j+1 is the one window j's forward reached at :math:`s_{j+1}`, computed with the
+    parameters of window j (it is detached: a constant for window j+1).
+
+    Parameters
+    ----------
+    model : SequenceModel with readout="all"
+    x : ndarray, shape (B, T) tokens or (B, T, D)
+    y : ndarray, shape (B, T) or (B, T, O)
+    k1, k2 : int
+        Update every k1 steps, backpropagate k2 >= k1 steps (default k2 = k1).
+    state : carried state entering step 0, optional
+    train : bool
+
+    Yields
+    ------
+    window : Window
+    loss : float, mean over the window's B (end - first_loss) losses
+    grads : dict
+    info : dict ("state" after the window's end is ``info["state"]`` of the last window)
+    """
+    wins = windows(np.shape(x)[1], k1, k2)
+    for j, w in enumerate(wins):
+        next_start = wins[j + 1].start if j + 1 < len(wins) else w.end
+        loss, grads, info = window_loss_and_grads(
+            model, x[:, w.start:w.end], y[:, w.start:w.end], state,
+            n_context=w.first_loss - w.start, carry=next_start - w.start, train=train)
+        yield w, loss, grads, info
+        state = info["state"]
+
+
+def truncated_gradient(model, x, y, k1, k2=None, state=None):
+    """The gradient truncated BPTT sums over a stream with the parameters held fixed.
+
+    .. math:: \\hat g = \\sum_j \\frac{|U_j|}{T}\\, \\hat g_j
+
+    the gradient of the mean loss of the stream with every path that crosses a window start cut.
+    With k2 >= T every window starts at step 0 and :math:`\\hat g` is the full BPTT gradient.
+
+    Parameters and shapes as :func:`truncated_steps`. Returns (mean loss, grads).
+    """
+    total_loss, total, n = 0.0, None, 0
+    for _, loss, grads, info in truncated_steps(model, x, y, k1, k2, state, train=False):
+        w = info["n_loss"]
+        total_loss, n = total_loss + loss * w, n + w
+        total = {k: g * w for k, g in grads.items()} if total is None else \
+            {k: total[k] + g * w for k, g in grads.items()}
+    return total_loss / n, {k: g / n for k, g in total.items()}
+
+
+# ------------------------------------------------------------------------------ diagnostics
+def input_grad_norm_by_lag(layer, x, dlast, window=None):
+    """How strongly a loss at the last step reaches each earlier input, with and without truncation.
+
+    .. math:: n(\\ell) = \\operatorname{mean}_b \\big\\lVert \\partial L / \\partial x_b(T-1-\\ell) \\big\\rVert,
+              \\qquad L = \\textstyle\\sum_b \\langle \\texttt{dlast}_b, h_b(T-1) \\rangle
+
+    Truncated to a window of k steps, the forward of the last k steps starts from the carried
+    state and the backward stops there, so n(l) is unchanged for l < k and exactly 0 for l >= k.
+
+    Parameters
+    ----------
+    layer : RNN or LSTM
+    x : ndarray, shape (B, T, D)
+    dlast : ndarray, shape (B, H), dL/dh(T-1)
+    window : int >= 1, optional
+        k; None for full BPTT.
+
+    Returns
+    -------
+    norms : ndarray, shape (T,), norms[l] for lag l = 0 .. T-1
+    """
+    x = check_array("x", x, 3, (None, None, layer.input_size), layer.dtype)
+    B, T, _ = x.shape
+    dlast = check_array("dlast", dlast, 2, (B, layer.hidden_size), layer.dtype)
+    start = 0 if window is None else max(0, T - check_int("window", window, 1))
+    state = None
+    if start > 0:
+        _, cache = layer.forward(x[:, :start])
+        state = cache.state
+    hs, cache = layer.forward(x[:, start:], state=state)
+    dhs = np.zeros(hs.shape, dtype=hs.dtype)
+    dhs[:, -1] = dlast
+    dx = layer.backward(dhs, cache)[0]
+    norms = np.zeros(T)
+    norms[:T - start] = np.linalg.norm(dx, axis=2).mean(axis=0)[::-1]   # lag 0 = the last step
+    return norms
+
+
+def grad_norm_truncation_study(versions=("A", "B", "C", "D"), steps=60, window=20, input_size=6,
+                               hidden_size=32, batch_size=8, seeds=range(5)):
+    """n(l) of :func:`input_grad_norm_by_lag`, full and truncated, for each version at initialisation.
+
+    For each seed: the RNN of the version (paper's init, ReLU) seeded with ``seed``, x ~ N(0, 1)
+    and dlast ~ N(0, 1) seeded with ``seed``; the curves are the median over seeds.
+
+    Returns
+    -------
+    dict version -> {"full": (T,), "truncated": (T,), "cut_fraction": float}
+        cut_fraction: the share of :math:`\\sum_\\ell n(\\ell)` (full) at lags >= window, i.e. what
+        truncation throws away, median over seeds.
+    """
+    from .rnn import RNN
+    out = {}
+    for name in versions:
+        full, trunc, cut = [], [], []
+        for seed in seeds:
+            layer = RNN.from_version(name, input_size, hidden_size, seed=seed)
+            rng = np.random.default_rng(seed)
+            x = rng.standard_normal((batch_size, steps, input_size))
+            dlast = rng.standard_normal((batch_size, hidden_size))
+            f = input_grad_norm_by_lag(layer, x, dlast)
+            full.append(f)
+            trunc.append(input_grad_norm_by_lag(layer, x, dlast, window))
+            cut.append(f[window:].sum() / f.sum() if f.sum() > 0 else 0.0)
+        out[name] = {"full": np.median(full, axis=0), "truncated": np.median(trunc, axis=0),
+                     "cut_fraction": float(np.median(cut))}
+    return out
+
+
+def plot_grad_norm_truncated(path="figures/tbptt/grad_norm_truncated.png", window=20, steps=60,
+                             seeds=range(5), **study_kwargs):
+    """Draw :func:`grad_norm_truncation_study` (one panel per version) and save it atomically.
+
+    Returns the study's dict, so the numbers in the figure can be reported.
+    """
+    import matplotlib.pyplot as plt
+    study = grad_norm_truncation_study(steps=steps, window=window, seeds=seeds, **study_kwargs)
+    fig, axes = plt.subplots(1, len(study), figsize=(3.2 * len(study), 3.2), sharey=True)
+    lags = np.arange(steps)
+    for ax, (name, curves) in zip(np.atleast_1d(axes), study.items()):
+        ax.semilogy(lags, curves["full"], label="full BPTT")
+        kept = lags < window
+        ax.semilogy(lags[kept], curves["truncated"][kept], "--", label=f"truncated, k={window}")
+        ax.axvline(window - 0.5, color="grey", lw=0.8)
+        ax.set_title(f"{name}: {100 * curves['cut_fraction']:.0f}% of the norm cut")
+        ax.set_xlabel("lag T-1-t")
+    np.atleast_1d(axes)[0].set_ylabel("mean ||dL/dx(t)||, loss at T-1")
+    np.atleast_1d(axes)[0].legend(fontsize=8)
+    fig.suptitle(f"Truncation at k={window}: RNN at init, T={steps}, median of {len(list(seeds))} "
+                 f"seeds", fontsize=9)
+    fig.tight_layout()
+    _save_figure(fig, path)
+    plt.close(fig)
+    return study
+
+
+def _save_figure(fig, path):
+    """Write to a temporary file in the same directory, then os.replace: never a half-written file."""
+    path = os.fspath(path)
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".png.tmp")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png", dpi=120)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+__all__ = ["Window", "check_window", "windows", "state_after", "check_state",
+           "window_loss_and_grads", "truncated_steps", "truncated_gradient",
+           "input_grad_norm_by_lag", "grad_norm_truncation_study", "plot_grad_norm_truncated"]
