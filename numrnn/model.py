@@ -282,14 +282,19 @@ class SequenceModel:
         loss : float
             Exact, never clipped. May be nan/inf: the trainer decides what a divergence means.
         grads : dict name -> ndarray, fresh arrays keyed as :attr:`params`
+            All nan when the loss is not finite (the gradient is then undefined).
         info : dict
             "pred" the predictions, "state" the layer state to carry into the next chunk,
-            "dhs" (B, T, H) the loss's direct gradient on the hidden states.
+            "dhs" (B, T, H) the loss's direct gradient on the hidden states (None if the loss is
+            not finite).
         """
         if mask is not None and self.readout_mode != "all":
             raise ValueError('mask applies to readout="all"; use lengths with readout="last"')
         pred, cache = self.forward(x, lengths=lengths, state=state, train=train)
         loss, dpred = self.loss(pred, y, mask)
+        if not np.isfinite(loss):             # the gradient is undefined: say so with nan, no crash
+            grads = {k: np.full_like(v, np.nan) for k, v in self.params.items()}
+            return loss, grads, {"pred": pred, "state": cache["layer"].state, "dhs": None}
         grads, dhs = self.backward(dpred, cache)
         return loss, grads, {"pred": pred, "state": cache["layer"].state, "dhs": dhs}
 
