@@ -77,7 +77,9 @@ class Tree:
 
 def unescape(token):
     """Undo the PTB escapes: -LRB- -> '(', ``\\/`` -> '/', ``\\*`` -> '*', quotes -> '"'."""
-    return PTB_ESCAPES.get(token, token.replace("\\/", "/").replace("\\*", "*"))
+    if token in PTB_ESCAPES:
+        return PTB_ESCAPES[token]
+    return token.replace("\\/", "/").replace("\\*", "*") if "\\" in token else token
 
 
 _PIECE = re.compile(r"\(|\)|[^ ()]+")  # a bracket or a run of anything but ' ', '(' and ')'
