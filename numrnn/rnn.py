@@ -169,15 +169,20 @@ class RNN:
         act, _ = ACTIVATIONS[self.activation]
         W, Wx, b = self.params, self.params["Wx"], self.params["b"]
 
-        h = np.empty((P + T, B, self.hidden_size), dtype=self.dtype)
+        H = self.hidden_size
+        W_T = [np.ascontiguousarray(W[f"W{k + 1}"].T) for k in range(K)]  # contiguous W_k^T: faster
+
+        h = np.empty((P + T, B, H), dtype=self.dtype)
         history, t0 = self._history(B, h0, state)
         h[:P] = history                               # h(-P) .. h(-1); h(-1) = h0
-        x = x.transpose(1, 0, 2)                      # (T, B, D), time-major
-        a = x @ Wx.T + b                              # Wx x(t) + b for all t: one product
+        x = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, D), time-major (D is small)
+        a = np.empty((T, B, H), dtype=self.dtype)
+        np.matmul(x.reshape(T * B, -1), Wx.T, out=a.reshape(T * B, H))  # a = Wx x(t) + b for all t:
+        a += b                                                            # one product, no temporaries
 
         for t in range(T):
             k = matrix_index(t0 + t, K)
-            a[t] += h[P + t - 1] @ W[f"W{k + 1}"].T   # a(t) = W_k h(t-1) + Wx x(t) + b
+            a[t] += h[P + t - 1] @ W_T[k]             # a(t) = W_k h(t-1) + Wx x(t) + b
             act(a[t], out=h[P + t])                   # h(t) = act(a(t))
             if is_skip_step(t0 + t, S):
                 h[P + t] += h[P + t - S]              #        + h(t-S)   on skip steps
@@ -230,21 +235,26 @@ class RNN:
         _, act_grad = ACTIVATIONS[self.activation]
         W, t0 = self.params, cache.steps
 
-        dh = np.zeros_like(cache.h)                   # dh[P + t] is the total dL/dh(t)
-        dh[P:] = dhs.transpose(1, 0, 2)               # start from the loss's direct part
-        da = np.empty_like(cache.a)
+        # One buffer g holds dL/dh(t) while it is summed up and then, in place, da(t): once every
+        # user of h(t) (steps t+1 and t+S) has been processed, dh(t) is complete and only da(t) is
+        # needed again. g[P + t] is dh(t) before step t of the loop and da(t) after it.
+        g = np.empty_like(cache.h)
+        g[:P] = 0                                     # dh(-P) .. dh(-1): only through the RNN
+        g[P:] = dhs.transpose(1, 0, 2)                # start from the loss's direct part
 
-        for t in reversed(range(T)):                  # dh[P + t] is complete: its users came later
+        for t in reversed(range(T)):                  # g[P + t] = dh(t) is complete here
             if is_skip_step(t0 + t, S):
-                dh[P + t - S] += dh[P + t]            # skip path: dh(t-S) += dh(t), no act' factor
-            da[t] = dh[P + t] * act_grad(cache.a[t])  # da(t) = dh(t) * act'(a(t))
+                g[P + t - S] += g[P + t]              # skip path: dh(t-S) += dh(t), no act' factor
+            g[P + t] *= act_grad(cache.a[t])          # da(t) = dh(t) * act'(a(t)), in place
             k = matrix_index(t0 + t, K)
-            dh[P + t - 1] += da[t] @ W[f"W{k + 1}"]   # recurrent path: dh(t-1) += W_k^T da(t)
+            g[P + t - 1] += g[P + t] @ W[f"W{k + 1}"]  # recurrent path: dh(t-1) += W_k^T da(t)
 
+        da = g[P:]
         grads = self._param_grads(da, cache)
-        dx = (da @ W["Wx"]).transpose(1, 0, 2)        # dx(t) = Wx^T da(t)
+        dx = (da.reshape(T * B, -1) @ W["Wx"]).reshape(T, B, -1)  # dx(t) = Wx^T da(t), one product
+        dx = dx.transpose(1, 0, 2)
         if return_dinit:
-            return dx, grads, {"h0": dh[P - 1].copy(), "history": dh[:P].copy()}
+            return dx, grads, {"h0": g[P - 1].copy(), "history": g[:P].copy()}
         return dx, grads
 
     def _param_grads(self, da, cache):
@@ -262,7 +272,11 @@ class RNN:
 
 
 def _sum_outer(da, v, rows, cols):
-    """sum over steps and batch of da(t) v(t)^T as one matrix product; zeros if no step used it."""
+    """sum over steps and batch of da(t) v(t)^T as one matrix product; zeros if no step used it.
+
+    Computed as (V^T dA)^T with dA (steps*batch, rows), V (steps*batch, cols): the same numbers;
+    OpenBLAS is faster with the long axis of both operands contiguous. Returns a C-ordered array.
+    """
     if da.shape[0] == 0:
         return np.zeros((rows, cols), dtype=da.dtype)
-    return da.reshape(-1, rows).T @ v.reshape(-1, cols)
+    return np.ascontiguousarray((v.reshape(-1, cols).T @ da.reshape(-1, rows)).T)
