@@ -155,6 +155,48 @@ def _check_lags(lags, steps):
     return lags
 
 
+def as_float64(model):
+    """A float64 copy of a :class:`numrnn.model.SequenceModel` (the same parameters, cast)."""
+    copy = type(model).from_config(dict(model.config, dtype="float64"))
+    copy.set_params(model.params)
+    return copy
+
+
+class LagNormRecorder:
+    r"""A trainer callback ``(step, model)``: :func:`grad_norm_by_lag` on a fixed probe batch.
+
+    Each call runs a float64 copy of the model's loss and backward on ``(x, y)`` (evaluation mode,
+    no update; the copy keeps gradients of 1e-40 or 1e40 that float32 would lose) and
+    records :math:`\lVert \delta h(T-1-\text{lag}) \rVert` for the chosen lags, feeding a heat map
+    of gradient norm over (training step, lag).
+
+    Parameters
+    ----------
+    x : ndarray, shape (B, T, D), the probe inputs
+    y : ndarray, the probe targets as the model's loss wants them
+    lags : sequence of int, optional (default every lag)
+
+    Attributes
+    ----------
+    steps : list of int.  norms : list of (L,) arrays, one per recorded step.
+    """
+
+    def __init__(self, x, y, lags=None):
+        self.x, self.y, self.lags = x, y, lags
+        self.steps, self.norms = [], []
+
+    def __call__(self, step, model):
+        model = as_float64(model)                 # float32 training must not overflow the record
+        _, _, info = model.loss_and_grads(self.x, self.y, train=False)
+        self.lags, norms = grad_norm_by_lag(model.layer, self.x, info["dhs"], lags=self.lags)
+        self.steps.append(int(step))
+        self.norms.append(norms)
+
+    def as_arrays(self):
+        """steps (R,), lags (L,), norms (R, L)."""
+        return np.array(self.steps), np.asarray(self.lags), np.array(self.norms)
+
+
 # ------------------------------------------------------------------------------ Jacobians
 def _require_rnn(layer):
     """The Jacobian-level diagnostics read the RNN's cache and matrices W1..WK."""

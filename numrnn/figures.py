@@ -1,0 +1,239 @@
+"""Regenerate the gradient-flow figures and their numbers.
+
+    python -m numrnn.figures [--quick] [--out figures/]
+
+writes ``<out>/diagnostics/*.png`` and ``<out>/diagnostics/summary.json`` (every number quoted in
+the README, with the settings and seeds that made it). The setting is the paper's first-element task
+(:func:`numrnn.tasks.first_element`: inputs U[-1, 1]^6, target x[0, 0], MSE, T = 100 for A-D and
+T = 500 for special) with a :class:`numrnn.model.SequenceModel` (hidden size H, linear readout of
+h(T-1)). The loss gradient is the model's own: :math:`\\delta h(T-1) = W_{out}^\\top
+\\partial L/\\partial \\hat y`, so every curve is divided by its value at lag 0 to compare settings.
+
+"After training" means a short Adam run (``PRESETS``) by :class:`numrnn.train.Trainer`, long enough
+to see the gradient picture change, not to reproduce the paper's results (see ``numrnn reproduce``).
+"""
+import argparse
+import json
+import os
+import tempfile
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from . import diagnostic_plots as plots
+from . import diagnostics as dg
+from .model import SequenceModel
+from .optim import Adam
+from .tasks import first_element
+from .train import Trainer
+
+VERSION_NAMES = ("A", "B", "C", "D", "special")
+LENGTHS = {"A": 100, "B": 100, "C": 100, "D": 100, "special": 500}
+
+PRESETS = {
+    "full": dict(seeds=4, hidden=32, probe=16, train_steps=300, batch=50, lr=1e-3,
+                 clip=1.0, record_every=15, lag_stride_special=5,
+                 scales=[0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0]),
+    "quick": dict(seeds=2, hidden=16, probe=8, train_steps=30, batch=20, lr=1e-3,
+                  clip=1.0, record_every=10, lag_stride_special=25, scales=[0.5, 1.0, 1.5, 2.0]),
+}
+
+
+# ---------------------------------------------------------------------------- computing
+def probe(version, cfg):
+    """A fixed batch of the first-element task (float64, its own seed 10_000), x and y."""
+    task = first_element(T=LENGTHS[version], n_train=cfg["probe"], n_test=1, seed=10_000,
+                         dtype=np.float64)
+    return task.x_train, task.y_train
+
+
+def lags_of(version, cfg):
+    """Every lag for T = 100; every ``lag_stride_special``-th (and the last) for special."""
+    T = LENGTHS[version]
+    return np.arange(T) if T <= 100 else np.unique(np.r_[np.arange(0, T, cfg["lag_stride_special"]), T - 1])
+
+
+def new_model(version, seed, cfg, dtype=np.float64, **layer_kwargs):
+    return SequenceModel(6, cfg["hidden"], 1, version=version, seed=seed, dtype=dtype, **layer_kwargs)
+
+
+def model_dhs(model, x, y):
+    """The model's direct gradient on h(t): nonzero only at T-1 for the "last" readout."""
+    return model.loss_and_grads(x, y, train=False)[2]["dhs"]
+
+
+def relative_norms(model, x, y, lags):
+    """:math:`\\lVert\\delta h(T-1-lag)\\rVert / \\lVert\\delta h(T-1)\\rVert` from the layer's backward."""
+    lags, norms = dg.grad_norm_by_lag(model.layer, x, model_dhs(model, x, y), lags=lags)
+    return norms / norms[0]
+
+
+def path_norms(model, x, y):
+    """Norms by lag of the total, ReLU-path and skip-path gradient, relative to lag 0 (T,) each."""
+    parts = dg.path_decomposition_by_lag(model.layer, x, model_dhs(model, x, y))
+    total = parts["relu"] + parts["skip"]
+    norm = lambda g: np.sqrt(np.sum(g ** 2, axis=(1, 2)))
+    scale = norm(total)[0]
+    return {"ReLU path (no skip edge)": norm(parts["relu"]) / scale,
+            "skip path (>= 1 skip edge)": norm(parts["skip"]) / scale, "total": norm(total) / scale}
+
+
+def contribution_norms(model, x, y):
+    """||C(t)||_F of each step's term of dW_k, relative to the last step's, and k (T,)."""
+    C, k = dg.weight_grad_contributions(model.layer, x, model_dhs(model, x, y))
+    norms = np.sqrt(np.sum(C ** 2, axis=(1, 2)))
+    return norms / norms[-1], k
+
+
+def train(version, seed, cfg, callback=None):
+    """One epoch of ``train_steps`` Adam steps on fresh first-element data (float32); the trained
+    model in float64 and a record of the run."""
+    task = first_element(T=LENGTHS[version], n_train=cfg["train_steps"] * cfg["batch"], n_test=200, seed=seed)
+    model = new_model(version, seed, cfg, dtype=np.float32)
+    trainer = Trainer(model, Adam(cfg["lr"]), batch_size=cfg["batch"], clip=cfg["clip"], seed=seed,
+                      progress=False, callback=callback, callback_every=cfg["record_every"])
+    trainer.fit(task.x_train, task.y_train, epochs=1, x_test=task.x_test, y_test=task.y_test)
+    test = trainer.history["test"][-1][1] if trainer.history["test"] else float("nan")
+    run = dict(seed=seed, steps=trainer.step, diverged=str(trainer.diverged) if trainer.diverged else None,
+               test_mse=test, normalised_test_mse=task.normalised(test))
+    return dg.as_float64(model), run
+
+
+# ------------------------------------------------------------------------------ figures
+def grad_norm_figures(cfg, out, summary):
+    """Gradient norm by lag at init and after training; heat maps during training."""
+    init, trained, records, models = {}, {}, {}, {}
+    summary["training"] = {}
+    for v in VERSION_NAMES:
+        x, y = probe(v, cfg)
+        lags = lags_of(v, cfg)
+        init[v] = (lags, np.array([relative_norms(new_model(v, s, cfg), x, y, lags) for s in range(cfg["seeds"])]))
+        recorder = dg.LagNormRecorder(x, y, lags)                  # seed 0's run feeds the heat map
+        runs = [train(v, s, cfg, recorder if s == 0 else None) for s in range(cfg["seeds"])]
+        models[v] = [model for model, _ in runs]
+        summary["training"][v] = [run for _, run in runs]
+        trained[v] = (lags, np.array([relative_norms(m, x, y, lags) for m in models[v]]))
+        steps, lags_r, norms = recorder.as_arrays()
+        records[v] = (steps, lags_r, norms / norms[:, :1])
+    summary["grad_norm_ratio_last_lag"] = {
+        when: {v: _median_last(curves[v][1]) for v in VERSION_NAMES} for when, curves in
+        (("init", init), ("trained", trained))}
+    setting = f"first-element task, H={cfg['hidden']}, {cfg['probe']} probe sequences, seeds 0..{cfg['seeds'] - 1}"
+    fig = plots.plot_lag_curves({
+        "A-D (T=100), at initialisation": {v: init[v] for v in "ABCD"},
+        f"A-D, after {cfg['train_steps']} Adam steps": {v: trained[v] for v in "ABCD"},
+        "special (T=500)": {"special, init": init["special"], "special, trained": trained["special"]}},
+        title=f"Gradient reaching h(T-1-lag) from a loss at the last step ({setting})",
+        ylabel="||dL/dh(T-1-lag)|| / ||dL/dh(T-1)||",
+        colours={"special, init": "tab:purple", "special, trained": "tab:brown"})
+    plots.save_figure(fig, os.path.join(out, "grad_norm_by_lag.png"))
+    fig = plots.plot_lag_heatmap(records, label="log10 ||dL/dh(T-1-lag)|| / ||dL/dh(T-1)||",
+                                 title=f"Gradient norm by lag during training (seed 0, every "
+                                       f"{cfg['record_every']} Adam steps, lr {cfg['lr']}, clip {cfg['clip']})")
+    plots.save_figure(fig, os.path.join(out, "grad_heatmap_training.png"))
+    return models
+
+
+def path_figure(cfg, out, summary, trained):
+    """Skip path vs ReLU path for C and D, at init and after training."""
+    panels, summary["paths"] = {}, {}
+    for v in "CD":
+        x, y = probe(v, cfg)
+        lags = np.arange(LENGTHS[v])
+        for when in ("init", "trained"):
+            models = [new_model(v, s, cfg) for s in range(cfg["seeds"])] if when == "init" else trained[v]
+            parts = [path_norms(m, x, y) for m in models]
+            panels[f"{v}, {when}"] = {name: (lags, np.array([p[name] for p in parts])) for name in parts[0]}
+            summary["paths"][f"{v}, {when}"] = {name: _median_last(c[1]) for name, c in panels[f"{v}, {when}"].items()}
+    fig = plots.plot_lag_curves(panels, ylabel="norm / ||dL/dh(T-1)||",
+                                colours={"total": "k"}, styles={"total": dict(ls="--", lw=1.2)},
+                                title=f"Where the gradient travels: paths with no skip edge vs at least one "
+                                      f"(H={cfg['hidden']}, seeds 0..{cfg['seeds'] - 1})")
+    plots.save_figure(fig, os.path.join(out, "path_decomposition.png"))
+
+
+def contribution_figure(cfg, out, summary, trained):
+    """Per-step contributions to dW1, dW2 for B and D, at initialisation and after training."""
+    panels, summary["contributions"] = {}, {}
+    for v in "BD":
+        x, y = probe(v, cfg)
+        for when in ("init", "trained"):
+            models = [new_model(v, s, cfg) for s in range(cfg["seeds"])] if when == "init" else trained[v]
+            rows = [contribution_norms(m, x, y) for m in models]
+            panels[f"{v}, {when}"] = (np.array([r[0] for r in rows]), rows[0][1])
+            T = LENGTHS[v]
+            summary["contributions"][f"{v}, {when}"] = {
+                f"step {t}": float(plots.log_median([r[0][t] for r in rows])) for t in (0, 1, T // 2, T // 2 + 1, T - 2)}
+    fig = plots.plot_weight_contributions(
+        panels, title=f"Each step's share of dW_k, relative to the last step's (T=100, H={cfg['hidden']}, "
+                      f"seeds 0..{cfg['seeds'] - 1})")
+    plots.save_figure(fig, os.path.join(out, "per_matrix_contributions.png"))
+
+
+def sweep_figures(cfg, out, summary, trained=None):
+    """The initial scale of W from vanishing to exploding, for A and for C."""
+    panels, ratios, summary["sweep"] = {}, {}, {}
+    colours = {}
+    for v in "AC":
+        x, y = probe(v, cfg)
+        lags = np.arange(LENGTHS[v])
+        curves, last = {}, []
+        for i, scale in enumerate(cfg["scales"]):
+            models = [new_model(v, s, cfg, scale=scale) for s in range(cfg["seeds"])]
+            rows = np.array([relative_norms(m, x, y, lags) for m in models])
+            label = f"scale {scale:g}"
+            curves[label] = (lags, rows)
+            colours[label] = plots.scale_colour(i, len(cfg["scales"]))
+            last.append(rows[:, -1])
+            summary["sweep"].setdefault(v, {})[label] = dict(
+                ratio_last_lag=_median_last(rows),
+                sigma_max=float(np.median([dg.spectral_norms(m.layer)["W1"] for m in models])))
+        panels[f"version {v}"] = curves
+        ratios[v] = np.array(last)
+    title = f"Initial scale of W (entries N(0, scale²/H)), H={cfg['hidden']}, T=100, seeds 0..{cfg['seeds'] - 1}"
+    fig = plots.plot_lag_curves(panels, title=title, ylabel="||dL/dh(T-1-lag)|| / ||dL/dh(T-1)||",
+                                colours=colours)
+    plots.save_figure(fig, os.path.join(out, "spectral_sweep.png"))
+    fig = plots.plot_sweep_summary(cfg["scales"], ratios, title=title,
+                                   ylabel="||dL/dh(0)|| / ||dL/dh(99)|| (lag 99)")
+    plots.save_figure(fig, os.path.join(out, "spectral_sweep_summary.png"))
+
+
+def _median_last(rows):
+    """Median (on log scale), min and max over seeds of the last column (the largest lag)."""
+    last = np.asarray(rows)[:, -1]
+    return dict(median=float(plots.log_median(last)), min=float(np.min(last)), max=float(np.max(last)))
+
+
+def write_json(obj, path):
+    """Atomic JSON write."""
+    fd, tmp = tempfile.mkstemp(suffix=".json", dir=os.path.dirname(os.path.abspath(path)))
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f, indent=1, default=float)
+    os.replace(tmp, path)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m numrnn.figures", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="few seeds and steps: a smoke run")
+    parser.add_argument("--out", default="figures", help="folder; figures go to <out>/diagnostics")
+    args = parser.parse_args(argv)
+    cfg = PRESETS["quick" if args.quick else "full"]
+    out = os.path.join(args.out, "diagnostics")
+    os.makedirs(out, exist_ok=True)
+    summary = {"command": "python -m numrnn.figures" + (" --quick" if args.quick else ""), "settings": cfg}
+    started = time.perf_counter()
+    with threadpool_limits(1), np.errstate(over="ignore", invalid="ignore"):
+        trained = grad_norm_figures(cfg, out, summary)
+        print(f"gradient norm by lag and heat map: {time.perf_counter() - started:.0f} s", flush=True)
+        for make in (path_figure, contribution_figure, sweep_figures):
+            make(cfg, out, summary, trained)
+            print(f"{make.__name__}: {time.perf_counter() - started:.0f} s", flush=True)
+    summary["seconds"] = time.perf_counter() - started
+    write_json(summary, os.path.join(out, "summary.json"))
+    print(f"wrote {out}/*.png and summary.json in {summary['seconds']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
