@@ -72,16 +72,19 @@ def _seeds_and_median(ax, x, ys, colour, label, **style):
     ax.plot(x, log_median(ys), color=colour, lw=style.pop("lw", 2.2), label=label, **style)
 
 
-def _log_axis(ax, title, xlabel):
+def _log_axis(ax, title, xlabel, legend=True):
     ax.set_yscale("log", nonpositive="mask")    # a zero (no path of that kind) is left out, not clipped
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8)
+    if legend == "right":
+        ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    elif legend:
+        ax.legend(fontsize=8)
 
 
 def plot_lag_curves(panels, title, ylabel, colours=None, styles=None,
-                    xlabel="lag T-1-t (steps before the loss)"):
+                    xlabel="lag T-1-t (steps before the loss)", shared_legend=False):
     """Norms against lag on a log scale, one panel per setting.
 
     Parameters
@@ -93,6 +96,8 @@ def plot_lag_curves(panels, title, ylabel, colours=None, styles=None,
     colours : dict curve label -> colour, optional
         Default: :data:`VERSION_COLOURS` for version names, else the colour cycle.
     styles : dict curve label -> dict of matplotlib line keywords for the median, optional
+    shared_legend : bool
+        One legend right of the last panel (for many curves with the same labels in each panel).
 
     Returns
     -------
@@ -105,7 +110,7 @@ def plot_lag_curves(panels, title, ylabel, colours=None, styles=None,
         for i, (label, (lags, values)) in enumerate(curves.items()):
             colour = (colours or {}).get(label, VERSION_COLOURS.get(label, f"C{i}"))
             _seeds_and_median(ax, lags, values, colour, label, **dict((styles or {}).get(label, {})))
-        _log_axis(ax, name, xlabel)
+        _log_axis(ax, name, xlabel, legend=not shared_legend or ("right" if ax is axes[-1] else False))
     for ax in axes[::2 if len(axes) == 4 else len(axes)]:
         ax.set_ylabel(ylabel)
     fig.suptitle(title)
@@ -143,7 +148,7 @@ def plot_weight_contributions(panels, title, ylabel=r"$\|\delta a(t)\, h(t-1)^\t
     return fig
 
 
-def plot_sweep_summary(scales, ratios, title, ylabel):
+def plot_sweep_summary(scales, ratios, title, ylabel, marks=None):
     """One value per (scale, seed) against the initial scale, per version; median bold.
 
     Parameters
@@ -151,6 +156,8 @@ def plot_sweep_summary(scales, ratios, title, ylabel):
     scales : (n_scales,)
     ratios : dict version -> (n_scales, n_seeds)
     title, ylabel : str
+    marks : dict label -> scale, optional
+        Vertical lines, e.g. where sigma_max(W) = 1.
 
     Returns
     -------
@@ -160,6 +167,8 @@ def plot_sweep_summary(scales, ratios, title, ylabel):
     for i, (label, values) in enumerate(ratios.items()):
         _seeds_and_median(ax, scales, np.asarray(values).T, VERSION_COLOURS.get(label, f"C{i}"), label)
     ax.axhline(1.0, color="k", lw=0.8, ls=":")
+    for i, (label, x) in enumerate((marks or {}).items()):
+        ax.axvline(x, color="0.4", lw=1, ls=("--", "-.", ":")[i % 3], label=label)
     _log_axis(ax, "", "scale of the recurrent init (entries N(0, scale²/H), spectral radius ≈ scale)")
     ax.set_ylabel(ylabel)
     fig.suptitle(title)

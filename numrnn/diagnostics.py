@@ -81,8 +81,12 @@ def hidden_grads_by_lag(layer, x, dhs, h0=None, lags=None):
               \mid \text{state after } t)[\texttt{"h0"}]
 
     One backward per requested lag, O(T) steps each: ask for a few lags on long sequences.
-    A layer with a cell state (the LSTM, ``dinit["c0"]``) also gets :math:`\delta c(t)`; at lag 0
-    that would need the cell's internals, so ``c`` holds NaN there.
+
+    A layer with a cell state (the LSTM) also gets the **cell path** :math:`\delta c(t)`, the
+    gradient on the cell state handed to step t+1 (``dinit["c0"]``): the state (h(t), c(t)) is
+    treated as a pair, so :math:`\delta c(t)` counts the paths that leave c(t) through the cell
+    update :math:`c(t+1) = f \odot c(t) + \dots` and later steps, and the route c(t) -> h(t), inside
+    step t, is already in :math:`\delta h(t)`. At lag 0 nothing comes later, so it is 0.
 
     Parameters
     ----------
@@ -113,7 +117,7 @@ def hidden_grads_by_lag(layer, x, dhs, h0=None, lags=None):
         t = T - 1 - lag
         dinit = _chunk_dinit(layer, x, dhs, starts, t + 1) if t < T - 1 else {}
         out["h"].append(dhs[:, t] + dinit.get("h0", 0))
-        out["c"].append(dinit.get("c0", np.full((B, layer.hidden_size), np.nan)))
+        out["c"].append(dinit.get("c0", np.zeros((B, layer.hidden_size), dtype=layer.dtype)))
     result = {"lags": lags, "h": np.stack(out["h"])}
     if has_cell:
         result["c"] = np.stack(out["c"])

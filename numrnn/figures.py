@@ -164,9 +164,9 @@ def contribution_figure(cfg, out, summary, trained):
             panels[f"{v}, {when}"] = (np.array([r[0] for r in rows]), rows[0][1])
             T = LENGTHS[v]
             summary["contributions"][f"{v}, {when}"] = {
-                f"step {t}": float(plots.log_median([r[0][t] for r in rows])) for t in (0, 1, T // 2, T // 2 + 1, T - 2)}
+                f"step {t}": float(plots.log_median([r[0][t] for r in rows])) for t in (1, 2, T // 2, T // 2 + 1, T - 2)}
     fig = plots.plot_weight_contributions(
-        panels, title=f"Each step's share of dW_k, relative to the last step's (T=100, H={cfg['hidden']}, "
+        panels, ylabel="||δa(t) h(t-1)ᵀ||_F / same at t = T-1", title=f"Each step's share of dW_k, relative to the last step's (T=100, H={cfg['hidden']}, "
                       f"seeds 0..{cfg['seeds'] - 1})")
     plots.save_figure(fig, os.path.join(out, "per_matrix_contributions.png"))
 
@@ -193,10 +193,13 @@ def sweep_figures(cfg, out, summary, trained=None):
         ratios[v] = np.array(last)
     title = f"Initial scale of W (entries N(0, scale²/H)), H={cfg['hidden']}, T=100, seeds 0..{cfg['seeds'] - 1}"
     fig = plots.plot_lag_curves(panels, title=title, ylabel="||dL/dh(T-1-lag)|| / ||dL/dh(T-1)||",
-                                colours=colours)
+                                colours=colours, shared_legend=True)
     plots.save_figure(fig, os.path.join(out, "spectral_sweep.png"))
-    fig = plots.plot_sweep_summary(cfg["scales"], ratios, title=title,
-                                   ylabel="||dL/dh(0)|| / ||dL/dh(99)|| (lag 99)")
+    sigma = [summary["sweep"]["A"][f"scale {c:g}"]["sigma_max"] for c in cfg["scales"]]
+    marks = {"σ_max(W) = 1: left of it A must vanish (Pascanu)": np.interp(1.0, sigma, cfg["scales"]),
+             "He gain √2 (ReLU keeps the norm on average)": np.sqrt(2)}
+    fig = plots.plot_sweep_summary(cfg["scales"], ratios, title=title, marks=marks,
+                                   ylabel="||dL/dh(0)|| / ||dL/dh(T-1)|| (lag T-1)")
     plots.save_figure(fig, os.path.join(out, "spectral_sweep_summary.png"))
 
 
@@ -223,14 +226,14 @@ def main(argv=None):
     out = os.path.join(args.out, "diagnostics")
     os.makedirs(out, exist_ok=True)
     summary = {"command": "python -m numrnn.figures" + (" --quick" if args.quick else ""), "settings": cfg}
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with threadpool_limits(1), np.errstate(over="ignore", invalid="ignore"):
         trained = grad_norm_figures(cfg, out, summary)
         print(f"gradient norm by lag and heat map: {time.perf_counter() - started:.0f} s", flush=True)
         for make in (path_figure, contribution_figure, sweep_figures):
             make(cfg, out, summary, trained)
             print(f"{make.__name__}: {time.perf_counter() - started:.0f} s", flush=True)
-    summary["seconds"] = time.perf_counter() - started
+    summary["seconds"], summary["cpu_seconds"] = time.perf_counter() - started, time.process_time() - cpu
     write_json(summary, os.path.join(out, "summary.json"))
     print(f"wrote {out}/*.png and summary.json in {summary['seconds']:.0f} s")
 
