@@ -78,6 +78,7 @@ def save_checkpoint(path, model, optimizer=None, trainer=None, meta=None):
     (npz_path, json_path)
     """
     npz_path, json_path = _paths(path)
+    os.makedirs(os.path.dirname(os.path.abspath(npz_path)), exist_ok=True)
     arrays = {f"param/{k}": v for k, v in model.params.items()}
     info = {"format": FORMAT, "config": model.config, "meta": meta or {}}
     if optimizer is not None:

@@ -1,0 +1,378 @@
+"""The paper's synthetic experiment, over seeds, through any ``concurrent.futures.Executor``.
+
+One *run* trains one model on the first-element task and returns a JSON-able record. A *plan* is a
+list of run specifications: versions A, B, C, D at T = 100 and special at T = 500 (the paper's),
+the baselines a reviewer asks for (A with identity initialisation, the IRNN of Le et al. 2015, and A
+with gradient clipping), and, when :mod:`numrnn.lstm` is present, LSTM versions A-D. A length sweep
+trains A-D at several T.
+
+Runs are independent, so a sweep is ``executor.submit(run_one, spec)`` for each spec: a process pool
+by default (each worker limits BLAS to one thread, so two workers use two cores and no more), or
+any other executor, e.g. ``dask.distributed.Client(...).get_executor()``.
+
+Each seed s fixes the data (task seed s), the initial weights (model seed s) and the batch order
+(trainer seed s), so versions with the same seed are compared on the same data: a paired comparison.
+"""
+import dataclasses
+import json
+import os
+import platform
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+
+import numpy as np
+
+from .checkpoint import atomic_write
+
+SUCCESS = 0.01   # a run succeeds when its normalised test MSE (MSE / Var of the target) is below this
+
+#: The full setting: the paper's sizes where it gives them (10000 sequences of length 100 of
+#: 6-dim vectors, MSE, about 10 epochs, batches of about 100, an Adam-like optimiser).
+FULL = dict(T=100, special_T=500, D=6, n_train=10000, n_test=1000, epochs=10, batch_size=100,
+            hidden_size=64, lstm_hidden_size=32, optimizer="adam", lr=1e-3, init="normal",
+            scale=0.25, clip=1.0, dtype="float64", seeds=5)
+
+#: --quick: the same experiment, smaller, for the README's first command (a few minutes on 2 cores).
+QUICK = dict(FULL, n_train=2000, n_test=500, epochs=4, seeds=2)
+
+VERSIONS = ("A", "B", "C", "D")
+LENGTHS = (100, 200, 500, 1000)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything one run needs; ``row`` is the line of the results table it belongs to."""
+    row: str
+    version: str
+    T: int
+    seed: int
+    cell: str = "rnn"
+    D: int = 6
+    n_train: int = 10000
+    n_test: int = 1000
+    epochs: int = 10
+    batch_size: int = 100
+    hidden_size: int = 64
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    init: str = "normal"
+    scale: float = 0.25
+    clip: float = None
+    activation: str = "relu"
+    dtype: str = "float64"
+    group: str = "main"
+
+
+def has_lstm():
+    """True when numrnn.lstm can be imported (the LSTM rows join the plan then)."""
+    try:
+        from . import lstm  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _spec(settings, row, version, T, seed, group="main", **over):
+    keys = {f.name for f in dataclasses.fields(RunSpec)}
+    base = {k: v for k, v in settings.items() if k in keys - {"row", "version", "T", "seed", "group"}}
+    base.update(clip=None)
+    base.update(over)
+    return RunSpec(row=row, version=version, T=T, seed=seed, group=group, **base)
+
+
+def plan(settings=FULL, seeds=None, lstm=None, baselines=True):
+    """The runs of the main table: A-D (T), special (special_T), baselines, LSTM A-D.
+
+    Parameters
+    ----------
+    settings : dict, FULL or QUICK or a modified copy
+    seeds : list of int, default range(settings["seeds"])
+    lstm : bool, default: whether numrnn.lstm exists
+    baselines : bool, include "A + IRNN" and "A + clipping"
+    """
+    seeds = list(range(settings["seeds"])) if seeds is None else list(seeds)
+    lstm = has_lstm() if lstm is None else lstm
+    specs = []
+    for seed in seeds:
+        specs += [_spec(settings, v, v, settings["T"], seed) for v in VERSIONS]
+        specs.append(_spec(settings, "special", "special", settings["special_T"], seed))
+        if baselines:
+            specs.append(_spec(settings, "A + identity init (IRNN)", "A", settings["T"], seed,
+                               init="identity", scale=1.0))
+            specs.append(_spec(settings, f"A + clipping ({settings['clip']:g})", "A", settings["T"],
+                               seed, clip=settings["clip"]))
+        if lstm:
+            specs += [_spec(settings, f"LSTM {v}", v, settings["T"], seed, cell="lstm",
+                            hidden_size=settings["lstm_hidden_size"], init="normal", scale=1.0)
+                      for v in VERSIONS]
+    return specs
+
+
+def length_plan(settings=FULL, seeds=None, lengths=LENGTHS, versions=VERSIONS):
+    """Versions A-D at each length T, for the length sweep."""
+    seeds = list(range(settings["seeds"])) if seeds is None else list(seeds)
+    return [_spec(settings, v, v, T, seed, group="length")
+            for T in lengths for seed in seeds for v in versions]
+
+
+# ---------------------------------------------------------------------------- one run
+def run_one(spec):
+    """Train one model as ``spec`` says; return a JSON-able record of what happened.
+
+    BLAS is limited to one thread inside, so parallel workers do not oversubscribe the cores.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from .model import SequenceModel
+    from .optim import make_optimizer
+    from .tasks import first_element
+    from .train import Trainer
+
+    if isinstance(spec, dict):
+        spec = RunSpec(**spec)
+    with threadpool_limits(1):
+        task = first_element(T=spec.T, D=spec.D, n_train=spec.n_train, n_test=spec.n_test,
+                             seed=spec.seed, dtype=spec.dtype)
+        layer_kw = dict(init=spec.init, scale=spec.scale)
+        if spec.cell == "rnn":
+            layer_kw["activation"] = spec.activation
+        model = SequenceModel(spec.D, spec.hidden_size, 1, cell=spec.cell, version=spec.version,
+                              seed=spec.seed, dtype=spec.dtype, **layer_kw)
+        trainer = Trainer(model, make_optimizer(spec.optimizer, lr=spec.lr),
+                          batch_size=spec.batch_size, clip=spec.clip, seed=spec.seed, progress=False)
+        started = time.perf_counter()
+        history = trainer.fit(task.x_train, task.y_train, epochs=spec.epochs,
+                              x_test=task.x_test, y_test=task.y_test)
+        wall = time.perf_counter() - started
+        with np.errstate(over="ignore", invalid="ignore"):
+            test_mse = model.evaluate(task.x_test, task.y_test)
+    diverged = history["diverged"]
+    return {
+        "spec": dataclasses.asdict(spec),
+        "baseline_mse": task.baseline,
+        "test_mse": _num(test_mse),
+        "normalised_mse": _num(task.normalised(test_mse)),
+        "success": bool(not diverged and task.normalised(test_mse) < SUCCESS),
+        "diverged_step": None if not diverged else diverged["step"],
+        "diverged_reason": None if not diverged else diverged["reason"],
+        "n_params": model.n_params(),
+        "wall_seconds": wall,
+        "seconds_per_epoch": wall / max(1, len(history["epoch_time"]) or 1),
+        "steps": trainer.step,
+        "loss": [_num(v) for v in history["loss"]],
+        "test": [[s, _num(v)] for s, v in history["test"]],
+        "grad_norm": [_num(v) for v in history["grad_norm"]],
+    }
+
+
+def _num(v):
+    """A float for JSON: 6 significant digits, nan/inf kept as strings JSON can hold."""
+    v = float(v)
+    return float(f"{v:.6g}") if np.isfinite(v) else str(v)
+
+
+# ---------------------------------------------------------------------------- sweeps
+def run_sweep(specs, executor=None, workers=None, progress=True):
+    """Run every spec through an executor; return the records in the order of ``specs``.
+
+    Parameters
+    ----------
+    specs : list of RunSpec
+    executor : concurrent.futures.Executor, optional
+        Anything with ``submit`` returning futures (a process pool, a Dask client's executor ...).
+        By default a process pool of ``workers`` processes, shut down afterwards.
+    workers : int, default os.cpu_count()
+    progress : bool, tqdm bar over finished runs
+    """
+    from tqdm.auto import tqdm
+
+    own = executor is None
+    if own:
+        executor = ProcessPoolExecutor(max_workers=workers or os.cpu_count())
+    try:
+        futures = {executor.submit(run_one, dataclasses.asdict(s)): i for i, s in enumerate(specs)}
+        results = [None] * len(specs)
+        for future in tqdm(as_completed(futures), total=len(futures), disable=not progress,
+                           desc="runs"):
+            results[futures[future]] = future.result()
+    finally:
+        if own:
+            executor.shutdown()
+    return results
+
+
+# ---------------------------------------------------------------------------- summary
+def summarise(results):
+    """One row per table line (in order of first appearance): medians, spreads and rates."""
+    rows, order = {}, []
+    for r in results:
+        key = (r["spec"]["row"], r["spec"]["T"])
+        if key not in rows:
+            rows[key] = []
+            order.append(key)
+        rows[key].append(r)
+    return [_row(name, T, rows[(name, T)]) for name, T in order]
+
+
+def _row(name, T, runs):
+    mse = np.array([_float(r["test_mse"]) for r in runs])
+    nmse = np.array([_float(r["normalised_mse"]) for r in runs])
+    spec = runs[0]["spec"]
+    return {
+        "row": name, "cell": spec["cell"], "version": spec["version"], "T": T,
+        "seeds": [r["spec"]["seed"] for r in runs],
+        "baseline_mse_median": float(np.median([r["baseline_mse"] for r in runs])),
+        "test_mse_median": _nanmedian(mse), "test_mse_min": _nanmin(mse), "test_mse_max": _nanmax(mse),
+        "normalised_mse_median": _nanmedian(nmse), "normalised_mse_min": _nanmin(nmse),
+        "normalised_mse_max": _nanmax(nmse),
+        "success_rate": float(np.mean([r["success"] for r in runs])),
+        "divergence_rate": float(np.mean([r["diverged_step"] is not None for r in runs])),
+        "diverged_steps": [r["diverged_step"] for r in runs if r["diverged_step"] is not None],
+        "n_params": runs[0]["n_params"],
+        "seconds_per_epoch_median": float(np.median([r["seconds_per_epoch"] for r in runs])),
+        "wall_seconds_median": float(np.median([r["wall_seconds"] for r in runs])),
+    }
+
+
+def _float(v):
+    return float(v)
+
+
+def _nanmedian(a):
+    a = a[np.isfinite(a)]
+    return float(np.median(a)) if a.size else float("nan")
+
+
+def _nanmin(a):
+    a = a[np.isfinite(a)]
+    return float(a.min()) if a.size else float("nan")
+
+
+def _nanmax(a):
+    a = a[np.isfinite(a)]
+    return float(a.max()) if a.size else float("nan")
+
+
+def markdown_table(rows, title, command, settings):
+    """The results table in markdown, with the command, settings and seeds that made it."""
+    lines = [f"## {title}", "",
+             f"Command: `{command}`", "",
+             "Settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()), "",
+             f"Success: normalised test MSE (test MSE / Var of the test target) below {SUCCESS}. "
+             "Baseline: always predicting the mean, whose MSE is Var(target) (normalised MSE 1). "
+             "Medians over seeds, [min - max] in brackets. A run that diverged (NaN/inf loss or "
+             "gradient) stopped there and is evaluated with its last good parameters; it never "
+             "counts as a success.", "",
+             "| row | T | params | test MSE | normalised MSE | success | diverged (at step) "
+             "| s/epoch | seeds |",
+             "|---|---:|---:|---|---|---:|---|---:|---|"]
+    for r in rows:
+        div = f"{r['divergence_rate']:.0%}"
+        if r["diverged_steps"]:
+            div += " (" + ", ".join(str(s) for s in r["diverged_steps"]) + ")"
+        lines.append(
+            f"| {r['row']} | {r['T']} | {r['n_params']} "
+            f"| {_g(r['test_mse_median'])} [{_g(r['test_mse_min'])} - {_g(r['test_mse_max'])}] "
+            f"| {_g(r['normalised_mse_median'])} [{_g(r['normalised_mse_min'])} - "
+            f"{_g(r['normalised_mse_max'])}] "
+            f"| {r['success_rate']:.0%} | {div} | {r['seconds_per_epoch_median']:.1f} "
+            f"| {','.join(str(s) for s in r['seeds'])} |")
+    lines.append("")
+    lines.append(f"Baseline MSE (Var of the test target), median over seeds: "
+                 f"{_g(np.median([r['baseline_mse_median'] for r in rows]))}.")
+    return "\n".join(lines) + "\n"
+
+
+def _g(v):
+    return "nan" if not np.isfinite(v) else f"{v:.3g}"
+
+
+def environment():
+    """Where the numbers were measured."""
+    import numpy
+    return {"python": platform.python_version(), "numpy": numpy.__version__,
+            "machine": platform.machine(), "cpus": os.cpu_count(), "platform": platform.platform()}
+
+
+def write_report(results, out_dir, name, title, command, settings, figures=True):
+    """Write ``results/NAME.json`` and ``results/NAME.md`` and the figures under ``figures/reproduce``.
+
+    Returns the dict of written paths.
+    """
+    rows = summarise(results)
+    results_dir = os.path.join(out_dir, "results")
+    figure_dir = os.path.join(out_dir, "figures", "reproduce")
+    os.makedirs(results_dir, exist_ok=True)
+    os.makedirs(figure_dir, exist_ok=True)
+    record = {"title": title, "command": command, "settings": settings, "environment": environment(),
+              "created": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+              "success_threshold": SUCCESS, "rows": rows, "runs": results}
+    paths = {"json": os.path.join(results_dir, f"{name}.json"),
+             "md": os.path.join(results_dir, f"{name}.md")}
+    text = json.dumps(record, indent=1)
+    atomic_write(paths["json"], lambda f: f.write(text), mode="w")
+    md = markdown_table(rows, title, command, settings)
+    if figures:
+        from . import plots
+        if any(r["spec"]["group"] == "length" for r in results):
+            paths["length"] = os.path.join(figure_dir, f"{name}.png")
+            plots.save(plots.plot_length_sweep(results, title=title), paths["length"])
+        else:
+            paths["curves"] = os.path.join(figure_dir, f"{name}_loss_curves.png")
+            plots.save(plots.plot_loss_curves(results, title=title), paths["curves"])
+            paths["final"] = os.path.join(figure_dir, f"{name}_final.png")
+            plots.save(plots.plot_final(results, title=title), paths["final"])
+        md += "\n" + "\n".join(f"![{k}]({os.path.relpath(p, results_dir)})"
+                               for k, p in paths.items() if p.endswith(".png")) + "\n"
+    atomic_write(paths["md"], lambda f: f.write(md), mode="w")
+    return paths
+
+
+def reproduce(quick=False, seeds=None, workers=None, out=".", lengths=None, executor=None,
+              lstm=None, progress=True, command=None, overrides=None):
+    """Run the main table (and, with ``lengths``, the length sweep) and write the reports.
+
+    Parameters
+    ----------
+    quick : bool, QUICK instead of FULL settings
+    seeds : int, number of seeds (0..seeds-1), default from the settings
+    workers : int, processes of the default pool
+    out : directory; writes out/results and out/figures/reproduce
+    lengths : list of int, also run the length sweep at these T
+    executor : concurrent.futures.Executor, optional, instead of the process pool
+    lstm : bool, include the LSTM rows (default: when numrnn.lstm exists)
+    overrides : dict, changes to the settings (e.g. smaller sizes in tests); recorded in the table
+
+    Returns (paths of the main report, paths of the length report or None).
+    """
+    settings = dict(QUICK if quick else FULL)
+    unknown = set(overrides or {}) - set(settings)
+    if unknown:
+        raise ValueError(f"unknown settings {sorted(unknown)}; choose from {sorted(settings)}")
+    settings.update(overrides or {})
+    if seeds is not None:
+        settings["seeds"] = seeds
+    command = command or "numrnn reproduce" + (" --quick" if quick else "")
+    prefix = "reproduce_quick" if quick else "reproduce"
+    main = run_sweep(plan(settings, lstm=lstm), executor=executor, workers=workers, progress=progress)
+    paths = write_report(main, out, prefix, "First-element task: versions A-D, special, baselines"
+                         + (" (quick)" if quick else ""), command, settings)
+    length_paths = None
+    if lengths:
+        runs = length_plan(settings, lengths=lengths)
+        # T already in the main table is not trained again: reuse those runs.
+        done = {(r["spec"]["row"], r["spec"]["T"], r["spec"]["seed"]): r for r in main}
+        todo = [s for s in runs if (s.row, s.T, s.seed) not in done]
+        fresh = iter(run_sweep(todo, executor=executor, workers=workers, progress=progress))
+        merged = [dict(done[(s.row, s.T, s.seed)], spec=dataclasses.asdict(s))
+                  if (s.row, s.T, s.seed) in done else next(fresh) for s in runs]
+        length_paths = write_report(merged, out, prefix + "_lengths",
+                                    "Length sweep: versions A-D at T = " + ", ".join(map(str, lengths))
+                                    + (" (quick)" if quick else ""), command, settings)
+    return paths, length_paths
+
+
+__all__ = ["FULL", "QUICK", "RunSpec", "plan", "length_plan", "run_one", "run_sweep", "summarise",
+           "markdown_table", "write_report", "reproduce", "SUCCESS", "has_lstm"]
