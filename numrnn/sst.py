@@ -287,12 +287,18 @@ def _copy(params):
 
 # ------------------------------------------------------------------------------- data, once
 def load(sst_dir, config):
-    """Vocabulary (from the training *sentences*) and encoded splits for ``config``."""
-    raw = data.load_sst(sst_dir, lower=config.lower, train_phrases=config.phrases)
-    sentences = raw["train"] if not config.phrases else \
-        data.sentences(data.read_trees(data.find_sst_dir(sst_dir) / "train.txt"), config.lower)
-    vocab = data.Vocab.build([ex.tokens for ex in sentences], config.min_count, config.lower)
-    return vocab, {split: data.encode(raw[split], vocab) for split in data.SPLITS}
+    """Vocabulary (from the training *sentences*) and encoded splits for ``config``.
+
+    Dev and test are whole sentences; train is sentences, or every distinct labelled phrase of the
+    training trees with ``config.phrases``.
+    """
+    folder = data.find_sst_dir(sst_dir)
+    trees = {split: data.read_trees(folder / f"{split}.txt") for split in data.SPLITS}
+    examples = {split: data.sentences(trees[split], config.lower) for split in data.SPLITS}
+    vocab = data.Vocab.build([ex.tokens for ex in examples["train"]], config.min_count, config.lower)
+    if config.phrases:
+        examples["train"] = data.phrases(trees["train"], config.lower)
+    return vocab, {split: data.encode(examples[split], vocab) for split in data.SPLITS}
 
 
 _WORKER = {}
@@ -386,7 +392,7 @@ def experiment(configs, sst_dir, out, figures, jobs=2, save_dir=None, command=""
     def finished(result):
         results[result["name"]] = result
         write()
-        print(f"done {result['name']}: dev {result['dev_acc']:.4f} test {result['test_acc']:.4f}",
+        print(f"done {result['name']}: best dev accuracy {result['dev_acc']:.4f}",
               flush=True)
 
     if jobs == 1:
@@ -479,6 +485,7 @@ def plot(folder, runs, header):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -498,6 +505,8 @@ def plot(folder, runs, header):
         axes[row, 0].set(title=f"{cell.upper()}: training loss", xlabel="epoch", ylabel="cross-entropy")
         axes[row, 1].set(title=f"{cell.upper()}: dev accuracy", xlabel="epoch", ylabel="accuracy")
         axes[row, 1].legend(fontsize=7, ncol=2)
+        for ax in axes[row]:
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     fig.suptitle("SST 5-class, mean over seeds (an epoch counts while at least one seed ran it)")
     fig.tight_layout()
     fig.savefig(folder / "learning_curves.png", dpi=120)

@@ -1,0 +1,203 @@
+"""The SST experiment on a tiny treebank written by the tests: model, lazy Adam, training, CLI."""
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from numrnn import sst
+from numrnn.data import sst as data
+from numrnn.optim import Adam
+
+from test_sst_data import write_treebank
+
+TINY = sst.Config(embed_size=6, hidden_size=5, epochs=3, patience=2, batch_size=2)
+
+
+@pytest.fixture
+def treebank(tmp_path):
+    return write_treebank(tmp_path / "trees")
+
+
+@pytest.fixture
+def loaded(treebank):
+    return sst.load(treebank, TINY)
+
+
+def test_load_builds_the_vocabulary_from_training_sentences(treebank):
+    vocab, splits = sst.load(treebank, TINY)
+    assert "lovely" in vocab.stoi and '"' in vocab.stoi and vocab.lower
+    assert [len(splits[s][0]) for s in data.SPLITS] == [4, 1, 1]
+    vocab_p, splits_p = sst.load(treebank, replace(TINY, phrases=True))
+    assert vocab_p == vocab                     # phrases add examples, not words
+    assert len(splits_p["train"][0]) > 4 and np.array_equal(splits_p["dev"][1], splits["dev"][1])
+
+
+@pytest.mark.parametrize("cell", ["rnn"])  # "lstm" joins when numrnn/lstm.py is in main
+def test_padded_batch_matches_single_sentences_through_the_model(loaded, cell):
+    vocab, splits = loaded
+    model, _ = sst.build_model(replace(TINY, cell=cell, regularised=False, dtype="float64"), vocab)
+    ids, labels = splits["train"]
+    tokens, lengths = data.pad_batch(ids)
+    loss, grads, _ = model.loss_and_grads(tokens, labels, lengths=lengths)
+    singles = [model.loss_and_grads(s[None], labels[i:i + 1]) for i, s in enumerate(ids)]
+    assert loss == pytest.approx(np.mean([s[0] for s in singles]), rel=1e-12)
+    for name, g in grads.items():
+        np.testing.assert_allclose(g, np.mean([s[1][name] for s in singles], axis=0),
+                                   rtol=1e-9, atol=1e-13, err_msg=name)
+
+
+def test_lazy_adam_equals_dense_adam_on_the_touched_rows():
+    rng = np.random.default_rng(0)
+    E0, rows = rng.standard_normal((7, 3)), np.array([1, 4, 5])
+    g_dense = np.zeros_like(E0)
+    lazy, dense = Adam(lr=0.1, weight_decay=0.0), Adam(lr=0.1, weight_decay=0.0)
+    E_lazy, E_dense = E0.copy(), E0.copy()
+    for _ in range(3):                          # every step touches the same rows: equal to dense
+        g_dense[rows] = rng.standard_normal((3, 3))
+        lazy.t += 1
+        sst.adam_rows(lazy, "E", E_lazy, rows, g_dense[rows])
+        dense.step({"E": E_dense}, {"E": g_dense})
+    np.testing.assert_allclose(E_lazy, E_dense, rtol=1e-14)
+    np.testing.assert_array_equal(E_lazy[[0, 2, 3, 6]], E0[[0, 2, 3, 6]])
+    sst.adam_rows(lazy, "E", E_lazy, np.array([0]), np.ones((1, 3)))     # other rows stay put
+    np.testing.assert_array_equal(E_lazy[rows], E_dense[rows])
+    assert not np.array_equal(E_lazy[0], E0[0])
+
+
+def test_training_keeps_the_best_dev_epoch_and_is_reproducible(loaded):
+    vocab, splits = loaded
+    config = replace(TINY, epochs=6, patience=10, lr=0.05)
+    model, history = sst.train(config, splits, vocab)
+    assert len(history["dev_acc"]) == len(history["train_loss"]) == len(history["seconds"]) == 6
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    best = history["best_epoch"]
+    assert history["dev_acc"][best - 1] == max(history["dev_acc"]) == history["dev_acc_best"]
+    assert sst.accuracy(model, *splits["dev"]) == history["dev_acc_best"]
+    model2, history2 = sst.train(config, splits, vocab)
+    assert history2["train_loss"] == history["train_loss"]          # same seed, same bits
+    for name, value in model.params.items():
+        np.testing.assert_array_equal(value, model2.params[name])
+
+
+def test_the_returned_model_holds_the_best_dev_epoch_not_the_last(loaded, monkeypatch):
+    vocab, splits = loaded
+    config = replace(TINY, lr=0.05, patience=10)
+    scripted = iter([0.0, 0.2, 0.6, 0.4, 0.3])              # dev accuracy before and after epochs
+    monkeypatch.setattr(sst, "accuracy", lambda *args, **kwargs: next(scripted))
+    model, history = sst.train(replace(config, epochs=4), splits, vocab)
+    assert history["best_epoch"] == 2 and history["dev_acc"] == [0.2, 0.6, 0.4, 0.3]
+    scripted = iter([0.0, 0.2, 0.6])                        # the same run, stopped after epoch 2
+    after_two, _ = sst.train(replace(config, epochs=2), splits, vocab)
+    for name, value in model.params.items():
+        np.testing.assert_array_equal(value, after_two.params[name], err_msg=name)
+
+
+def test_early_stopping_stops_after_patience_epochs_without_gain(loaded):
+    vocab, splits = loaded
+    _, history = sst.train(replace(TINY, epochs=20, patience=2, lr=1e-6), splits, vocab)
+    assert len(history["dev_acc"]) == history["best_epoch"] + 2 < 20
+
+
+def test_a_diverging_step_is_refused_and_training_stops_cleanly(loaded, monkeypatch):
+    vocab, splits = loaded
+    model, _ = sst.build_model(TINY, vocab)
+    opt = Adam(lr=0.01)
+    tokens, lengths = data.pad_batch(splits["train"][0])
+    labels = splits["train"][1]
+    sst.train_step(model, opt, tokens, lengths, labels, clip=5.0)
+    before = {k: v.copy() for k, v in model.params.items()}
+    t_before = opt.t
+    opt.lr = 1e39                               # the update overflows float32 to inf
+    with pytest.raises(sst.Diverged, match="became nan/inf"):
+        sst.train_step(model, opt, tokens, lengths, labels, clip=5.0)
+    for name, value in model.params.items():
+        np.testing.assert_array_equal(value, before[name], err_msg=name)
+    assert opt.t == t_before
+    model.params["layer.W1"][0, 0] = np.nan
+    with pytest.raises(sst.Diverged, match="loss nan|gradient"):
+        sst.train_step(model, opt, tokens, lengths, labels, clip=5.0)
+
+    def nan_step(*args, **kwargs):
+        raise sst.Diverged("loss nan")
+    monkeypatch.setattr(sst, "train_step", nan_step)
+    model, history = sst.train(TINY, splits, vocab)
+    assert history["diverged"] == "step 1: loss nan" and history["dev_acc"] == []
+    assert all(np.all(np.isfinite(v)) for v in model.params.values())
+
+
+def test_glove_rows_replace_random_embeddings(loaded, tmp_path):
+    vocab, _ = loaded
+    path = tmp_path / "glove.txt"
+    path.write_text("lovely 1 2 3 4\nFILM 5 6 7 8\nunseen 0 0 0 0\n")
+    model, found = sst.build_model(replace(TINY, glove=str(path)), vocab)
+    E = model.embedding["E"]
+    assert found == 2 and E.shape == (len(vocab), 4)
+    np.testing.assert_array_equal(E[vocab.stoi["film"]], [5, 6, 7, 8])
+    assert not np.array_equal(E[vocab.stoi["dull"]], np.zeros(4))   # not in the file: random
+
+
+def test_predict_round_trips_through_a_saved_model(loaded, tmp_path, capsys):
+    vocab, splits = loaded
+    model, _ = sst.train(TINY, splits, vocab)
+    sst.save_model(tmp_path / "m", model, vocab)
+    model2, vocab2 = sst.load_model(tmp_path / "m")
+    assert vocab2 == vocab
+    label, probs, tokens = sst.predict(model2, vocab2, "A lovely film, isn't it?")
+    assert tokens == ["a", "lovely", "film", "<unk>", "<unk>", "<unk>", "it", "<unk>"]
+    assert probs.shape == (5,) and probs.sum() == pytest.approx(1) and label == probs.argmax()
+    assert sst.predict(model, vocab, "A lovely film, isn't it?")[0] == label
+    with pytest.raises(ValueError, match="no tokens"):
+        sst.predict(model, vocab, "   ")
+    args = argparse.Namespace(model=str(tmp_path / "m"), text=[])
+    sst.main_predict(args, stdin=["a lovely film\n", "\n", "dull\n"])
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and out[0].startswith(data.LABELS[sst.predict(model, vocab, "a lovely film")[0]])
+
+
+def test_the_experiment_command_writes_table_json_and_figures(treebank, tmp_path):
+    out, figures = tmp_path / "results" / "sst", tmp_path / "figures"
+    common = ["sst", "--sst-dir", str(treebank), "--versions", "A", "D", "--seeds", "0", "1",
+              "--embed-size", "6", "--hidden-size", "5", "--epochs", "2", "--batch-size", "2",
+              "--reg", "both", "--figures", str(figures)]
+    assert sst.main(common + ["--cells", "rnn", "--jobs", "1", "--out", str(out)]) == 0
+    runs = json.loads(out.with_suffix(".json").read_text())
+    assert len(runs["runs"]) == 8
+    assert runs["command"] == " ".join(["python -m numrnn.sst", *common, "--cells", "rnn", "--jobs",
+                                        "1", "--out", str(out)])
+    table = out.with_suffix(".md").read_text()
+    assert "| RNN D | reg | 0,1 |" in table and "| RNN A | none | 0,1 |" in table
+    assert "Majority class" in table and "46.4" in table
+    assert (figures / "learning_curves.png").stat().st_size > 0
+    assert (figures / "test_accuracy.png").stat().st_size > 0
+    # the same runs in a pool of two workers give the same numbers (each run is seeded)
+    assert sst.main(common + ["--cells", "rnn", "--jobs", "2", "--out", str(tmp_path / "pool")]) == 0
+    pooled = json.loads((tmp_path / "pool.json").read_text())["runs"]
+    for a, b in zip(runs["runs"], pooled):
+        assert (a["name"], a["test_acc"], a["history"]["train_loss"]) == \
+            (b["name"], b["test_acc"], b["history"]["train_loss"])
+
+
+def test_resume_skips_finished_runs(treebank, tmp_path, monkeypatch):
+    out = tmp_path / "r"
+    args = ["sst", "--sst-dir", str(treebank), "--cells", "rnn", "--versions", "A", "--seeds", "0",
+            "--embed-size", "4", "--hidden-size", "3", "--epochs", "1", "--jobs", "1",
+            "--out", str(out), "--figures", str(tmp_path / "f"), "--reg", "on"]
+    sst.main(args)
+    monkeypatch.setattr(sst, "run", lambda *a, **k: pytest.fail("a finished run was repeated"))
+    sst.main(args + ["--resume"])
+    assert len(json.loads((tmp_path / "r.json").read_text())["runs"]) == 1
+
+
+def test_bad_arguments_are_named(treebank, tmp_path):
+    with pytest.raises(SystemExit):
+        sst.main(["sst", "--versions", "E"])
+    with pytest.raises(FileNotFoundError, match="train.txt"):
+        sst.main(["sst", "--sst-dir", str(tmp_path / "nowhere"), "--jobs", "1"])
+    vocab, _ = sst.load(treebank, TINY)
+    with pytest.raises(ValueError, match="cell"):
+        sst.build_model(replace(TINY, cell="gru"), vocab)
+    with pytest.raises(ValueError, match="not an SST model|does not exist"):
+        sst.load_model(tmp_path / "nothing")
