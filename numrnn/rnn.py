@@ -233,42 +233,63 @@ class RNN:
         dhs = check_array("dhs", dhs, 3, (B, T, self.hidden_size), self.dtype)
         P, K, S = self.n_history, self.n_matrices, self.skip
         _, act_grad = ACTIVATIONS[self.activation]
-        W, t0 = self.params, cache.steps
+        W, t0, H = self.params, cache.steps, self.hidden_size
 
-        # One buffer g holds dL/dh(t) while it is summed up and then, in place, da(t): once every
-        # user of h(t) (steps t+1 and t+S) has been processed, dh(t) is complete and only da(t) is
-        # needed again. g[P + t] is dh(t) before step t of the loop and da(t) after it.
-        g = np.empty_like(cache.h)
-        g[:P] = 0                                     # dh(-P) .. dh(-1): only through the RNN
-        g[P:] = dhs.transpose(1, 0, 2)                # start from the loss's direct part
+        # BPTT in chunks of C steps, last chunk first, so that only a window of C steps of gradients
+        # is held (memory ~ C/T of the activations): within a chunk [s, e) the window g holds
+        # g[P + t - s] = dh(t) while it is summed up and then, in place, da(t) (once steps t+1 and
+        # t+S are done, dh(t) is complete). g[:P] collects dh(s-P .. s-1), carried to the chunk before.
+        # The products for dW_k, dWx, db and dx are taken once per chunk.
+        C = _chunk_steps(T, B, P)
+        g = np.empty((P + C, B, H), dtype=self.dtype)
+        dhs = dhs.transpose(1, 0, 2)                  # (T, B, H), time-major view
+        dx = np.empty((T, B, self.input_size), dtype=self.dtype)
+        grads = {name: np.zeros_like(value) for name, value in W.items()}
+        carry = np.zeros((P, B, H), dtype=self.dtype)  # dh(e-P .. e-1) from the chunk after
+        for s in reversed(range(0, T, C)):
+            e = min(s + C, T)
+            w = g[:P + e - s]                         # w[P + t - s] is dh(t), then da(t)
+            w[:P] = 0
+            w[P:] = dhs[s:e]                          # the loss's direct part
+            w[-P:] += carry                           # + what steps >= e sent back (C >= P)
 
-        for t in reversed(range(T)):                  # g[P + t] = dh(t) is complete here
-            if is_skip_step(t0 + t, S):
-                g[P + t - S] += g[P + t]              # skip path: dh(t-S) += dh(t), no act' factor
-            g[P + t] *= act_grad(cache.a[t])          # da(t) = dh(t) * act'(a(t)), in place
-            k = matrix_index(t0 + t, K)
-            g[P + t - 1] += g[P + t] @ W[f"W{k + 1}"]  # recurrent path: dh(t-1) += W_k^T da(t)
+            for t in reversed(range(s, e)):           # w[P + t - s] = dh(t) is complete here
+                j = P + t - s
+                if is_skip_step(t0 + t, S):
+                    w[j - S] += w[j]                  # skip path: dh(t-S) += dh(t), no act' factor
+                w[j] *= act_grad(cache.a[t])          # da(t) = dh(t) * act'(a(t)), in place
+                k = matrix_index(t0 + t, K)
+                w[j - 1] += w[j] @ W[f"W{k + 1}"]     # recurrent path: dh(t-1) += W_k^T da(t)
 
-        da = g[P:]
-        grads = self._param_grads(da, cache)
-        dx = (da.reshape(T * B, -1) @ W["Wx"]).reshape(T, B, -1)  # dx(t) = Wx^T da(t), one product
+            self._add_param_grads(grads, w[P:], cache, s)
+            dx[s:e] = (w[P:].reshape(-1, H) @ W["Wx"]).reshape(e - s, B, -1)  # dx(t) = Wx^T da(t)
+            carry = w[:P].copy()
         dx = dx.transpose(1, 0, 2)
         if return_dinit:
-            return dx, grads, {"h0": g[P - 1].copy(), "history": g[:P].copy()}
+            return dx, grads, {"h0": carry[-1].copy(), "history": carry}
         return dx, grads
 
     def _param_grads(self, da, cache):
-        """Whole-sequence products after the loop; W_k sums only over the steps that used it."""
-        T, B, H = da.shape
-        P, K, t0 = self.n_history, self.n_matrices, cache.steps
-        h_prev = cache.h[P - 1:P - 1 + T]             # h(t-1) for t = 0..T-1
-        grads = {}
-        for k in range(K):
-            first = (k - t0) % K                      # first local step that uses W_{k+1}
-            grads[f"W{k + 1}"] = _sum_outer(da[first::K], h_prev[first::K], H, H)
-        grads["Wx"] = _sum_outer(da, cache.x, H, cache.x.shape[2])
-        grads["b"] = da.sum(axis=(0, 1))
+        """The parameter gradients of a whole sequence from its da (T, B, H)."""
+        grads = {name: np.zeros_like(value) for name, value in self.params.items()}
+        self._add_param_grads(grads, da, cache, 0)
         return grads
+
+    def _add_param_grads(self, grads, da, cache, s):
+        """Add steps s .. s+n-1 (da: (n, B, H)); W_k sums only over the steps that used it."""
+        n, B, H = da.shape
+        P, K, t0 = self.n_history, self.n_matrices, cache.steps
+        h_prev = cache.h[P - 1 + s:P - 1 + s + n]     # h(t-1) for t = s .. s+n-1
+        for k in range(K):
+            first = (k - t0 - s) % K                  # first local step that uses W_{k+1}
+            grads[f"W{k + 1}"] += _sum_outer(da[first::K], h_prev[first::K], H, H)
+        grads["Wx"] += _sum_outer(da, cache.x[s:s + n], H, cache.x.shape[2])
+        grads["b"] += da.sum(axis=(0, 1))
+
+
+def _chunk_steps(T, B, P, rows=2048):
+    """Steps per BPTT chunk: about ``rows`` rows (steps x batch) per product, at least P, at most T."""
+    return max(P, min(T, -(-rows // B)))
 
 
 def _sum_outer(da, v, rows, cols):
