@@ -144,6 +144,9 @@ def disagreement(reference, other):
 
 
 # ----------------------------------------------------------------------------- timing
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
 def time_interleaved(contenders, reps, warmup):
     """Median wall and CPU seconds of each contender; order rotated every repetition."""
     names = list(contenders)
@@ -163,21 +166,21 @@ def time_interleaved(contenders, reps, warmup):
             {n: statistics.median(cpu[n]) for n in names})
 
 
-def matmul_seconds(m, k, n, dtype, reps):
+def matmul_seconds(m, k, n, dtype, reps, clock=time.perf_counter):
     """Median seconds of one numpy (m, k) @ (k, n) into a preallocated output."""
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
     out = np.empty((m, n), dtype=dtype)
     np.matmul(a, b, out=out)
-    t0 = time.perf_counter()
+    t0 = clock()
     np.matmul(a, b, out=out)
-    inner = max(1, int(2e-3 / max(time.perf_counter() - t0, 1e-7)))   # ~2 ms per sample
+    inner = max(1, int(2e-3 / max(clock() - t0, 1e-7)))   # ~2 ms per sample
     samples = []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(inner):
             np.matmul(a, b, out=out)
-        samples.append((time.perf_counter() - t0) / inner)
+        samples.append((clock() - t0) / inner)
     return statistics.median(samples)
 
 
@@ -192,13 +195,13 @@ def bptt_products(family, B, T, D, H, K):
             ("dx", T * B, G * H, D, 1)]
 
 
-def blas_bound(products, dtype, reps, cache):
+def blas_bound(products, dtype, reps, cache, clock):
     """Lower-bound seconds: each product at its own measured speed. Also the FLOP count."""
     seconds = flops = 0.0
     for _label, m, k, n, count in products:
         key = (m, k, n, np.dtype(dtype).name)
         if key not in cache:
-            cache[key] = matmul_seconds(m, k, n, dtype, reps)
+            cache[key] = matmul_seconds(m, k, n, dtype, reps, clock)
         seconds += count * cache[key]
         flops += count * 2.0 * m * k * n
     return seconds, flops
@@ -302,16 +305,17 @@ def bench_row(family, name, config, dtype, torch, args, blas_cache):
                 default=0.0)
     wall, cpu = time_interleaved(contenders, args.reps, args.warmup)
     bound, flops = blas_bound(bptt_products(family, B, T, D, H, layer.n_matrices), dtype,
-                              args.blas_reps, blas_cache)
+                              args.blas_reps, blas_cache, CLOCKS[args.clock])
     peak = peak_bytes(contenders["numrnn"])
     keep = must_keep_bytes(family, layer, B, T)
     return {"layer": f"{family.upper()} {name}", "B": B, "T": T, "D": D, "H": H,
-            "dtype": np.dtype(dtype).name, "wall_s": wall, "cpu_s": cpu, "bound_s": bound,
+            "dtype": np.dtype(dtype).name, "seconds": wall if args.clock == "wall" else cpu,
+            "wall_s": wall, "cpu_s": cpu, "bound_s": bound,
             "gflop": flops / 1e9, "peak_bytes": peak, "keep_bytes": keep, "max_rel_diff": agree}
 
 
 def format_row(r, peak_gflops):
-    w = r["wall_s"]
+    w = r["seconds"]
     ms = lambda n: f"{1e3 * w[n]:8.2f}" if n in w else f"{'-':>8}"          # noqa: E731
     ratio = lambda n: f"{w['numrnn'] / w[n]:6.2f}" if n in w else f"{'-':>6}"  # noqa: E731
     times_bound = "/".join(f"{w[n] / r['bound_s']:.1f}" for n in ("numrnn", "eager", "nn.RNN") if n in w)
@@ -333,13 +337,13 @@ def geomean(values):
 
 
 def summary(rows):
-    eager = [r["wall_s"]["numrnn"] / r["wall_s"]["eager"] for r in rows if "eager" in r["wall_s"]]
-    nn_rnn = [r["wall_s"]["numrnn"] / r["wall_s"]["nn.RNN"] for r in rows if "nn.RNN" in r["wall_s"]]
-    worst_bound = max(rows, key=lambda r: r["wall_s"]["numrnn"] / r["bound_s"])
+    eager = [r["seconds"]["numrnn"] / r["seconds"]["eager"] for r in rows if "eager" in r["seconds"]]
+    nn_rnn = [r["seconds"]["numrnn"] / r["seconds"]["nn.RNN"] for r in rows if "nn.RNN" in r["seconds"]]
+    worst_bound = max(rows, key=lambda r: r["seconds"]["numrnn"] / r["bound_s"])
     worst_mem = max(rows, key=lambda r: r["peak_bytes"] / r["keep_bytes"])
     return {"geomean_numrnn_over_eager": geomean(eager), "n_eager": len(eager),
             "geomean_numrnn_over_nn_rnn": geomean(nn_rnn), "n_nn_rnn": len(nn_rnn),
-            "worst_times_bound": worst_bound["wall_s"]["numrnn"] / worst_bound["bound_s"],
+            "worst_times_bound": worst_bound["seconds"]["numrnn"] / worst_bound["bound_s"],
             "worst_times_bound_row": _row_name(worst_bound),
             "worst_memory_ratio": worst_mem["peak_bytes"] / worst_mem["keep_bytes"],
             "worst_memory_row": _row_name(worst_mem)}
@@ -363,12 +367,17 @@ def parse_args(argv):
     p.add_argument("--dtype", action="append", choices=["float32", "float64"])
     p.add_argument("--layer", action="append", choices=["rnn-A", "rnn-D", "lstm-D"])
     p.add_argument("--no-torch", action="store_true", help="numrnn and the BLAS bound only")
+    p.add_argument("--clock", choices=list(CLOCKS), default="wall",
+                   help="wall (default) or cpu: process CPU time, robust on a busy machine; "
+                        "the same as wall for one thread on an idle one (use with --threads 1)")
     p.add_argument("--save", metavar="PREFIX", help="also write PREFIX.txt and PREFIX.json")
     args = p.parse_args(argv)
     if args.quick:
         args.reps, args.warmup, args.blas_reps, args.peak_size = 3, 1, 3, 512
     if min(args.reps, args.blas_reps, args.threads) < 1 or args.warmup < 0:
         p.error("--reps, --blas-reps and --threads must be >= 1, --warmup >= 0")
+    if args.clock == "cpu" and args.threads != 1:
+        p.error("--clock cpu adds up the CPU time of all threads: use it with --threads 1")
     try:
         args.config = ([tuple(int(v) for v in c.split(",")) for c in args.config]
                        if args.config else CONFIGS)
@@ -404,10 +413,11 @@ def main(argv=None):
             say(f"  {lib['internal_api']} {lib['version']} kernel={lib['architecture']} "
                 f"threads={lib['num_threads']} ({os.path.basename(lib['filepath'])})")
         n = args.peak_size
-        peak = {dt: 2 * n**3 / matmul_seconds(n, n, n, dt, args.blas_reps) / 1e9 for dt in args.dtype}
+        peak = {dt: 2 * n**3 / matmul_seconds(n, n, n, dt, args.blas_reps, CLOCKS[args.clock]) / 1e9
+                for dt in args.dtype}
         say(f"numpy matmul at {n}^3: " + ", ".join(f"{dt} {g:.1f} GFLOP/s" for dt, g in peak.items()))
-        say(f"timing: median of {args.reps} after {args.warmup} warm-up, forward + backward, "
-            f"contenders interleaved; seed {SEED}, init normal scale {SCALE}")
+        say(f"timing: {args.clock} clock, median of {args.reps} after {args.warmup} warm-up, forward + "
+            f"backward, contenders interleaved; seed {SEED}, init normal scale {SCALE}")
         say()
         say(HEADER)
         rows, blas_cache = [], {}
@@ -423,7 +433,7 @@ def main(argv=None):
     s = summary(rows)
     info["loadavg_end"] = os.getloadavg()
     say(f"load average at end {info['loadavg_end'][0]:.2f}")
-    say(f"SUMMARY geomean numrnn/eager = {s['geomean_numrnn_over_eager']:.2f} over {s['n_eager']} rows; "
+    say(f"SUMMARY ({args.clock} clock) geomean numrnn/eager = {s['geomean_numrnn_over_eager']:.2f} over {s['n_eager']} rows; "
         f"numrnn/nn.RNN = {s['geomean_numrnn_over_nn_rnn']:.2f} over {s['n_nn_rnn']} rows; "
         f"worst x bound {s['worst_times_bound']:.2f} ({s['worst_times_bound_row']}); "
         f"worst memory {s['worst_memory_ratio']:.2f} x keep ({s['worst_memory_row']})")

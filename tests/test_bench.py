@@ -32,7 +32,7 @@ def test_quick_run_without_torch_gives_one_row_per_layer_and_says_what_it_skippe
         assert r["wall_s"]["numrnn"] > 0 and r["bound_s"] > 0 and r["gflop"] > 0
         assert r["keep_bytes"] == keep[r["layer"]]
         assert r["peak_bytes"] >= r["keep_bytes"]            # the activations are at least allocated
-    assert out.rstrip().splitlines()[-1].startswith("SUMMARY geomean numrnn/eager = nan over 0 rows")
+    assert out.rstrip().splitlines()[-1].startswith("SUMMARY (wall clock) geomean numrnn/eager = nan over 0 rows")
     saved = json.loads((tmp_path / "toy.json").read_text())
     assert len(saved["rows"]) == 2 and saved["summary"]["n_eager"] == 0
     assert (tmp_path / "toy.txt").read_text().count("\nRNN ") == 2
@@ -40,12 +40,13 @@ def test_quick_run_without_torch_gives_one_row_per_layer_and_says_what_it_skippe
 
 def test_lstm_rows_are_skipped_with_a_reason_when_numrnn_lstm_is_missing(bench, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "numrnn.lstm", None)
-    rows, _ = bench.main(TOY + ["--layer", "rnn-A", "--layer", "lstm-D"])
+    rows, _ = bench.main(TOY + ["--layer", "rnn-A", "--layer", "lstm-D", "--clock", "cpu"])
     assert "skipped: LSTM rows (numrnn.lstm not importable" in capsys.readouterr().out
     assert [r["layer"] for r in rows] == ["RNN A"]
 
 
-@pytest.mark.parametrize("argv", [["--config", "3,4,2"], ["--config", "3,0,2,5"], ["--reps", "0"]])
+@pytest.mark.parametrize("argv", [["--config", "3,4,2"], ["--config", "3,0,2,5"], ["--reps", "0"],
+                                  ["--clock", "cpu", "--threads", "2"]])
 def test_bad_arguments_are_refused(bench, argv):
     with pytest.raises(SystemExit):
         bench.main(argv)
