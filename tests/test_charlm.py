@@ -1,0 +1,231 @@
+"""The character LM and its text: reading files, the vocabulary, batching, the generated text,
+bits per character, sampling, checkpoints, the command line, and that it learns."""
+import math
+
+import numpy as np
+import pytest
+
+from numrnn.charlm import (bits_per_char, build_model, load_checkpoint, main, sample,
+                           save_checkpoint, train, unigram_bits)
+from numrnn.text import Vocab, batchify, generate_text, inputs_and_targets, read_text, split
+
+
+# ------------------------------------------------------------------------------- text files
+def test_a_utf8_file_is_read_as_it_is(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_bytes("héllo, 世界\nline two".encode("utf-8"))
+    assert read_text(path) == "héllo, 世界\nline two"
+
+
+def test_an_empty_file_is_refused_by_name(tmp_path):
+    path = tmp_path / "empty.txt"
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"empty\.txt.*is empty"):
+        read_text(path)
+
+
+def test_a_file_that_is_not_utf8_is_refused_with_the_offset(tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("café au lait".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1\.txt.*not valid UTF-8: byte 0xe9 at offset 3"):
+        read_text(path)
+
+
+def test_a_missing_file_says_so(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        read_text(tmp_path / "nope.txt")
+
+
+# ------------------------------------------------------------------------------- vocabulary
+def test_encode_then_decode_gives_the_text_back():
+    text = "the cat (which ...) sees é"
+    vocab = Vocab.from_text(text)
+    ids = vocab.encode(text)
+    assert ids.dtype == np.int64 and ids.max() == len(vocab) - 1
+    assert vocab.decode(ids) == text
+    assert vocab.chars == sorted(set(text))
+
+
+def test_unknown_characters_and_bad_vocabularies_are_refused():
+    vocab = Vocab.from_text("abc")
+    with pytest.raises(ValueError, match=r"prime holds characters not in the vocabulary: \['z'\]"):
+        vocab.encode("abz", name="prime")
+    with pytest.raises(ValueError, match="repeat"):
+        Vocab(["a", "a"])
+    with pytest.raises(ValueError, match="single characters"):
+        Vocab(["ab"])
+
+
+# -------------------------------------------------------------------------------- batching
+def test_batchify_cuts_contiguous_streams():
+    ids = np.arange(23)
+    streams = batchify(ids, 4)
+    assert streams.shape == (4, 5)
+    for b in range(4):
+        np.testing.assert_array_equal(streams[b], ids[5 * b:5 * b + 5])
+    x, y = inputs_and_targets(streams)
+    np.testing.assert_array_equal(x[:, 1:], y[:, :-1])          # y is x shifted by one
+
+
+def test_batching_and_splitting_refuse_impossible_settings():
+    with pytest.raises(ValueError, match="batch_size=10 leaves 1 characters"):
+        batchify(np.arange(15), 10)
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        batchify(np.arange(15), 0)
+    with pytest.raises(ValueError, match="valid_fraction"):
+        split(np.arange(100), 1.5)
+    with pytest.raises(ValueError, match="too short"):
+        split(np.arange(5), 0.1)
+    train_part, valid_part = split(np.arange(100), 0.2)
+    np.testing.assert_array_equal(np.concatenate([train_part, valid_part]), np.arange(100))
+    assert len(valid_part) == 20
+
+
+# --------------------------------------------------------------------------- generated text
+def test_the_generated_text_is_deterministic_and_has_the_asked_length():
+    a, b = generate_text(3000, seed=5), generate_text(3000, seed=5)
+    assert a == b and len(a) == 3000
+    assert generate_text(3000, seed=6) != a
+    assert generate_text(1000, seed=5) == a[:1000]
+
+
+def test_the_generated_grammar_closes_what_it_opens_and_agrees():
+    text = generate_text(20_000, seed=0)
+    whole = text[:text.rfind("\n") + 1]            # whole paragraphs only
+    for line in whole.splitlines():
+        assert line.count("(") == line.count(")") and line.count('"') % 2 == 0
+    assert "the cats (which" in text or "the dogs (which" in text
+    assert " the cats sees " not in text and " the cat see " not in text
+
+
+# ----------------------------------------------------------------------- bits per character
+@pytest.mark.parametrize("chunk", [1, 7, 1000])
+def test_bits_per_char_by_chunks_equals_one_forward(chunk):
+    vocab = Vocab.from_text(generate_text(2000))
+    model = build_model(len(vocab), "D", hidden_size=8, embed_size=4, seed=0, scale=0.3)
+    streams = batchify(vocab.encode(generate_text(2000)), 4)
+    x, y = inputs_and_targets(streams)
+    from numrnn.losses import softmax_cross_entropy
+    whole = softmax_cross_entropy(model.predict(x), y)[0] / math.log(2)
+    assert bits_per_char(model, streams, chunk=chunk) == pytest.approx(whole, rel=1e-12)
+
+
+def test_unigram_bits_is_the_cross_entropy_of_the_frequencies():
+    train_ids, valid_ids = np.array([0, 0, 0, 1]), np.array([0, 1])
+    p = np.array([4, 2]) / 6                                          # add-one counts
+    assert unigram_bits(train_ids, valid_ids, 2) == pytest.approx(-np.log2(p).mean())
+
+
+# -------------------------------------------------------------------------------- sampling
+def _tiny(version="D", seed=0):
+    vocab = Vocab.from_text(generate_text(2000))
+    return build_model(len(vocab), version, hidden_size=8, embed_size=4, seed=seed, scale=0.5), vocab
+
+
+def test_sampling_with_the_same_seed_gives_the_same_text():
+    model, vocab = _tiny()
+    a = sample(model, vocab, 80, temperature=0.9, seed=3, prime="the ")
+    assert a == sample(model, vocab, 80, temperature=0.9, seed=3, prime="the ")
+    assert a.startswith("the ") and len(a) == 84 and set(a) <= set(vocab.chars)
+    assert sample(model, vocab, 80, temperature=0.9, seed=4, prime="the ") != a
+
+
+def test_a_low_temperature_picks_the_most_likely_character():
+    """At tau -> 0 the softmax puts all mass on the argmax: the sample is the greedy continuation."""
+    model, vocab = _tiny()
+    text = sample(model, vocab, 20, temperature=1e-4, seed=0, prime="a")
+    greedy, state, nxt = [], None, vocab.index["a"]
+    for _ in range(20):
+        logits, cache = model.forward(np.array([[nxt]]), state=state, train=False)
+        state, nxt = cache["layer"].state, int(np.argmax(logits[0, -1]))
+        greedy.append(nxt)
+    assert text == "a" + vocab.decode(greedy)
+
+
+@pytest.mark.parametrize("temperature", [0, -1.0, float("nan"), "hot"])
+def test_bad_temperatures_and_primes_are_refused(temperature):
+    model, vocab = _tiny()
+    with pytest.raises(ValueError, match="temperature"):
+        sample(model, vocab, 5, temperature=temperature)
+    with pytest.raises(ValueError, match="prime"):
+        sample(model, vocab, 5, prime="Z")
+
+
+# -------------------------------------------------------------------------------- training
+def test_a_tiny_model_beats_the_unigram_baseline_in_seconds():
+    text = generate_text(20_000, seed=0)
+    model, vocab, history = train(text, version="A", hidden_size=32, embed_size=8, batch_size=16,
+                                  k1=25, epochs=2, lr=5e-3, seed=0)
+    assert history["diverged_at"] is None
+    assert history["valid_bpc"][-1] < history["unigram_bpc"] - 0.5, history
+    assert history["seconds"] < 30
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")   # the overflow is the point
+def test_a_diverging_run_stops_and_keeps_the_last_good_parameters():
+    text = generate_text(5000, seed=0)
+    logs = []
+    model, _, history = train(text, version="A", hidden_size=8, embed_size=4, k1=20, epochs=3,
+                              optimizer="sgd", lr=1e300, clip=None, seed=0, log=logs.append)
+    assert history["diverged_at"] is not None and history["diverged_at"] <= 3
+    assert history["updates"] == history["diverged_at"] - 1
+    assert all(np.all(np.isfinite(v)) for v in model.params.values())
+    assert any(f"update {history['diverged_at']}" in line for line in logs)
+
+
+def test_k2_and_reset_every_are_used_and_checked():
+    text = generate_text(4000, seed=0)
+    _, _, h = train(text, version="C", hidden_size=8, embed_size=4, k1=10, k2=30, reset_every=40,
+                    epochs=1, batch_size=4, scale=0.3)
+    steps = 3600 // 4 - 1                              # 4 streams of the 90% training part, minus 1
+    segments = [min(40, steps - a) for a in range(0, steps, 40)]
+    assert h["updates"] == sum(-(-n // 10) for n in segments)      # every k1 = 10 steps per segment
+    with pytest.raises(ValueError, match="k2 must be >= k1"):
+        train(text, k1=10, k2=5)
+    with pytest.raises(ValueError, match="k1"):
+        train(text, k1=0)
+
+
+# --------------------------------------------------------------------- checkpoints and CLI
+def test_a_checkpoint_gives_back_the_same_model(tmp_path):
+    model, vocab = _tiny("C")
+    path = tmp_path / "m.npz"
+    save_checkpoint(path, model, vocab, {"note": np.float64(1.5)})
+    loaded, vocab2, extra = load_checkpoint(path)
+    assert vocab2 == vocab and extra == {"note": 1.5}
+    for name, value in model.params.items():
+        np.testing.assert_array_equal(loaded.params[name], value)
+    assert sample(loaded, vocab2, 30, seed=1) == sample(model, vocab, 30, seed=1)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
+
+
+def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path):
+    path = tmp_path / "x.npz"
+    np.savez(path, a=np.zeros(3))
+    with pytest.raises(ValueError, match="not a numrnn char-LM checkpoint"):
+        load_checkpoint(path)
+    (tmp_path / "junk.npz").write_text("hello")
+    with pytest.raises(ValueError, match="not a numrnn char-LM checkpoint"):
+        load_checkpoint(tmp_path / "junk.npz")
+
+
+def test_the_command_line_trains_on_a_users_file_and_samples(tmp_path, capsys):
+    corpus = tmp_path / "mine.txt"
+    corpus.write_text(generate_text(3000, seed=2), encoding="utf-8")
+    out = tmp_path / "ck" / "lm.npz"
+    code = main(["charlm-train", "--text", str(corpus), "--version", "B", "--hidden-size", "8",
+                 "--embed-size", "4", "--batch-size", "4", "--window", "20", "--epochs", "1",
+                 "--out", str(out), "--sample-chars", "0"])
+    assert code == 0 and out.exists()
+    assert "epoch 1" in capsys.readouterr().out
+    main(["charlm-sample", "--checkpoint", str(out), "--chars", "40", "--seed", "7", "--prime", "the"])
+    first = capsys.readouterr().out
+    main(["charlm-sample", "--checkpoint", str(out), "--chars", "40", "--seed", "7", "--prime", "the"])
+    assert first == capsys.readouterr().out and first.startswith("the") and len(first) == 44
+
+
+def test_the_command_line_refuses_a_bad_text_file(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ValueError, match="bad.txt.*not valid UTF-8"):
+        main(["charlm-train", "--text", str(bad), "--out", str(tmp_path / "m.npz")])
