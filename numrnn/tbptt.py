@@ -203,8 +203,8 @@ def window_loss_and_grads(model, x, y, state=None, n_context=0, carry=None, trai
 
     Returns
     -------
-    loss : float
-    grads : dict name -> ndarray, keyed as ``model.params``
+    loss : float (nan or inf if the forward overflowed)
+    grads : dict name -> ndarray, keyed as ``model.params`` (all nan if the loss is not finite)
     info : dict
         "state": the state after ``carry`` steps, to enter the next window;
         "n_loss": how many (stream, step) losses the mean is over; "pred": the predictions.
@@ -222,7 +222,10 @@ def window_loss_and_grads(model, x, y, state=None, n_context=0, carry=None, trai
     mask[:, :n_context] = 0
     pred, cache = model.forward(x, state=state, train=train)
     loss, dpred = model.loss(pred, y, mask if n_context else None)
-    grads, _ = model.backward(dpred, cache)
+    if np.isfinite(loss):
+        grads, _ = model.backward(dpred, cache)
+    else:                                         # the forward overflowed: no gradient exists
+        grads = {k: np.full_like(v, np.nan) for k, v in model.params.items()}
     info = {"state": state_after(cache["layer"], carry), "n_loss": B * (L - n_context), "pred": pred}
     return loss, grads, info
 
@@ -367,7 +370,7 @@ def plot_grad_norm_truncated(path="figures/tbptt/grad_norm_truncated.png", windo
         kept = lags < window
         ax.semilogy(lags[kept], curves["truncated"][kept], "--", label=f"truncated, k={window}")
         ax.axvline(window - 0.5, color="grey", lw=0.8)
-        ax.set_title(f"{name}: {100 * curves['cut_fraction']:.0f}% of the norm cut")
+        ax.set_title(f"{name}: {100 * curves['cut_fraction']:.2g}% of the norm cut", fontsize=10)
         ax.set_xlabel("lag T-1-t")
     np.atleast_1d(axes)[0].set_ylabel("mean ||dL/dx(t)||, loss at T-1")
     np.atleast_1d(axes)[0].legend(fontsize=8)
