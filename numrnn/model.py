@@ -102,6 +102,9 @@ class SequenceModel:
         initialised N(0, 1/D).
     dropout : float in [0, 1), default 0
         Inverted dropout on the embeddings and on the readout input, in training mode only.
+    readout_init : {"normal", "zeros"}, default "normal"
+        Readout W drawn N(0, 1/H), or zeros (then the first prediction is b = 0 whatever the
+        hidden state, and the first loss is the baseline's).
     seed : int or numpy.random.Generator, optional
         Seeds every initialisation and the dropout masks: same seed, same bits.
     dtype : float32 or float64, default float64
@@ -111,14 +114,14 @@ class SequenceModel:
     Attributes
     ----------
     layer : RNN or LSTM
-    readout : dict "W" (O, H), "b" (O,); W drawn N(0, 1/H), b zeros.
+    readout : dict "W" (O, H), "b" (O,); W drawn N(0, 1/H) (or zeros), b zeros.
     embedding : dict "E" (V, D), or None.
     dropout_rng : numpy.random.Generator for the dropout masks.
     """
 
     def __init__(self, input_size, hidden_size, output_size, cell="rnn", version=None,
                  n_matrices=None, skip=None, readout="last", loss="mse", vocab_size=None,
-                 dropout=0.0, seed=None, dtype=np.float64, **layer_kwargs):
+                 dropout=0.0, readout_init="normal", seed=None, dtype=np.float64, **layer_kwargs):
         self.output_size = check_int("output_size", output_size, 1)
         self.readout_mode = check_choice("readout", readout, READOUTS)
         self.loss_name = check_choice("loss", loss, LOSSES)
@@ -133,7 +136,9 @@ class SequenceModel:
                                 n_matrices=n_matrices, skip=skip, seed=rng, dtype=self.dtype,
                                 **layer_kwargs)
         H, O = self.layer.hidden_size, self.output_size
-        self.readout = {"W": initialisers.normal(rng, (O, H)).astype(self.dtype),
+        self.readout_init = check_choice("readout_init", readout_init, ("normal", "zeros"))
+        W = initialisers.normal(rng, (O, H))           # drawn either way: the same seed, same layer
+        self.readout = {"W": (W if readout_init == "normal" else np.zeros_like(W)).astype(self.dtype),
                         "b": np.zeros(O, dtype=self.dtype)}
         self.embedding = None
         if self.vocab_size is not None:
@@ -174,7 +179,7 @@ class SequenceModel:
                       output_size=self.output_size, cell=self.cell,
                       n_matrices=layer.pop("n_matrices"), skip=layer.pop("skip"),
                       readout=self.readout_mode, loss=self.loss_name, vocab_size=self.vocab_size,
-                      dropout=self.dropout, dtype=self.dtype.name)
+                      dropout=self.dropout, readout_init=self.readout_init, dtype=self.dtype.name)
         layer.pop("dtype", None)
         config.update(layer)  # activation, init, scale, ... of the layer
         return config

@@ -61,6 +61,7 @@ class RunSpec:
     scale: float = 0.25
     clip: float = None
     activation: str = "relu"
+    readout_init: str = "normal"
     dtype: str = "float64"
     group: str = "main"
 
@@ -139,7 +140,8 @@ def run_one(spec):
         if spec.cell == "rnn":
             layer_kw["activation"] = spec.activation
         model = SequenceModel(spec.D, spec.hidden_size, 1, cell=spec.cell, version=spec.version,
-                              seed=spec.seed, dtype=spec.dtype, **layer_kw)
+                              readout_init=spec.readout_init, seed=spec.seed, dtype=spec.dtype,
+                              **layer_kw)
         trainer = Trainer(model, make_optimizer(spec.optimizer, lr=spec.lr),
                           batch_size=spec.batch_size, clip=spec.clip, seed=spec.seed, progress=False)
         started = time.perf_counter()

@@ -196,3 +196,15 @@ def test_bad_input_names_the_argument():
         tok.loss_and_grads(np.array([[0, 5]]), np.array([1]))
     with pytest.raises(ValueError, match="labels"):
         tok.loss_and_grads(np.array([[0, 4]]), np.array([4]))
+
+
+def test_zero_readout_starts_at_the_baseline_and_only_the_readout_moves_first():
+    rng = np.random.default_rng(4)
+    model = SequenceModel(3, 5, 1, version="D", readout_init="zeros", seed=0)
+    x, y = rng.uniform(-1, 1, (4, 6, 3)), rng.standard_normal((4, 1))
+    loss, grads, _ = model.loss_and_grads(x, y)
+    assert loss == pytest.approx(np.mean(y ** 2))                 # prediction b = 0
+    assert np.all(grads["layer.W1"] == 0) and np.any(grads["readout.W"] != 0)
+    assert model.config["readout_init"] == "zeros"
+    with pytest.raises(ValueError, match="readout_init"):
+        SequenceModel(3, 5, 1, readout_init="ones")
