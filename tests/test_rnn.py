@@ -11,6 +11,8 @@ from numrnn.schedule import is_skip_step
 from strategies import random_inputs, schedules, seeds, sizes
 
 KINK_MARGIN = 1e-3  # |a| below this and a finite difference of step 1e-6 could cross the ReLU kink
+SATURATION = 4.0    # |a| above this, tanh'(a) < 1.4e-3: the gradient sinks towards the rounding
+                    # noise of a difference quotient (~1e-16 |L| / 1e-6), so the check would measure noise
 
 
 def reference_forward(params, x, h0, n_matrices, skip, act=lambda a: np.maximum(a, 0)):
@@ -30,7 +32,9 @@ def reference_forward(params, x, h0, n_matrices, skip, act=lambda a: np.maximum(
 
 def away_from_kink(cell, x, h0, margin=KINK_MARGIN):
     _, cache = cell.forward(x, h0=h0)
-    return cell.activation != "relu" or np.min(np.abs(cache.a)) > margin
+    if cell.activation == "tanh":
+        return np.max(np.abs(cache.a)) < SATURATION
+    return np.min(np.abs(cache.a)) > margin
 
 
 @given(schedule=schedules, size=sizes, seed=seeds,
