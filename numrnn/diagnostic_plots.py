@@ -28,6 +28,13 @@ def scale_colour(i, n):
     return colormaps["viridis"](i / max(1, n - 1))
 
 
+def readable_mode():
+    """0o666 less the process umask: the mode an ordinary ``open(path, "w")`` would give."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def save_figure(fig, path, dpi=90):
     """Write ``fig`` as PNG to ``path`` atomically (temp file in the same folder, then os.replace).
 
@@ -39,6 +46,7 @@ def save_figure(fig, path, dpi=90):
     try:
         with os.fdopen(fd, "wb") as f:
             fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight")
+        os.chmod(tmp, readable_mode())             # mkstemp makes 0600; a figure is for everyone
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

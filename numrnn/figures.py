@@ -171,6 +171,28 @@ def contribution_figure(cfg, out, summary, trained):
     plots.save_figure(fig, os.path.join(out, "per_matrix_contributions.png"))
 
 
+def jacobian_figure(cfg, out, summary, trained=None):
+    """Exact ||dh(T-1)/dh(t)|| (spectral and Frobenius) for one sequence, A and C, with the bound."""
+    panels, summary["jacobians"] = {}, {}
+    for v in "AC":
+        x, _ = probe(v, cfg)
+        layer = new_model(v, 0, cfg).layer
+        norms = dg.jacobian_norms(dg.jacobians_by_lag(layer, x[:1]))
+        lags = np.arange(LENGTHS[v])
+        bound = dg.spectral_norms(layer)["W1"] ** lags
+        panels[f"version {v}, one sequence, seed 0"] = {
+            "spectral norm": (lags, norms["spectral"].T), "Frobenius norm": (lags, norms["frobenius"].T),
+            "σ_max(W)^lag (Pascanu's bound; holds without skips)": (lags, bound[None])}
+        summary["jacobians"][v] = {name: float(norms[name][-1, 0]) for name in norms}
+    fig = plots.plot_lag_curves(panels, ylabel="||dh(T-1) / dh(T-1-lag)||",
+                                colours={"σ_max(W)^lag (Pascanu's bound; holds without skips)": "0.5"},
+                                styles={"σ_max(W)^lag (Pascanu's bound; holds without skips)": dict(ls=":"),
+                                        "Frobenius norm": dict(ls="--", lw=1.5)},
+                                title=f"Exact Jacobian products (per-step diag(relu'(a)) W plus identity skips), "
+                                      f"H={cfg['hidden']}, T=100, init scale 1")
+    plots.save_figure(fig, os.path.join(out, "jacobian_norms.png"))
+
+
 def sweep_figures(cfg, out, summary, trained=None):
     """The initial scale of W from vanishing to exploding, for A and for C."""
     panels, ratios, summary["sweep"] = {}, {}, {}
@@ -212,9 +234,14 @@ def _median_last(rows):
 def write_json(obj, path):
     """Atomic JSON write."""
     fd, tmp = tempfile.mkstemp(suffix=".json", dir=os.path.dirname(os.path.abspath(path)))
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=1, default=float)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=1, default=float)
+        os.chmod(tmp, plots.readable_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def main(argv=None):
@@ -230,7 +257,7 @@ def main(argv=None):
     with threadpool_limits(1), np.errstate(over="ignore", invalid="ignore"):
         trained = grad_norm_figures(cfg, out, summary)
         print(f"gradient norm by lag and heat map: {time.perf_counter() - started:.0f} s", flush=True)
-        for make in (path_figure, contribution_figure, sweep_figures):
+        for make in (path_figure, contribution_figure, jacobian_figure, sweep_figures):
             make(cfg, out, summary, trained)
             print(f"{make.__name__}: {time.perf_counter() - started:.0f} s", flush=True)
     summary["seconds"], summary["cpu_seconds"] = time.perf_counter() - started, time.process_time() - cpu

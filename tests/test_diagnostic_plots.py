@@ -21,6 +21,7 @@ def saved_png(fig, tmp_path, name="figure.png"):
     with open(path, "rb") as f:
         assert f.read(8) == PNG_MAGIC
     assert not [f for f in os.listdir(os.path.dirname(path)) if f.startswith("tmp")]  # no temp file left
+    assert os.stat(path).st_mode & 0o777 == plots.readable_mode()
     return path
 
 
@@ -138,7 +139,7 @@ def test_figures_command_quick_writes_every_figure_and_the_summary(tmp_path, mon
     out = tmp_path / "diagnostics"
     assert sorted(os.listdir(out)) == sorted(
         ["grad_norm_by_lag.png", "grad_heatmap_training.png", "path_decomposition.png",
-         "per_matrix_contributions.png", "spectral_sweep.png", "spectral_sweep_summary.png", "summary.json"])
+         "per_matrix_contributions.png", "jacobian_norms.png", "spectral_sweep.png", "spectral_sweep_summary.png", "summary.json"])
     import json
     summary = json.loads((out / "summary.json").read_text())
     assert summary["command"] == "python -m numrnn.figures --quick"
