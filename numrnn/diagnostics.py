@@ -25,7 +25,13 @@ Without skip edges (A, B) there is one path, a product of T-1-t Jacobians. Its n
 :math:`\prod_u \gamma\, \sigma_{\max}(W_{k(u)})` with :math:`\gamma = \max |\phi'| = 1` for ReLU and
 tanh, so it vanishes geometrically when every :math:`\sigma_{\max} < 1` (Pascanu et al. 2013); see
 :func:`spectral_norms`. A skip edge multiplies by I, not by a Jacobian: a path made of skip edges
-carries the gradient over S steps per edge without shrinking it.
+carries the gradient over S steps per edge without shrinking it. With skips there are many paths:
+each skip block offers two routes (the skip edge, or S recurrent edges), so over n blocks the
+Jacobian is a product of n factors :math:`I + P` with :math:`P = J \cdots J` (S factors). Its
+smallest singular value is at least :math:`(1 - \lVert P \rVert)^n`, close to 1 when the recurrent
+part is small, where a plain RNN has at most :math:`\lVert P \rVert^n`; and when the recurrent part
+is near 1 the sum *grows* with the lag (C and D at the default initialisation explode rather than
+vanish; ``python -m numrnn.figures``).
 
 What each function computes, and how the tests check it independently:
 
@@ -45,6 +51,7 @@ import numpy as np
 
 from ._checks import check_array, check_int
 from .activations import ACTIVATIONS
+from .rnn import RNN
 from .schedule import is_skip_step, matrix_index
 
 
@@ -159,6 +166,7 @@ def _check_lags(lags, steps):
     return lags
 
 
+# ---------------------------------------------------------------------------- during training
 def as_float64(model):
     """A float64 copy of a :class:`numrnn.model.SequenceModel` (the same parameters, cast)."""
     copy = type(model).from_config(dict(model.config, dtype="float64"))
@@ -204,7 +212,6 @@ class LagNormRecorder:
 # ------------------------------------------------------------------------------ Jacobians
 def _require_rnn(layer):
     """The Jacobian-level diagnostics read the RNN's cache and matrices W1..WK."""
-    from .rnn import RNN
     if not isinstance(layer, RNN):
         raise TypeError(f"layer must be a numrnn.rnn.RNN for this diagnostic, got {type(layer).__name__}")
 
@@ -379,7 +386,14 @@ def spectral_norms(layer):
     bound above uses the product of the individual :math:`\sigma_{\max}` instead, which is larger
     or equal). With skip edges the bound does not hold: a period's Jacobian is
     :math:`I + (\text{product of } S\ J\text{'s})`, whose smallest singular value is at least
-    :math:`1 - \prod \gamma\sigma_{\max}`, so the gradient cannot vanish when the product is below 1.
+    :math:`1 - \prod \gamma\sigma_{\max}`: small recurrent gains leave the identity almost intact
+    instead of driving the gradient to 0.
+
+    The bound is loose for ReLU: the default init draws N(0, scale²/H) entries, whose
+    :math:`\sigma_{\max} \approx 2\,\text{scale}` (spectral radius about scale), so at scale 1
+    :math:`\sigma_{\max} \approx 2` and the bound allows growth, yet A vanishes because relu'
+    switches off about half the units each step; the measured change from vanishing to exploding
+    is near scale :math:`\sqrt 2` (He et al. 2015), see ``figures/diagnostics/spectral_sweep*.png``.
 
     Parameters
     ----------
