@@ -193,6 +193,27 @@ def jacobian_figure(cfg, out, summary, trained=None):
     plots.save_figure(fig, os.path.join(out, "jacobian_norms.png"))
 
 
+def lstm_figure(cfg, out, summary, trained=None):
+    """The LSTM's gradient by lag at initialisation: h and the cell path c, versions A and D."""
+    panels, summary["lstm"] = {}, {}
+    for v in "AD":
+        x, y = probe(v, cfg)
+        lags = lags_of(v, cfg)
+        rows = {"δh(t)": [], "δc(t), the cell path": []}
+        for s in range(cfg["seeds"]):
+            model = new_model(v, s, cfg, cell="lstm")
+            grads = dg.hidden_grads_by_lag(model.layer, x, model_dhs(model, x, y), lags=lags)
+            scale = np.linalg.norm(grads["h"][0])
+            rows["δh(t)"].append(np.sqrt(np.sum(grads["h"] ** 2, axis=(1, 2))) / scale)
+            rows["δc(t), the cell path"].append(np.sqrt(np.sum(grads["c"] ** 2, axis=(1, 2))) / scale)
+        panels[f"LSTM, version {v}, at initialisation"] = {k: (lags, np.array(r)) for k, r in rows.items()}
+        summary["lstm"][v] = {k: _median_last(r) for k, r in rows.items()}
+    fig = plots.plot_lag_curves(panels, ylabel="norm / ||dL/dh(T-1)||",
+                                title=f"LSTM (forget bias 1): gradient on h and on the cell state by lag "
+                                      f"(H={cfg['hidden']}, T=100, seeds 0..{cfg['seeds'] - 1})")
+    plots.save_figure(fig, os.path.join(out, "lstm_grad_norm_by_lag.png"))
+
+
 def sweep_figures(cfg, out, summary, trained=None):
     """The initial scale of W from vanishing to exploding, for A and for C."""
     panels, ratios, summary["sweep"] = {}, {}, {}
@@ -257,7 +278,7 @@ def main(argv=None):
     with threadpool_limits(1), np.errstate(over="ignore", invalid="ignore"):
         trained = grad_norm_figures(cfg, out, summary)
         print(f"gradient norm by lag and heat map: {time.perf_counter() - started:.0f} s", flush=True)
-        for make in (path_figure, contribution_figure, jacobian_figure, sweep_figures):
+        for make in (path_figure, contribution_figure, jacobian_figure, lstm_figure, sweep_figures):
             make(cfg, out, summary, trained)
             print(f"{make.__name__}: {time.perf_counter() - started:.0f} s", flush=True)
     summary["seconds"], summary["cpu_seconds"] = time.perf_counter() - started, time.process_time() - cpu

@@ -139,7 +139,8 @@ def test_figures_command_quick_writes_every_figure_and_the_summary(tmp_path, mon
     out = tmp_path / "diagnostics"
     assert sorted(os.listdir(out)) == sorted(
         ["grad_norm_by_lag.png", "grad_heatmap_training.png", "path_decomposition.png",
-         "per_matrix_contributions.png", "jacobian_norms.png", "spectral_sweep.png", "spectral_sweep_summary.png", "summary.json"])
+         "per_matrix_contributions.png", "jacobian_norms.png", "lstm_grad_norm_by_lag.png",
+         "spectral_sweep.png", "spectral_sweep_summary.png", "summary.json"])
     import json
     summary = json.loads((out / "summary.json").read_text())
     assert summary["command"] == "python -m numrnn.figures --quick"

@@ -240,6 +240,43 @@ def test_spectral_norms_of_each_matrix_and_of_the_period_product():
     assert identity == pytest.approx({"W1": 0.7, "W2": 0.7, "product": 0.49, "per_step": 0.7}, rel=1e-12)
 
 
+# ------------------------------------------------------------------------------- LSTM
+@pytest.mark.parametrize("n_matrices, skip", [(1, 0), (2, 2), (3, 3)])
+def test_lstm_hidden_and_cell_grads_match_finite_differences_of_the_forward(n_matrices, skip):
+    from numrnn.lstm import LSTM
+    B, T, D, H = 2, 7, 3, 4
+    cell = LSTM(D, H, n_matrices=n_matrices, skip=skip, seed=3)
+    rng = np.random.default_rng(3)
+    x, u = rng.standard_normal((B, T, D)), rng.standard_normal((B, H))
+    got = dg.hidden_grads_by_lag(cell, x, dg.last_step_dhs(u, T))
+    assert set(got) == {"lags", "h", "c"} and np.all(got["c"][0] == 0)
+    _, cache = cell.forward(x[:, :3])                # state after step t = 2, i.e. lag T-1-2 = 4
+    state = cache.state
+
+    def loss(field, delta):
+        history, c = state.history.copy(), state.c.copy()
+        (history[-1] if field == "h" else c)[...] += delta
+        moved = type(state)(history=history, c=c, steps=state.steps)
+        return np.sum(u * cell.forward(x[:, 3:], state=moved)[0][:, -1])
+    for field in ("h", "c"):
+        fd = np.zeros((B, H))
+        for idx in np.ndindex(B, H):
+            e = np.zeros((B, H))
+            e[idx] = EPS
+            fd[idx] = (loss(field, e) - loss(field, -e)) / (2 * EPS)
+        assert relative_error(got[field][4], fd) < 1e-7, field
+
+
+def test_jacobian_diagnostics_refuse_an_lstm():
+    from numrnn.lstm import LSTM
+    cell = LSTM(2, 3, seed=0)
+    x = np.zeros((1, 4, 2))
+    with pytest.raises(TypeError, match="layer must be a numrnn.rnn.RNN"):
+        dg.jacobians_by_lag(cell, x)
+    with pytest.raises(TypeError, match="layer"):
+        dg.spectral_norms(cell)
+
+
 # -------------------------------------------------------------------------- bad input
 @pytest.fixture
 def case():
