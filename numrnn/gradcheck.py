@@ -15,6 +15,13 @@ The relative error of two arrays is
 
 and 0 when both are all zero, so it is defined everywhere. It is taken over a whole array, so an
 entry whose true gradient is 0 does not blow it up.
+
+A difference quotient cannot resolve a gradient smaller than its own rounding noise,
+about :math:`\epsilon_{\text{mach}} \sum_i |\ell_i| / \epsilon` for a loss that sums terms
+:math:`\ell_i`. When a gradient has vanished below that (dL/dh0 after many steps of version A,
+say), its relative error measures noise. Given ``loss_scale`` (the sum of the terms' magnitudes),
+the report counts an array as passed when its relative error is within the tolerance *or* its
+largest absolute difference is below that noise floor; it shows both numbers.
 """
 import numpy as np
 
@@ -66,25 +73,35 @@ def directional_derivative(loss, array, direction, eps=1e-6):
 
 
 class GradcheckReport(dict):
-    """name -> relative error, with :meth:`passed` and a readable table."""
+    """name -> relative error, with :meth:`passed` and a readable table.
 
-    def __init__(self, errors, mode):
+    ``abs_errors`` holds each array's largest absolute difference and ``noise`` the rounding noise
+    floor of the difference quotients (0 when no loss scale was given).
+    """
+
+    def __init__(self, errors, mode, abs_errors=None, noise=0.0):
         super().__init__(errors)
         self.mode = mode
+        self.abs_errors = dict(abs_errors or {})
+        self.noise = noise
 
     @property
     def max_error(self):
         return max(self.values(), default=0.0)
 
     def passed(self, tol=1e-7):
-        return self.max_error <= tol
+        """Every array within ``tol`` relative error, or below the noise floor in absolute terms."""
+        return all(err <= tol or self.abs_errors.get(name, np.inf) <= self.noise
+                   for name, err in self.items())
 
     def __str__(self):
-        rows = [f"{name:>10}  {err:.2e}" for name, err in self.items()]
-        return f"gradient check ({self.mode}), relative error per array:\n" + "\n".join(rows)
+        rows = [f"{name:>10}  {err:.2e}  {self.abs_errors.get(name, np.nan):.1e}"
+                for name, err in self.items()]
+        return (f"gradient check ({self.mode}); per array: relative error, absolute error "
+                f"(noise floor {self.noise:.1e})\n" + "\n".join(rows))
 
 
-def check_gradients(loss, arrays, grads, eps=1e-6, directional=False, seed=0):
+def check_gradients(loss, arrays, grads, eps=1e-6, directional=False, seed=0, loss_scale=None):
     """Compare analytic ``grads`` with finite differences of ``loss()`` for each named array.
 
     Parameters
@@ -99,24 +116,29 @@ def check_gradients(loss, arrays, grads, eps=1e-6, directional=False, seed=0):
         Check along one random unit direction per array instead of entry by entry.
     seed : int or Generator
         For the random directions.
+    loss_scale : float, optional
+        Sum of the magnitudes of the terms the loss adds up; sets the noise floor
+        ``4 eps_mach loss_scale / eps`` below which an absolute difference is not evidence.
 
     Returns
     -------
     GradcheckReport
     """
     rng = as_generator(seed)
-    errors = {}
+    errors, abs_errors = {}, {}
     for name, array in arrays.items():
         if grads[name].shape != array.shape:
             raise ValueError(f"gradient of {name} has shape {grads[name].shape}, array {array.shape}")
         if directional:
             v = rng.standard_normal(array.shape)
             v /= np.linalg.norm(v)
-            numeric = directional_derivative(loss, array, v, eps)
-            errors[name] = relative_error(np.sum(grads[name] * v), numeric)
+            analytic, numeric = np.sum(grads[name] * v), directional_derivative(loss, array, v, eps)
         else:
-            errors[name] = relative_error(grads[name], numerical_gradient(loss, array, eps))
-    return GradcheckReport(errors, "directional" if directional else "entrywise")
+            analytic, numeric = grads[name], numerical_gradient(loss, array, eps)
+        errors[name] = relative_error(analytic, numeric)
+        abs_errors[name] = float(np.max(np.abs(np.subtract(analytic, numeric)), initial=0.0))
+    noise = 0.0 if loss_scale is None else 4 * np.finfo(np.float64).eps * loss_scale / eps
+    return GradcheckReport(errors, "directional" if directional else "entrywise", abs_errors, noise)
 
 
 def gradcheck_layer(layer, x, h0=None, seed=0, eps=1e-6, directional=False):
@@ -141,11 +163,12 @@ def gradcheck_layer(layer, x, h0=None, seed=0, eps=1e-6, directional=False):
         hs, _ = layer.forward(x, h0=h0)
         return float(np.sum(G * hs))
 
-    _, cache = layer.forward(x, h0=h0)
+    hs, cache = layer.forward(x, h0=h0)
     dx, grads, dinit = layer.backward(G, cache, return_dinit=True)
     arrays = dict(layer.params, x=x, h0=h0)
     analytic = dict(grads, x=dx, h0=dinit["h0"])
-    return check_gradients(loss, arrays, analytic, eps=eps, directional=directional, seed=seed)
+    return check_gradients(loss, arrays, analytic, eps=eps, directional=directional, seed=seed,
+                           loss_scale=float(np.sum(np.abs(G * hs))))
 
 
 def _require_float64(name, array):

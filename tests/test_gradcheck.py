@@ -61,3 +61,15 @@ def test_check_gradients_reports_per_array_and_catches_a_wrong_one(directional):
 def test_float32_arrays_are_refused():
     with pytest.raises(TypeError, match="float64"):
         numerical_gradient(lambda: 0.0, np.zeros(2, dtype=np.float32))
+
+
+def test_noise_floor_excuses_only_differences_a_difference_quotient_cannot_resolve():
+    w = np.array([1.0])
+    loss = lambda: float(1e3 + 1e-9 * w[0])          # gradient 1e-9, far below the rounding of 1e3
+    report = check_gradients(loss, {"w": w}, {"w": np.array([1e-9])}, loss_scale=1e3)
+    assert report.noise > 1e-7 and report.passed()
+    assert report["w"] > 1e-7                          # the relative error alone measures noise
+    strict = check_gradients(loss, {"w": w}, {"w": np.array([1e-9])})
+    assert strict.noise == 0.0
+    wrong = check_gradients(loss, {"w": w}, {"w": np.array([1e-3])}, loss_scale=1e3)
+    assert not wrong.passed()                          # an error above the floor still fails
