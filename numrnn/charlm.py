@@ -25,6 +25,7 @@ import argparse
 import json
 import math
 import os
+import shlex
 import sys
 import tempfile
 import time
@@ -270,6 +271,7 @@ def save_checkpoint(path, model, vocab, extra=None):
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
+        os.chmod(tmp, 0o644)                      # mkstemp makes it private (0600)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -461,7 +463,8 @@ def _compare_command(args):
     rows = compare_versions(args.versions, args.seeds, _corpus(args), args.workers, **kwargs)
     settings = dict(kwargs, text=args.text or f"generated({args.generate_chars}, seed={args.text_seed})",
                     seeds=args.seeds)
-    command = "python -m numrnn.charlm " + " ".join(sys.argv[1:]) if sys.argv[1:] else "compare_versions()"
+    prog = "python -m numrnn.charlm" if sys.argv[0].endswith("charlm.py") else "numrnn"
+    command = " ".join([prog] + [shlex.quote(a) for a in sys.argv[1:]])
     report = results_markdown(rows, command, settings)
     _write_atomic(args.out, report)
     print(report)
@@ -475,6 +478,7 @@ def _write_atomic(path, content):
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(content)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from numrnn.charlm import (bits_per_char, build_model, load_checkpoint, main, sample,
-                           save_checkpoint, train, unigram_bits)
+from numrnn.charlm import (bits_per_char, build_model, compare_versions, load_checkpoint, main,
+                           results_markdown, sample, save_checkpoint, train, unigram_bits)
 from numrnn.text import Vocab, batchify, generate_text, inputs_and_targets, read_text, split
 
 
@@ -229,3 +229,15 @@ def test_the_command_line_refuses_a_bad_text_file(tmp_path):
     bad.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ValueError, match="bad.txt.*not valid UTF-8"):
         main(["charlm-train", "--text", str(bad), "--out", str(tmp_path / "m.npz")])
+
+
+def test_the_comparison_reports_every_version_and_seed():
+    rows = compare_versions(("A", "C"), seeds=(0, 1), text=generate_text(3000), hidden_size=4,
+                            embed_size=4, batch_size=4, k1=20, epochs=2)
+    assert [(r["version"], r["seed"]) for r in rows] == [("A", 0), ("A", 1), ("C", 0), ("C", 1)]
+    again = compare_versions(("A",), seeds=(1,), text=generate_text(3000), hidden_size=4,
+                             embed_size=4, batch_size=4, k1=20, epochs=2)
+    assert again[0]["valid_bpc"] == rows[1]["valid_bpc"]            # same seed, same bits
+    table = results_markdown(rows, "numrnn charlm-compare ...", {"epochs": 2})
+    assert "| A | " in table and "| C | " in table and "numrnn charlm-compare" in table
+    assert f"1: {rows[1]['valid_bpc']:.3f}" in table
