@@ -18,20 +18,19 @@ carried and no truncation to worry about (no gradient), so it equals one forward
 
 Command line (also as ``numrnn charlm-train`` / ``numrnn charlm-sample`` once wired into the CLI)::
 
-    python -m numrnn.charlm charlm-train --text my.txt --version D --out charlm.npz
-    python -m numrnn.charlm charlm-sample --checkpoint charlm.npz --chars 300 --temperature 0.8
+    python -m numrnn.charlm charlm-train --text my.txt --version A --out runs/my_lm
+    python -m numrnn.charlm charlm-sample --checkpoint runs/my_lm --chars 300 --temperature 0.8
 """
 import argparse
-import json
 import math
 import os
 import shlex
 import sys
-import tempfile
 import time
 
 import numpy as np
 
+from . import checkpoint
 from ._checks import check_int
 from .losses import log_softmax, softmax_cross_entropy
 from .model import SequenceModel
@@ -147,7 +146,7 @@ def sample(model, vocab, n_chars, temperature=1.0, seed=0, prime=None):
 # ------------------------------------------------------------------------------- training
 def train(text, version="D", cell="rnn", hidden_size=64, embed_size=16, batch_size=32, k1=50,
           k2=None, epochs=5, max_updates=None, optimizer="adam", lr=2e-3, clip=1.0,
-          reset_every=None, valid_fraction=0.1, seed=0, dtype=np.float64, checkpoint=None, log=None,
+          reset_every=None, valid_fraction=0.1, seed=0, dtype=np.float64, checkpoint_path=None, log=None,
           **layer_kwargs):
     """Train a character LM on ``text`` with truncated BPTT; evaluate validation bpc every epoch.
 
@@ -174,8 +173,8 @@ def train(text, version="D", cell="rnn", hidden_size=64, embed_size=16, batch_si
     valid_fraction : float in (0, 1)
     seed : int
         Seeds the initialisation.
-    checkpoint : str, optional
-        Path to save the model after each epoch (atomically).
+    checkpoint_path : str, optional
+        Save model, optimiser and vocabulary after each epoch (``.npz`` + ``.json``, atomically).
     log : callable(str), optional
         Receives one line per epoch (e.g. ``print``).
 
@@ -207,8 +206,8 @@ def train(text, version="D", cell="rnn", hidden_size=64, embed_size=16, batch_si
         if log:
             log(f"epoch {epoch}: updates {history['updates']}, train {_mean_bpc(history):.3f} bpc, "
                 f"valid {history['valid_bpc'][-1]:.3f} bpc (unigram {history['unigram_bpc']:.3f})")
-        if checkpoint:
-            save_checkpoint(checkpoint, model, vocab, {"history": history, "epoch": epoch})
+        if checkpoint_path:
+            save_checkpoint(checkpoint_path, model, vocab, opt, {"history": history, "epoch": epoch})
         if max_updates is not None and history["updates"] >= max_updates:
             break
     if history["diverged_at"] is not None and log:
@@ -255,56 +254,28 @@ def _mean_bpc(history, last=50):
 
 
 # ----------------------------------------------------------------------------- checkpoints
-def save_checkpoint(path, model, vocab, extra=None):
-    """Save parameters, model config and vocabulary to one ``.npz``, atomically.
+def save_checkpoint(path, model, vocab, optimizer=None, extra=None):
+    """Save model, optimiser and vocabulary with :func:`numrnn.checkpoint.save_checkpoint`.
 
-    The file holds every parameter as ``param/<name>`` and a JSON string ``meta`` with
-    {"kind": "numrnn.charlm", "config", "vocab", "extra"}.
+    Writes ``path.npz`` (arrays) and ``path.json`` (config, and in ``meta``: {"kind":
+    "numrnn.charlm", "vocab": the characters in id order, "extra": e.g. the training history}).
     """
-    path = os.fspath(path)
-    meta = {"kind": "numrnn.charlm", "config": model.config, "vocab": vocab.to_list(),
-            "extra": _jsonable(extra or {})}
-    arrays = {f"param/{k}": v for k, v in model.params.items()}
-    folder = os.path.dirname(path) or "."
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
-        os.chmod(tmp, 0o644)                      # mkstemp makes it private (0600)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    meta = {"kind": "numrnn.charlm", "vocab": vocab.to_list(), "extra": extra or {}}
+    return checkpoint.save_checkpoint(path, model, optimizer, meta=meta)
 
 
 def load_checkpoint(path):
-    """(model, vocab, extra) from :func:`save_checkpoint`; a clear error if it is not one."""
-    path = os.fspath(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            params = {k[len("param/"):]: data[k] for k in data.files if k.startswith("param/")}
-    except (OSError, ValueError, KeyError) as err:
-        if isinstance(err, FileNotFoundError):
-            raise
-        raise ValueError(f"checkpoint {path!r} is not a numrnn char-LM checkpoint: {err}") from None
-    if meta.get("kind") != "numrnn.charlm":
-        raise ValueError(f"checkpoint {path!r} is not a numrnn char-LM checkpoint "
-                         f"(kind {meta.get('kind')!r})")
-    model = SequenceModel.from_config(meta["config"])
-    model.set_params(params)
-    return model, Vocab(meta["vocab"]), meta["extra"]
+    """(model, vocab, extra) from :func:`save_checkpoint`.
 
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    return value
+    Raises :class:`numrnn.checkpoint.CheckpointError` (a ValueError) naming the file if it is
+    missing, corrupt, or a numrnn checkpoint of another kind of model.
+    """
+    ck = checkpoint.load_checkpoint(path)
+    meta = ck.meta or {}
+    if meta.get("kind") != "numrnn.charlm" or "vocab" not in meta:
+        raise checkpoint.CheckpointError(f"checkpoint {os.fspath(path)!r} is not a numrnn char-LM "
+                                         f"checkpoint (it has no vocabulary)")
+    return ck.model, Vocab(meta["vocab"]), meta.get("extra", {})
 
 
 # ---------------------------------------------------------------------------- experiment
@@ -405,13 +376,15 @@ def add_parser(subparsers):
     _add_model_args(p)
     p.add_argument("--version", default="D", help="paper version A, B, C, D or special (default D)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="checkpoints/charlm.npz", help="checkpoint path")
+    p.add_argument("--out", default="checkpoints/charlm",
+                   help="checkpoint path: writes PATH.npz and PATH.json (default checkpoints/charlm)")
     p.add_argument("--sample-chars", type=int, default=300,
                    help="print a sample of this many characters at the end (0: none)")
     p.set_defaults(func=_train_command)
 
     p = subparsers.add_parser("charlm-sample", help="generate text from a trained character LM")
-    p.add_argument("--checkpoint", default="checkpoints/charlm.npz")
+    p.add_argument("--checkpoint", default="checkpoints/charlm",
+                   help="as given to charlm-train --out (default checkpoints/charlm)")
     p.add_argument("--chars", type=int, default=500, help="characters to generate")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
@@ -444,8 +417,8 @@ def _train_kwargs(args):
 
 def _train_command(args):
     model, vocab, history = train(_corpus(args), version=args.version, seed=args.seed,
-                                  checkpoint=args.out, log=print, **_train_kwargs(args))
-    print(f"saved {args.out} ({model.n_params()} parameters, {history['updates']} updates, "
+                                  checkpoint_path=args.out, log=print, **_train_kwargs(args))
+    print(f"saved {args.out}.npz/.json ({model.n_params()} parameters, {history['updates']} updates, "
           f"{history['seconds']:.0f} s)")
     if args.sample_chars:
         print(sample(model, vocab, args.sample_chars, temperature=0.8, seed=args.seed))
@@ -472,17 +445,10 @@ def _compare_command(args):
 
 
 def _write_atomic(path, content):
-    folder = os.path.dirname(path) or "."
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(content)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """Write text via a temporary file in the same directory and os.replace, readable by all."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    checkpoint.atomic_write(path, lambda f: f.write(content), mode="w")
+    os.chmod(path, 0o644)
 
 
 def main(argv=None):

@@ -189,34 +189,36 @@ def test_k2_and_reset_every_are_used_and_checked():
 # --------------------------------------------------------------------- checkpoints and CLI
 def test_a_checkpoint_gives_back_the_same_model(tmp_path):
     model, vocab = _tiny("C")
-    path = tmp_path / "m.npz"
-    save_checkpoint(path, model, vocab, {"note": np.float64(1.5)})
+    path = tmp_path / "m"
+    save_checkpoint(path, model, vocab, extra={"note": np.float64(1.5)})
     loaded, vocab2, extra = load_checkpoint(path)
     assert vocab2 == vocab and extra == {"note": 1.5}
     for name, value in model.params.items():
         np.testing.assert_array_equal(loaded.params[name], value)
     assert sample(loaded, vocab2, 30, seed=1) == sample(model, vocab, 30, seed=1)
-    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.npz"]   # no temporary files
 
 
-def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path):
-    path = tmp_path / "x.npz"
-    np.savez(path, a=np.zeros(3))
-    with pytest.raises(ValueError, match="not a numrnn char-LM checkpoint"):
-        load_checkpoint(path)
-    (tmp_path / "junk.npz").write_text("hello")
-    with pytest.raises(ValueError, match="not a numrnn char-LM checkpoint"):
-        load_checkpoint(tmp_path / "junk.npz")
+def test_a_file_that_is_not_a_char_lm_checkpoint_is_refused(tmp_path):
+    from numrnn.checkpoint import CheckpointError
+    from numrnn.checkpoint import save_checkpoint as save_plain
+    np.savez(tmp_path / "x.npz", a=np.zeros(3))
+    with pytest.raises(CheckpointError, match=r"x\.json does not exist"):
+        load_checkpoint(tmp_path / "x")
+    model, _ = _tiny()
+    save_plain(tmp_path / "plain", model)                    # a numrnn checkpoint, no vocabulary
+    with pytest.raises(CheckpointError, match="plain.*not a numrnn char-LM checkpoint"):
+        load_checkpoint(tmp_path / "plain")
 
 
 def test_the_command_line_trains_on_a_users_file_and_samples(tmp_path, capsys):
     corpus = tmp_path / "mine.txt"
     corpus.write_text(generate_text(3000, seed=2), encoding="utf-8")
-    out = tmp_path / "ck" / "lm.npz"
+    out = tmp_path / "ck" / "lm"
     code = main(["charlm-train", "--text", str(corpus), "--version", "B", "--hidden-size", "8",
                  "--embed-size", "4", "--batch-size", "4", "--window", "20", "--epochs", "1",
                  "--out", str(out), "--sample-chars", "0"])
-    assert code == 0 and out.exists()
+    assert code == 0 and (tmp_path / "ck" / "lm.npz").exists() and (tmp_path / "ck" / "lm.json").exists()
     assert "epoch 1" in capsys.readouterr().out
     main(["charlm-sample", "--checkpoint", str(out), "--chars", "40", "--seed", "7", "--prime", "the"])
     first = capsys.readouterr().out
@@ -228,7 +230,7 @@ def test_the_command_line_refuses_a_bad_text_file(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ValueError, match="bad.txt.*not valid UTF-8"):
-        main(["charlm-train", "--text", str(bad), "--out", str(tmp_path / "m.npz")])
+        main(["charlm-train", "--text", str(bad), "--out", str(tmp_path / "m")])
 
 
 def test_the_comparison_reports_every_version_and_seed():
