@@ -120,6 +120,11 @@ def add_reproduce_parser(subparsers):
     p.add_argument("--out", default=".", help="writes OUT/results and OUT/figures/reproduce")
     p.add_argument("--lengths", default=None,
                    help="also the length sweep, e.g. 100,200,500,1000")
+    p.add_argument("--length-seeds", type=int, default=None,
+                   help="seeds of the length sweep (default 1)")
+    p.add_argument("--skip-main", action="store_true", help="only the length sweep / tuning runs")
+    p.add_argument("--tune", action="store_true",
+                   help="also the tuning runs behind the settings (seed 100): results/tuning.md")
     p.add_argument("--no-lstm", action="store_true", help="leave out the LSTM rows")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_reproduce)
@@ -142,12 +147,18 @@ def run_reproduce(args):
         check_int("--seeds", args.seeds, 1)
     if args.workers is not None:
         check_int("--workers", args.workers, 1)
+    overrides = {}
+    if args.length_seeds is not None:
+        overrides["length_seeds"] = check_int("--length-seeds", args.length_seeds, 1)
     command = "numrnn " + " ".join(shlex.quote(a) for a in args.argv)
     main, length = reproduce(quick=args.quick, seeds=args.seeds, workers=args.workers, out=args.out,
                              lengths=lengths, lstm=False if args.no_lstm else None,
-                             progress=not args.quiet, command=command)
-    with open(main["md"]) as f:
-        print(f.read())
+                             progress=not args.quiet, command=command, overrides=overrides,
+                             main=not args.skip_main, tune=args.tune)
+    for paths in (main, length):
+        if paths:
+            with open(paths["md"]) as f:
+                print(f.read())
     for paths in (main, length):
         if paths:
             print("wrote " + ", ".join(paths.values()))

@@ -30,12 +30,17 @@ SUCCESS = 0.01   # a run succeeds when its normalised test MSE (MSE / Var of the
 
 #: The full setting: the paper's sizes where it gives them (10000 sequences of length 100 of
 #: 6-dim vectors, MSE, about 10 epochs, batches of about 100, an Adam-like optimiser).
+#: Chosen by us (the paper does not say): recurrent init N(0, 0.25^2/H), a zero readout, Adam with
+#: lr 3e-3 (from the tuning runs at H = 64, seed 100, not a seed of the tables: results/tuning.md),
+#: float64; H = 32 (LSTM H = 16, about the same parameter count) and the LSTM on 2 seeds, to fit the
+#: CPU budget. The length sweep uses ``length_seeds`` seeds.
 FULL = dict(T=100, special_T=500, D=6, n_train=10000, n_test=1000, epochs=10, batch_size=100,
-            hidden_size=64, lstm_hidden_size=32, optimizer="adam", lr=1e-3, init="normal",
-            scale=0.25, clip=1.0, dtype="float64", seeds=5)
+            hidden_size=32, lstm_hidden_size=16, optimizer="adam", lr=3e-3, init="normal",
+            scale=0.25, readout_init="zeros", clip=1.0, dtype="float64", seeds=5, lstm_seeds=2,
+            length_seeds=1)
 
 #: --quick: the same experiment, smaller, for the README's first command (a few minutes on 2 cores).
-QUICK = dict(FULL, n_train=2000, n_test=500, epochs=4, seeds=2)
+QUICK = dict(FULL, T=50, special_T=200, n_train=4000, n_test=500, epochs=5, seeds=2, lstm_seeds=1)
 
 VERSIONS = ("A", "B", "C", "D")
 LENGTHS = (100, 200, 500, 1000)
@@ -104,7 +109,7 @@ def plan(settings=FULL, seeds=None, lstm=None, baselines=True):
                                init="identity", scale=1.0))
             specs.append(_spec(settings, f"A + clipping ({settings['clip']:g})", "A", settings["T"],
                                seed, clip=settings["clip"]))
-        if lstm:
+        if lstm and seed in seeds[:settings.get("lstm_seeds", len(seeds))]:
             specs += [_spec(settings, f"LSTM {v}", v, settings["T"], seed, cell="lstm",
                             hidden_size=settings["lstm_hidden_size"], init="normal", scale=1.0)
                       for v in VERSIONS]
@@ -112,10 +117,29 @@ def plan(settings=FULL, seeds=None, lstm=None, baselines=True):
 
 
 def length_plan(settings=FULL, seeds=None, lengths=LENGTHS, versions=VERSIONS):
-    """Versions A-D at each length T, for the length sweep."""
-    seeds = list(range(settings["seeds"])) if seeds is None else list(seeds)
+    """Versions A-D at each length T, for the length sweep (seeds 0..length_seeds-1 by default)."""
+    seeds = list(range(settings.get("length_seeds", settings["seeds"]))) if seeds is None else list(seeds)
     return [_spec(settings, v, v, T, seed, group="length")
             for T in lengths for seed in seeds for v in versions]
+
+
+#: The tuning runs behind FULL's choices: seed 100 (not a seed of the tables), T = 100, the full
+#: data size, few epochs. (version, scale, lr, epochs, activation, readout_init).
+TUNING = [("D", 0.25, 1e-2, 3, "relu", "normal"), ("D", 0.1, 3e-3, 3, "relu", "normal"),
+          ("D", 0.25, 3e-3, 3, "relu", "normal"), ("C", 0.1, 3e-3, 3, "relu", "normal"),
+          ("A", 0.25, 3e-3, 3, "relu", "normal"), ("D", 0.1, 1e-2, 3, "relu", "normal"),
+          ("D", 0.25, 1e-3, 10, "relu", "normal"), ("D", 0.25, 3e-3, 10, "relu", "normal"),
+          ("D", 1.0, 1e-3, 3, "tanh", "normal"), ("C", 1.0, 1e-3, 3, "tanh", "normal"),
+          ("A", 1.0, 1e-3, 3, "tanh", "normal"), ("C", 0.25, 3e-3, 10, "relu", "normal"),
+          ("D", 0.25, 1e-3, 3, "relu", "zeros"), ("C", 0.25, 1e-3, 3, "relu", "zeros"),
+          ("D", 0.25, 3e-3, 3, "relu", "zeros"), ("A", 0.25, 1e-3, 3, "relu", "zeros")]
+
+
+def tuning_plan(settings=FULL, seed=100, hidden_size=64):
+    """The runs of :data:`TUNING`, each its own row (at H = 64, where the tuning was done)."""
+    return [_spec(settings, f"{v} {act} scale={sc:g} lr={lr:g} readout={ro} epochs={ep}", v,
+                  settings["T"], seed, group="tuning", scale=sc, lr=lr, epochs=ep, activation=act,
+                  readout_init=ro, hidden_size=hidden_size) for v, sc, lr, ep, act, ro in TUNING]
 
 
 # ---------------------------------------------------------------------------- one run
@@ -194,7 +218,9 @@ def run_sweep(specs, executor=None, workers=None, progress=True):
     if own:
         executor = ProcessPoolExecutor(max_workers=workers or os.cpu_count())
     try:
-        futures = {executor.submit(run_one, dataclasses.asdict(s)): i for i, s in enumerate(specs)}
+        # Longest runs first (cost ~ T, LSTM ~4x), so the pool does not wait on one long tail.
+        by_cost = sorted(range(len(specs)), key=lambda i: -specs[i].T * (4 if specs[i].cell == "lstm" else 1))
+        futures = {executor.submit(run_one, dataclasses.asdict(specs[i])): i for i in by_cost}
         results = [None] * len(specs)
         for future in tqdm(as_completed(futures), total=len(futures), disable=not progress,
                            desc="runs"):
@@ -294,11 +320,13 @@ def _g(v):
 def environment():
     """Where the numbers were measured."""
     import numpy
+    load = [round(v, 1) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
     return {"python": platform.python_version(), "numpy": numpy.__version__,
-            "machine": platform.machine(), "cpus": os.cpu_count(), "platform": platform.platform()}
+            "machine": platform.machine(), "cpus": os.cpu_count(), "platform": platform.platform(),
+            "load_average": load}
 
 
-def write_report(results, out_dir, name, title, command, settings, figures=True):
+def write_report(results, out_dir, name, title, command, settings, figures=True, notes=None):
     """Write ``results/NAME.json`` and ``results/NAME.md`` and the figures under ``figures/reproduce``.
 
     Returns the dict of written paths.
@@ -313,9 +341,14 @@ def write_report(results, out_dir, name, title, command, settings, figures=True)
               "success_threshold": SUCCESS, "rows": rows, "runs": results}
     paths = {"json": os.path.join(results_dir, f"{name}.json"),
              "md": os.path.join(results_dir, f"{name}.md")}
-    text = json.dumps(record, indent=1)
-    atomic_write(paths["json"], lambda f: f.write(text), mode="w")
     md = markdown_table(rows, title, command, settings)
+    env = record["environment"]
+    md += (f"\nMeasured on {env['cpus']} CPUs ({env['machine']}, Python {env['python']}, numpy "
+           f"{env['numpy']}), load average {env['load_average']} when the report was written; "
+           "seconds per epoch are wall-clock times and grow with the machine's load.\n")
+    if notes:
+        record["notes"] = notes
+        md += "\n" + notes.strip() + "\n"
     if figures:
         from . import plots
         if any(r["spec"]["group"] == "length" for r in results):
@@ -328,12 +361,14 @@ def write_report(results, out_dir, name, title, command, settings, figures=True)
             plots.save(plots.plot_final(results, title=title), paths["final"])
         md += "\n" + "\n".join(f"![{k}]({os.path.relpath(p, results_dir)})"
                                for k, p in paths.items() if p.endswith(".png")) + "\n"
+    text = json.dumps(record, indent=1)
+    atomic_write(paths["json"], lambda f: f.write(text), mode="w")
     atomic_write(paths["md"], lambda f: f.write(md), mode="w")
     return paths
 
 
 def reproduce(quick=False, seeds=None, workers=None, out=".", lengths=None, executor=None,
-              lstm=None, progress=True, command=None, overrides=None):
+              lstm=None, progress=True, command=None, overrides=None, main=True, tune=False):
     """Run the main table (and, with ``lengths``, the length sweep) and write the reports.
 
     Parameters
@@ -346,8 +381,10 @@ def reproduce(quick=False, seeds=None, workers=None, out=".", lengths=None, exec
     executor : concurrent.futures.Executor, optional, instead of the process pool
     lstm : bool, include the LSTM rows (default: when numrnn.lstm exists)
     overrides : dict, changes to the settings (e.g. smaller sizes in tests); recorded in the table
+    main : bool, run the main table (False: only the length sweep and/or the tuning runs)
+    tune : bool, also run :data:`TUNING` and write results/tuning.*
 
-    Returns (paths of the main report, paths of the length report or None).
+    Returns (paths of the main report or None, paths of the length report or None).
     """
     settings = dict(QUICK if quick else FULL)
     unknown = set(overrides or {}) - set(settings)
@@ -358,14 +395,21 @@ def reproduce(quick=False, seeds=None, workers=None, out=".", lengths=None, exec
         settings["seeds"] = seeds
     command = command or "numrnn reproduce" + (" --quick" if quick else "")
     prefix = "reproduce_quick" if quick else "reproduce"
-    main = run_sweep(plan(settings, lstm=lstm), executor=executor, workers=workers, progress=progress)
-    paths = write_report(main, out, prefix, "First-element task: versions A-D, special, baselines"
-                         + (" (quick)" if quick else ""), command, settings)
-    length_paths = None
+    paths = length_paths = None
+    if tune:
+        runs = run_sweep(tuning_plan(settings), executor=executor, workers=workers, progress=progress)
+        write_report(runs, out, prefix.replace("reproduce", "tuning"),
+                     "Tuning runs (seed 100, not a seed of the tables)", command, settings)
+    main_runs = []
+    if main:
+        main_runs = run_sweep(plan(settings, lstm=lstm), executor=executor, workers=workers,
+                              progress=progress)
+        paths = write_report(main_runs, out, prefix, "First-element task: versions A-D, special, "
+                             "baselines" + (" (quick)" if quick else ""), command, settings)
     if lengths:
         runs = length_plan(settings, lengths=lengths)
         # T already in the main table is not trained again: reuse those runs.
-        done = {(r["spec"]["row"], r["spec"]["T"], r["spec"]["seed"]): r for r in main}
+        done = {(r["spec"]["row"], r["spec"]["T"], r["spec"]["seed"]): r for r in main_runs}
         todo = [s for s in runs if (s.row, s.T, s.seed) not in done]
         fresh = iter(run_sweep(todo, executor=executor, workers=workers, progress=progress))
         merged = [dict(done[(s.row, s.T, s.seed)], spec=dataclasses.asdict(s))
@@ -376,5 +420,5 @@ def reproduce(quick=False, seeds=None, workers=None, out=".", lengths=None, exec
     return paths, length_paths
 
 
-__all__ = ["FULL", "QUICK", "RunSpec", "plan", "length_plan", "run_one", "run_sweep", "summarise",
+__all__ = ["FULL", "QUICK", "TUNING", "RunSpec", "plan", "length_plan", "tuning_plan", "run_one", "run_sweep", "summarise",
            "markdown_table", "write_report", "reproduce", "SUCCESS", "has_lstm"]

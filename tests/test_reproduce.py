@@ -96,7 +96,7 @@ def test_summary_medians_rates_and_the_markdown_table():
 
 
 def test_reproduce_writes_tables_and_figures_with_the_command(tmp_path):
-    over = dict(TINY, T=5, special_T=8, seeds=2)
+    over = dict(TINY, T=5, special_T=8, seeds=2, length_seeds=2, lstm_seeds=1)
     main, lengths = rp.reproduce(quick=True, out=str(tmp_path), lstm=False, lengths=[5, 7],
                                  workers=2, progress=False, overrides=over, command="numrnn test")
     record = json.load(open(main["json"]))
