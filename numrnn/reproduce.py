@@ -200,35 +200,77 @@ def _num(v):
 
 
 # ---------------------------------------------------------------------------- sweeps
-def run_sweep(specs, executor=None, workers=None, progress=True):
+def run_sweep(specs, executor=None, workers=None, progress=True, journal=None):
     """Run every spec through an executor; return the records in the order of ``specs``.
 
     Parameters
     ----------
     specs : list of RunSpec
+        Submitted in this order (the plans put one seed's rows together, so an interrupted sweep
+        still holds whole seeds).
     executor : concurrent.futures.Executor, optional
         Anything with ``submit`` returning futures (a process pool, a Dask client's executor ...).
         By default a process pool of ``workers`` processes, shut down afterwards.
     workers : int, default os.cpu_count()
     progress : bool, tqdm bar over finished runs
+    journal : path, optional
+        A JSON-lines file: every finished record is appended as soon as it arrives, and records
+        already there for the same spec are reused instead of trained again, so an interrupted
+        sweep continues where it stopped.
     """
     from tqdm.auto import tqdm
 
+    results = [None] * len(specs)
+    done = _read_journal(journal)
+    pending = []
+    for i, spec in enumerate(specs):
+        key = json.dumps(dataclasses.asdict(spec), sort_keys=True)
+        if key in done:
+            results[i] = done[key]
+        else:
+            pending.append(i)
+    if not pending:
+        return results
+    _end_torn_line(journal)
     own = executor is None
     if own:
         executor = ProcessPoolExecutor(max_workers=workers or os.cpu_count())
     try:
-        # Longest runs first (cost ~ T, LSTM ~4x), so the pool does not wait on one long tail.
-        by_cost = sorted(range(len(specs)), key=lambda i: -specs[i].T * (4 if specs[i].cell == "lstm" else 1))
-        futures = {executor.submit(run_one, dataclasses.asdict(specs[i])): i for i in by_cost}
-        results = [None] * len(specs)
+        futures = {executor.submit(run_one, dataclasses.asdict(specs[i])): i for i in pending}
         for future in tqdm(as_completed(futures), total=len(futures), disable=not progress,
                            desc="runs"):
-            results[futures[future]] = future.result()
+            record = future.result()
+            results[futures[future]] = record
+            if journal:
+                with open(journal, "a") as f:     # one line per run, appended whole
+                    f.write(json.dumps(record) + "\n")
     finally:
         if own:
             executor.shutdown()
     return results
+
+
+def _end_torn_line(journal):
+    """If a crash left the journal's last line unfinished, end it so new records start clean."""
+    if journal and os.path.exists(journal) and os.path.getsize(journal):
+        with open(journal, "rb+") as f:
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":
+                f.write(b"\n")
+
+
+def _read_journal(journal):
+    """{spec as sorted JSON: record} from a JSON-lines journal; a torn last line is ignored."""
+    done = {}
+    if journal and os.path.exists(journal):
+        with open(journal) as f:
+            for line in f:
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                done[json.dumps(record["spec"], sort_keys=True)] = record
+    return done
 
 
 # ---------------------------------------------------------------------------- summary
@@ -396,14 +438,18 @@ def reproduce(quick=False, seeds=None, workers=None, out=".", lengths=None, exec
     command = command or "numrnn reproduce" + (" --quick" if quick else "")
     prefix = "reproduce_quick" if quick else "reproduce"
     paths = length_paths = None
+    journal_dir = os.path.join(out, "results", "journal")
+    os.makedirs(journal_dir, exist_ok=True)
+    sweep = dict(executor=executor, workers=workers, progress=progress)
     if tune:
-        runs = run_sweep(tuning_plan(settings), executor=executor, workers=workers, progress=progress)
+        runs = run_sweep(tuning_plan(settings), journal=os.path.join(journal_dir, "tuning.jsonl"),
+                         **sweep)
         write_report(runs, out, prefix.replace("reproduce", "tuning"),
                      "Tuning runs (seed 100, not a seed of the tables)", command, settings)
     main_runs = []
     if main:
-        main_runs = run_sweep(plan(settings, lstm=lstm), executor=executor, workers=workers,
-                              progress=progress)
+        main_runs = run_sweep(plan(settings, lstm=lstm),
+                              journal=os.path.join(journal_dir, prefix + ".jsonl"), **sweep)
         paths = write_report(main_runs, out, prefix, "First-element task: versions A-D, special, "
                              "baselines" + (" (quick)" if quick else ""), command, settings)
     if lengths:
@@ -411,7 +457,8 @@ def reproduce(quick=False, seeds=None, workers=None, out=".", lengths=None, exec
         # T already in the main table is not trained again: reuse those runs.
         done = {(r["spec"]["row"], r["spec"]["T"], r["spec"]["seed"]): r for r in main_runs}
         todo = [s for s in runs if (s.row, s.T, s.seed) not in done]
-        fresh = iter(run_sweep(todo, executor=executor, workers=workers, progress=progress))
+        fresh = iter(run_sweep(todo, journal=os.path.join(journal_dir, prefix + "_lengths.jsonl"),
+                               **sweep))
         merged = [dict(done[(s.row, s.T, s.seed)], spec=dataclasses.asdict(s))
                   if (s.row, s.T, s.seed) in done else next(fresh) for s in runs]
         length_paths = write_report(merged, out, prefix + "_lengths",

@@ -118,3 +118,22 @@ def test_reproduce_writes_tables_and_figures_with_the_command(tmp_path):
     assert os.path.getsize(lengths["length"]) > 10_000
     with pytest.raises(ValueError, match="unknown settings"):
         rp.reproduce(quick=True, overrides={"hiden_size": 3})
+
+
+class _Refuses:
+    """An executor that must not be asked: every run is already in the journal."""
+
+    def submit(self, *args, **kwargs):
+        raise AssertionError("a journalled run was trained again")
+
+
+def test_journal_makes_an_interrupted_sweep_continue(tmp_path):
+    journal = tmp_path / "sweep.jsonl"
+    specs = [_tiny("A", "A"), _tiny("D", "D")]
+    first = run_sweep(specs[:1], journal=journal, workers=1, progress=False)
+    with open(journal, "a") as f:
+        f.write('{"torn": ')                                  # a crash mid-line is ignored
+    both = run_sweep(specs, journal=journal, workers=1, progress=False)
+    assert both[0] == first[0] and both[1]["spec"]["row"] == "D"
+    again = run_sweep(specs, journal=journal, executor=_Refuses(), progress=False)
+    assert again == both
