@@ -35,7 +35,7 @@ def test_load_builds_the_vocabulary_from_training_sentences(treebank):
     assert len(splits_p["train"][0]) > 4 and np.array_equal(splits_p["dev"][1], splits["dev"][1])
 
 
-@pytest.mark.parametrize("cell", ["rnn"])  # "lstm" joins when numrnn/lstm.py is in main
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
 def test_padded_batch_matches_single_sentences_through_the_model(loaded, cell):
     vocab, splits = loaded
     model, _ = sst.build_model(replace(TINY, cell=cell, regularised=False, dtype="float64"), vocab)
