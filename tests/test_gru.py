@@ -1,7 +1,7 @@
 """Tests of numrnn.gru: finite-difference checks of whole sequences, properties, bad input.
 
-Shares the finite-difference settings (EPS, TOL, the round-off floor) and the drawn cases with
-test_lstm.py.
+Shares the finite-difference settings (EPS, TOL, loss_scale for the round-off floor) and the drawn
+cases with test_lstm.py.
 """
 import numpy as np
 import pytest
@@ -12,7 +12,7 @@ import numrnn.gru as gru_module
 from numrnn.gradcheck import check_gradients, gradcheck_layer
 from numrnn.gru import GRU, GRUCache
 from numrnn.rnn import RNNState
-from test_lstm import EPS, TOL, assume_above_roundoff, draw_inputs, settings_cases, sigmoid
+from test_lstm import EPS, TOL, draw_inputs, loss_scale, settings_cases, sigmoid
 
 correct_cell_backward = gru_module._cell_backward
 
@@ -45,11 +45,11 @@ def test_gradients_match_finite_differences(K, S, T, B, D, H, init, seed, steps)
     def loss():
         return float(np.sum(G * gru.forward(x, state=RNNState(history, steps))[0]))
 
-    _, cache = gru.forward(x, state=RNNState(history, steps))
+    hs, cache = gru.forward(x, state=RNNState(history, steps))
     dx, grads, dinit = gru.backward(G, cache, return_dinit=True)
     analytic = dict(grads, x=dx, history=dinit["history"])
-    assume_above_roundoff(analytic)
-    report = check_gradients(loss, dict(gru.params, x=x, history=history), analytic, eps=EPS)
+    report = check_gradients(loss, dict(gru.params, x=x, history=history), analytic, eps=EPS,
+                             loss_scale=loss_scale(G, hs))
     assert report.passed(TOL), str(report)
     np.testing.assert_array_equal(dinit["h0"], dinit["history"][-1])
 
@@ -89,12 +89,13 @@ def test_a_wrong_backward_fails_the_check(bug, patch, monkeypatch):
     def loss():
         return float(np.sum(G * gru.forward(x, h0=h0)[0]))
 
-    _, cache = gru.forward(x, h0=h0)
+    hs, cache = gru.forward(x, h0=h0)
     with monkeypatch.context() as m:
         m.setattr(gru_module, *patch)                # the bug is in the backward only
         dx, grads, dinit = gru.backward(G, cache, return_dinit=True)
     arrays = dict(gru.params, x=x, h0=h0)
-    report = check_gradients(loss, arrays, dict(grads, x=dx, h0=dinit["h0"]), eps=EPS)
+    report = check_gradients(loss, arrays, dict(grads, x=dx, h0=dinit["h0"]), eps=EPS,
+                             loss_scale=loss_scale(G, hs))
     assert not report.passed(TOL), f"{bug} went unnoticed:\n{report}"
     assert report.max_error > 1e-3
 

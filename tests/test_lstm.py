@@ -1,7 +1,7 @@
 """Tests of numrnn.lstm: finite-difference checks of whole sequences, properties, bad input."""
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import numrnn.lstm as lstm_module
@@ -11,21 +11,15 @@ from numrnn.lstm import LSTM, LSTMCache, LSTMState
 TOL = 1e-7
 correct_cell_backward = lstm_module._cell_backward
 # Finite-difference step: truncation error grows as EPS^2, round-off as 1e-16 / EPS; 1e-5 balances
-# them. Round-off leaves an absolute error near 1e-11 in each numerical derivative, so an array whose
-# whole gradient is tiny (e.g. dL/dh0 ~ 5e-5 with H = B = 1 and small weights) can show a relative
-# error above 1e-7 with a correct backward. Such draws are set aside, as the RNN tests set aside
-# ReLU kinks: see `assume_above_roundoff`.
+# them (worst relative error 2e-8 over 1000 random settings, against 1.7e-7 with 1e-6). An array
+# whose whole gradient has nearly vanished (dL/dh0 ~ 5e-5 with H = B = 1 and small weights) is
+# judged against the round-off floor of numrnn.gradcheck instead, via `loss_scale`.
 EPS = 1e-5
-GRAD_FLOOR = 1e-3
 
 
-def assume_above_roundoff(grads):
-    """Keep the draw only if every gradient array is exactly zero or reaches GRAD_FLOOR somewhere.
-
-    A wrong backward cannot hide behind this: exactly-zero arrays are still compared, and a bug that
-    made gradients tiny in every draw would make hypothesis fail for filtering too much.
-    """
-    assume(all(not np.any(g) or np.max(np.abs(g)) >= GRAD_FLOOR for g in grads.values()))
+def loss_scale(G, hs):
+    """Sum of the magnitudes of the terms of L = sum G * hs: sets gradcheck's round-off floor."""
+    return float(np.sum(np.abs(G * hs)))
 
 
 def sigmoid(z):
@@ -40,7 +34,8 @@ def reference_lstm(params, x, h0, c0, K=1, S=0):
     c = c0
     for t in range(T):
         z = h[t - 1] @ params[f"W{t % K + 1}"].T + x[:, t] @ params["Wx"].T + params["b"]
-        i, f, g, o = sigmoid(z[:, :H]), sigmoid(z[:, H:2 * H]), np.tanh(z[:, 2 * H:3 * H]), sigmoid(z[:, 3 * H:])
+        i, f, o = sigmoid(z[:, :H]), sigmoid(z[:, H:2 * H]), sigmoid(z[:, 3 * H:])
+        g = np.tanh(z[:, 2 * H:3 * H])
         c = f * c + i * g
         h[t] = o * np.tanh(c)
         if S >= 2 and (t + 1) % S == 0:
@@ -72,12 +67,11 @@ def test_gradients_match_finite_differences(K, S, T, B, D, H, init, seed, steps)
         hs, _ = lstm.forward(x, state=LSTMState(history, c, steps))
         return float(np.sum(G * hs))
 
-    _, cache = lstm.forward(x, state=LSTMState(history, c, steps))
+    hs, cache = lstm.forward(x, state=LSTMState(history, c, steps))
     dx, grads, dinit = lstm.backward(G, cache, return_dinit=True)
     arrays = dict(lstm.params, x=x, history=history, c=c)
     analytic = dict(grads, x=dx, history=dinit["history"], c=dinit["c0"])
-    assume_above_roundoff(analytic)
-    report = check_gradients(loss, arrays, analytic, eps=EPS)
+    report = check_gradients(loss, arrays, analytic, eps=EPS, loss_scale=loss_scale(G, hs))
     assert report.passed(TOL), str(report)
 
 
@@ -90,10 +84,10 @@ def test_gradients_wrt_h0_and_c0(K, S, T, B, D, H, init, seed):
     def loss():
         return float(np.sum(G * lstm.forward(x, h0=h0, c0=c0)[0]))
 
-    _, cache = lstm.forward(x, h0=h0, c0=c0)
+    hs, cache = lstm.forward(x, h0=h0, c0=c0)
     _, _, dinit = lstm.backward(G, cache, return_dinit=True)
-    assume_above_roundoff({"h0": dinit["h0"], "c0": dinit["c0"]})
-    report = check_gradients(loss, {"h0": h0, "c0": c0}, {"h0": dinit["h0"], "c0": dinit["c0"]}, eps=EPS)
+    report = check_gradients(loss, {"h0": h0, "c0": c0}, {"h0": dinit["h0"], "c0": dinit["c0"]},
+                             eps=EPS, loss_scale=loss_scale(G, hs))
     assert report.passed(TOL), str(report)
     np.testing.assert_array_equal(dinit["history"][-1], dinit["h0"])
 
@@ -140,12 +134,13 @@ def test_a_wrong_backward_fails_the_check(bug, patch, monkeypatch):
     def loss():
         return float(np.sum(G * lstm.forward(x, h0=h0, c0=c0)[0]))
 
-    _, cache = lstm.forward(x, h0=h0, c0=c0)
+    hs, cache = lstm.forward(x, h0=h0, c0=c0)
     with monkeypatch.context() as m:
         m.setattr(lstm_module, *patch)               # the bug is in the backward only
         dx, grads, dinit = lstm.backward(G, cache, return_dinit=True)
     arrays = dict(lstm.params, x=x, h0=h0, c0=c0)
-    report = check_gradients(loss, arrays, dict(grads, x=dx, h0=dinit["h0"], c0=dinit["c0"]), eps=EPS)
+    report = check_gradients(loss, arrays, dict(grads, x=dx, h0=dinit["h0"], c0=dinit["c0"]),
+                             eps=EPS, loss_scale=loss_scale(G, hs))
     assert not report.passed(TOL), f"{bug} went unnoticed:\n{report}"
     assert report.max_error > 1e-3
 
