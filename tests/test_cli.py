@@ -33,7 +33,9 @@ def test_save_and_resume_equal_one_longer_run(tmp_path, capsys):
     assert "--resume" in resumed.meta["command"]
 
 
-def test_other_tasks_train(capsys):
+def test_lstm_cell_and_other_tasks_train(capsys):
+    assert cli.main(["train", "--cell", "lstm", "--version", "B", "--epochs", "1", *TINY]) == 0
+    assert "LSTM" in capsys.readouterr().out
     assert cli.main(["train", "--task", "copy", "--version", "D", "--epochs", "1", "--T", "3",
                      "--n-train", "32", "--n-test", "8", "--hidden", "8", "--quiet"]) == 0
     assert "copy T=3" in capsys.readouterr().out

@@ -137,3 +137,10 @@ def test_journal_makes_an_interrupted_sweep_continue(tmp_path):
     assert both[0] == first[0] and both[1]["spec"]["row"] == "D"
     again = run_sweep(specs, journal=journal, executor=_Refuses(), progress=False)
     assert again == both
+
+
+def test_an_lstm_row_runs_and_counts_its_parameters():
+    r = run_one(_tiny("LSTM D", "D", cell="lstm", hidden_size=4, scale=1.0))
+    H, D = 4, 2
+    assert r["n_params"] == 2 * 4 * H * H + 4 * H * D + 4 * H + H + 1
+    assert r["steps"] == 8 and r["diverged_step"] is None
