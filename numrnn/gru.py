@@ -171,7 +171,7 @@ class GRU:
             k = matrix_index(t0 + t, K)
             a = h[P + t - 1] @ W[f"W{k + 1}"].T       # a(t) = W_k h(t-1) = (a_r, a_z, a_n)
             gates[t, :, :2 * H] = sigmoid(gates[t, :, :2 * H] + a[:, :2 * H])  # r, z = sigmoid(u + a)
-            r, z, n = np.split(gates[t], 3, axis=-1)  # views; n still holds u_n
+            r, z, n = _blocks(gates[t])               # views; n still holds u_n
             a_n[t] = a[:, 2 * H:]
             np.tanh(n + r * a_n[t], out=n)            # n = tanh(u_n + r a_n)
             h[P + t] = n + z * (h[P + t - 1] - n)     # h(t) = (1-z) n + z h(t-1)
@@ -270,9 +270,9 @@ def _cell_backward(dh, h_prev, gates, a_n, du, da):
     -------
     dh_prev : (B, H) the part of dL/dh(t-1) through the update gate's direct path, dh z.
     """
-    r, z, n = np.split(gates, 3, axis=-1)
-    du_r, du_z, du_n = np.split(du, 3, axis=-1)
-    da_r, da_z, da_n = np.split(da, 3, axis=-1)
+    r, z, n = _blocks(gates)
+    du_r, du_z, du_n = _blocks(du)
+    da_r, da_z, da_n = _blocks(da)
     du_n[...] = dh * (1 - z) * (1 - n * n)            # h = (1-z) n + z h(t-1),  n = tanh(u_n + r a_n)
     da_n[...] = du_n * r
     du_r[...] = du_n * a_n * r * (1 - r)              # r = sigmoid(u_r + a_r)
@@ -280,3 +280,9 @@ def _cell_backward(dh, h_prev, gates, a_n, du, da):
     da_r[...] = du_r                                  # r and z see u and a alike
     da_z[...] = du_z
     return dh * z                                     # update path: dh(t-1) += dh z
+
+
+def _blocks(a):
+    """The gate blocks r, z, n of a (B, 3H) array, as views."""
+    H = a.shape[1] // 3
+    return a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
