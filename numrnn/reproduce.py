@@ -17,7 +17,6 @@ import dataclasses
 import json
 import os
 import platform
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -287,8 +286,8 @@ def summarise(results):
 
 
 def _row(name, T, runs):
-    mse = np.array([_float(r["test_mse"]) for r in runs])
-    nmse = np.array([_float(r["normalised_mse"]) for r in runs])
+    mse = np.array([float(r["test_mse"]) for r in runs])       # "nan"/"inf" strings parse too
+    nmse = np.array([float(r["normalised_mse"]) for r in runs])
     spec = runs[0]["spec"]
     return {
         "row": name, "cell": spec["cell"], "version": spec["version"], "T": T,
@@ -304,10 +303,6 @@ def _row(name, T, runs):
         "seconds_per_epoch_median": float(np.median([r["seconds_per_epoch"] for r in runs])),
         "wall_seconds_median": float(np.median([r["wall_seconds"] for r in runs])),
     }
-
-
-def _float(v):
-    return float(v)
 
 
 def _nanmedian(a):

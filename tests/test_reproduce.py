@@ -4,7 +4,6 @@ import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
 import pytest
 
 from numrnn import reproduce as rp
