@@ -99,10 +99,11 @@ def test_the_generated_grammar_closes_what_it_opens_and_agrees():
 
 
 # ----------------------------------------------------------------------- bits per character
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
 @pytest.mark.parametrize("chunk", [1, 7, 1000])
-def test_bits_per_char_by_chunks_equals_one_forward(chunk):
+def test_bits_per_char_by_chunks_equals_one_forward(cell, chunk):
     vocab = Vocab.from_text(generate_text(2000))
-    model = build_model(len(vocab), "D", hidden_size=8, embed_size=4, seed=0, scale=0.3)
+    model = build_model(len(vocab), "D", cell, hidden_size=8, embed_size=4, seed=0, scale=0.3)
     streams = batchify(vocab.encode(generate_text(2000)), 4)
     x, y = inputs_and_targets(streams)
     from numrnn.losses import softmax_cross_entropy
@@ -117,13 +118,15 @@ def test_unigram_bits_is_the_cross_entropy_of_the_frequencies():
 
 
 # -------------------------------------------------------------------------------- sampling
-def _tiny(version="D", seed=0):
+def _tiny(version="D", seed=0, cell="rnn"):
     vocab = Vocab.from_text(generate_text(2000))
-    return build_model(len(vocab), version, hidden_size=8, embed_size=4, seed=seed, scale=0.5), vocab
+    return build_model(len(vocab), version, cell, hidden_size=8, embed_size=4, seed=seed,
+                       scale=0.5), vocab
 
 
-def test_sampling_with_the_same_seed_gives_the_same_text():
-    model, vocab = _tiny()
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_sampling_with_the_same_seed_gives_the_same_text(cell):
+    model, vocab = _tiny(cell=cell)
     a = sample(model, vocab, 80, temperature=0.9, seed=3, prime="the ")
     assert a == sample(model, vocab, 80, temperature=0.9, seed=3, prime="the ")
     assert a.startswith("the ") and len(a) == 84 and set(a) <= set(vocab.chars)

@@ -14,7 +14,7 @@ from numrnn.tbptt import (Window, check_state, input_grad_norm_by_lag, plot_grad
 
 from strategies import schedules, seeds
 
-CELLS = ["rnn"]   # "lstm" joins when numrnn/lstm.py is in main (the LSTM helper's [lstm-done])
+CELLS = ["rnn", "lstm"]
 
 
 def _layer(cell, D, H, seed, **schedule):
@@ -235,9 +235,10 @@ def test_bad_windows_are_refused(k1, k2, match):
         next(truncated_steps(model, x, y, k1, k2))
 
 
-def test_a_state_from_a_model_with_another_skip_is_refused_with_the_reason():
-    model = _model("rnn", 0, skip=2)
-    other = _model("rnn", 0, skip=0)
+@pytest.mark.parametrize("cell", CELLS)
+def test_a_state_from_a_model_with_another_skip_is_refused_with_the_reason(cell):
+    model = _model(cell, 0, skip=2)
+    other = _model(cell, 0, skip=0)
     x, y = _tokens(0, 2, 6)
     state = other.forward(x)[1]["layer"].state
     with pytest.raises(ValueError, match=r"state.history has shape \(1, 2, 4\).*needs \(2, 2, 4\).*max\(1, S\)"):
@@ -251,6 +252,18 @@ def test_a_state_of_the_wrong_shape_is_refused(history_shape, match):
     x, y = _tokens(0, 2, 6)
     with pytest.raises(ValueError, match=match):
         window_loss_and_grads(model, x, y, RNNState(np.zeros(history_shape), 0))
+
+
+def test_a_state_of_the_other_family_is_refused():
+    from numrnn.lstm import LSTMState
+    x, y = _tokens(0, 2, 6)
+    rnn, lstm = _model("rnn", 0), _model("lstm", 0)
+    with pytest.raises(TypeError, match="state must be an RNNState.*got LSTMState"):
+        window_loss_and_grads(rnn, x, y, LSTMState(np.zeros((1, 2, 4)), np.zeros((2, 4)), 0))
+    with pytest.raises(TypeError, match="state must be an LSTMState.*got RNNState"):
+        window_loss_and_grads(lstm, x, y, RNNState(np.zeros((1, 2, 4)), 0))
+    with pytest.raises(ValueError, match="state.c"):
+        window_loss_and_grads(lstm, x, y, LSTMState(np.zeros((1, 2, 4)), np.zeros((2, 5)), 0))
 
 
 def test_bad_state_values_and_window_arguments_are_refused():
