@@ -125,6 +125,8 @@ def add_reproduce_parser(subparsers):
     p.add_argument("--skip-main", action="store_true", help="only the length sweep / tuning runs")
     p.add_argument("--tune", action="store_true",
                    help="also the tuning runs behind the settings (seed 100): results/tuning.md")
+    p.add_argument("--resume", action="store_true",
+                   help="reuse the finished runs of an interrupted call (OUT/results/journal)")
     p.add_argument("--no-lstm", action="store_true", help="leave out the LSTM rows")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_reproduce)
@@ -154,7 +156,7 @@ def run_reproduce(args):
     main, length = reproduce(quick=args.quick, seeds=args.seeds, workers=args.workers, out=args.out,
                              lengths=lengths, lstm=False if args.no_lstm else None,
                              progress=not args.quiet, command=command, overrides=overrides,
-                             main=not args.skip_main, tune=args.tune)
+                             main=not args.skip_main, tune=args.tune, resume=args.resume)
     for paths in (main, length):
         if paths:
             with open(paths["md"]) as f:

@@ -405,7 +405,8 @@ def write_report(results, out_dir, name, title, command, settings, figures=True,
 
 
 def reproduce(quick=False, seeds=None, workers=None, out=".", lengths=None, executor=None,
-              lstm=None, progress=True, command=None, overrides=None, main=True, tune=False):
+              lstm=None, progress=True, command=None, overrides=None, main=True, tune=False,
+              resume=False):
     """Run the main table (and, with ``lengths``, the length sweep) and write the reports.
 
     Parameters
@@ -420,6 +421,9 @@ def reproduce(quick=False, seeds=None, workers=None, out=".", lengths=None, exec
     overrides : dict, changes to the settings (e.g. smaller sizes in tests); recorded in the table
     main : bool, run the main table (False: only the length sweep and/or the tuning runs)
     tune : bool, also run :data:`TUNING` and write results/tuning.*
+    resume : bool
+        Reuse the runs an interrupted call left in ``out/results/journal/*.jsonl``; otherwise
+        those journals are started afresh (so changed code is never hidden behind old results).
 
     Returns (paths of the main report or None, paths of the length report or None).
     """
@@ -435,16 +439,19 @@ def reproduce(quick=False, seeds=None, workers=None, out=".", lengths=None, exec
     paths = length_paths = None
     journal_dir = os.path.join(out, "results", "journal")
     os.makedirs(journal_dir, exist_ok=True)
+    journals = {part: os.path.join(journal_dir, f"{name}.jsonl") for part, name in
+                (("tuning", "tuning"), ("main", prefix), ("lengths", prefix + "_lengths"))}
+    for path in journals.values():
+        if not resume and os.path.exists(path):
+            os.remove(path)
     sweep = dict(executor=executor, workers=workers, progress=progress)
     if tune:
-        runs = run_sweep(tuning_plan(settings), journal=os.path.join(journal_dir, "tuning.jsonl"),
-                         **sweep)
+        runs = run_sweep(tuning_plan(settings), journal=journals["tuning"], **sweep)
         write_report(runs, out, prefix.replace("reproduce", "tuning"),
                      "Tuning runs (seed 100, not a seed of the tables)", command, settings)
     main_runs = []
     if main:
-        main_runs = run_sweep(plan(settings, lstm=lstm),
-                              journal=os.path.join(journal_dir, prefix + ".jsonl"), **sweep)
+        main_runs = run_sweep(plan(settings, lstm=lstm), journal=journals["main"], **sweep)
         paths = write_report(main_runs, out, prefix, "First-element task: versions A-D, special, "
                              "baselines" + (" (quick)" if quick else ""), command, settings)
     if lengths:
@@ -452,8 +459,7 @@ def reproduce(quick=False, seeds=None, workers=None, out=".", lengths=None, exec
         # T already in the main table is not trained again: reuse those runs.
         done = {(r["spec"]["row"], r["spec"]["T"], r["spec"]["seed"]): r for r in main_runs}
         todo = [s for s in runs if (s.row, s.T, s.seed) not in done]
-        fresh = iter(run_sweep(todo, journal=os.path.join(journal_dir, prefix + "_lengths.jsonl"),
-                               **sweep))
+        fresh = iter(run_sweep(todo, journal=journals["lengths"], **sweep))
         merged = [dict(done[(s.row, s.T, s.seed)], spec=dataclasses.asdict(s))
                   if (s.row, s.T, s.seed) in done else next(fresh) for s in runs]
         length_paths = write_report(merged, out, prefix + "_lengths",

@@ -115,6 +115,13 @@ def test_reproduce_writes_tables_and_figures_with_the_command(tmp_path):
     again = [r for r in record["runs"] if r["spec"]["row"] == "C"]
     assert [r["loss"] for r in reused] == [r["loss"] for r in again]
     assert os.path.getsize(lengths["length"]) > 10_000
+    # --resume reuses the journalled runs (nothing is trained); without it they are trained again
+    again, _ = rp.reproduce(quick=True, out=str(tmp_path), lstm=False, progress=False,
+                            overrides=over, command="numrnn test", resume=True, executor=_Refuses())
+    assert json.load(open(again["json"]))["rows"] == record["rows"]
+    with pytest.raises(AssertionError, match="trained again"):
+        rp.reproduce(quick=True, out=str(tmp_path), lstm=False, progress=False, overrides=over,
+                     executor=_Refuses())
     with pytest.raises(ValueError, match="unknown settings"):
         rp.reproduce(quick=True, overrides={"hiden_size": 3})
 
