@@ -284,7 +284,8 @@ def compare_versions(versions=("A", "B", "C", "D"), seeds=(0, 1, 2), text=None, 
     """Train one model per (version, seed) on the same text; return one row per run.
 
     Runs in ``workers`` processes, each limited to one BLAS thread. Every row: version, seed,
-    valid_bpc (last epoch), best_valid_bpc, unigram_bpc, updates, diverged_at, seconds.
+    valid_bpc (last epoch), best_valid_bpc, curve (valid bpc per epoch), train_bpc (mean of the
+    last 50 updates' losses), unigram_bpc, updates, diverged_at, seconds.
     """
     text = generate_text() if text is None else text
     jobs = [(v, s, text, train_kwargs) for v in versions for s in seeds]
@@ -302,7 +303,7 @@ def _run_one(job):
         _, _, h = train(text, version=version, seed=seed, **kwargs)
     return {"version": version, "seed": seed, "valid_bpc": h["valid_bpc"][-1],
             "best_valid_bpc": min(h["valid_bpc"]), "curve": h["valid_bpc"],
-            "unigram_bpc": h["unigram_bpc"], "updates": h["updates"],
+            "train_bpc": _mean_bpc(h), "unigram_bpc": h["unigram_bpc"], "updates": h["updates"],
             "diverged_at": h["diverged_at"], "seconds": h["seconds"]}
 
 
@@ -317,8 +318,9 @@ def results_markdown(rows, command, settings):
              "Settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()), "",
              f"Unigram baseline (add-one character frequencies of the training part): "
              f"{rows[0]['unigram_bpc']:.3f} bpc", "",
-             "| version | mean valid bpc | best seed | worst seed | per seed (last epoch) | diverged | s/run |",
-             "|---|---|---|---|---|---|---|"]
+             "| version | mean valid bpc | best seed | worst seed | per seed (last epoch) "
+             "| mean train bpc (last 50 updates) | diverged | s/run |",
+             "|---|---|---|---|---|---|---|---|"]
     for v in dict.fromkeys(r["version"] for r in rows):
         mine = [r for r in rows if r["version"] == v]
         bpc = np.array([r["valid_bpc"] for r in mine])
@@ -327,8 +329,9 @@ def results_markdown(rows, command, settings):
                           for r in mine)
         div = sum(r["diverged_at"] is not None for r in mine)
         secs = np.mean([r["seconds"] for r in mine])
+        train_bpc = np.mean([r.get("train_bpc", np.nan) for r in mine])
         lines.append(f"| {v} | {np.mean(bpc):.3f} | {np.min(bpc):.3f} | {np.max(bpc):.3f} | {seeds} | "
-                     f"{div}/{len(mine)} | {secs:.0f} |")
+                     f"{train_bpc:.3f} | {div}/{len(mine)} | {secs:.0f} |")
     lines += ["", "Validation bpc after each epoch, mean over the seeds that ran every epoch:", ""]
     n_epochs = max(len(r["curve"]) for r in rows)
     for v in dict.fromkeys(r["version"] for r in rows):
