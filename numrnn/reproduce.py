@@ -299,6 +299,8 @@ def _row(name, T, runs):
         "success_rate": float(np.mean([r["success"] for r in runs])),
         "divergence_rate": float(np.mean([r["diverged_step"] is not None for r in runs])),
         "diverged_steps": [r["diverged_step"] for r in runs if r["diverged_step"] is not None],
+        "grad_norm_max_median": _nanmedian(np.array([max(map(float, r["grad_norm"]), default=np.nan)
+                                                     for r in runs])),
         "n_params": runs[0]["n_params"],
         "seconds_per_epoch_median": float(np.median([r["seconds_per_epoch"] for r in runs])),
         "wall_seconds_median": float(np.median([r["wall_seconds"] for r in runs])),
@@ -330,9 +332,11 @@ def markdown_table(rows, title, command, settings):
              "Medians over seeds, [min - max] in brackets. A run that diverged (NaN/inf loss or "
              "gradient) stopped there and is evaluated with its last good parameters; it never "
              "counts as a success.", "",
+             "Max grad norm: the largest global gradient norm of any batch (before clipping), "
+             "median over seeds.", "",
              "| row | T | params | test MSE | normalised MSE | success | diverged (at step) "
-             "| s/epoch | seeds |",
-             "|---|---:|---:|---|---|---:|---|---:|---|"]
+             "| max grad norm | s/epoch | seeds |",
+             "|---|---:|---:|---|---|---:|---|---:|---:|---|"]
     for r in rows:
         div = f"{r['divergence_rate']:.0%}"
         if r["diverged_steps"]:
@@ -342,7 +346,8 @@ def markdown_table(rows, title, command, settings):
             f"| {_g(r['test_mse_median'])} [{_g(r['test_mse_min'])} - {_g(r['test_mse_max'])}] "
             f"| {_g(r['normalised_mse_median'])} [{_g(r['normalised_mse_min'])} - "
             f"{_g(r['normalised_mse_max'])}] "
-            f"| {r['success_rate']:.0%} | {div} | {r['seconds_per_epoch_median']:.1f} "
+            f"| {r['success_rate']:.0%} | {div} | {_g(r['grad_norm_max_median'])} "
+            f"| {r['seconds_per_epoch_median']:.1f} "
             f"| {','.join(str(s) for s in r['seeds'])} |")
     lines.append("")
     lines.append(f"Baseline MSE (Var of the test target), median over seeds: "

@@ -90,7 +90,7 @@ def test_summary_medians_rates_and_the_markdown_table():
     assert c["success_rate"] == pytest.approx(2 / 3) and a["success_rate"] == 0
     md = rp.markdown_table(rows, "t", "numrnn reproduce --x", {"epochs": 3})
     assert "`numrnn reproduce --x`" in md and "epochs=3" in md
-    assert "| A | 100 | 100 | 0.33 [0.297 - 0.396] | 1 [0.9 - 1.2] | 0% | 33% (7) |" in md
+    assert "| A | 100 | 100 | 0.33 [0.297 - 0.396] | 1 [0.9 - 1.2] | 0% | 33% (7) | 1 |" in md
     assert "| C | 100 |" in md and "| 67% |" in md and "0,1,2" in md
 
 
