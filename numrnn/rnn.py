@@ -177,15 +177,18 @@ class RNN:
         h[:P] = history                               # h(-P) .. h(-1); h(-1) = h0
         x = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, D), time-major (D is small)
         a = np.empty((T, B, H), dtype=self.dtype)
-        np.matmul(x.reshape(T * B, -1), Wx.T, out=a.reshape(T * B, H))  # a = Wx x(t) + b for all t:
-        a += b                                                            # one product, no temporaries
 
-        for t in range(T):
-            k = matrix_index(t0 + t, K)
-            a[t] += h[P + t - 1] @ W_T[k]             # a(t) = W_k h(t-1) + Wx x(t) + b
-            act(a[t], out=h[P + t])                   # h(t) = act(a(t))
-            if is_skip_step(t0 + t, S):
-                h[P + t] += h[P + t - S]              #        + h(t-S)   on skip steps
+        C = _chunk_steps(T, B, P)                     # chunks of steps: a[s:e] is still in cache
+        for s in range(0, T, C):                      # when the steps of the chunk run
+            e = min(s + C, T)
+            np.matmul(x[s:e].reshape(-1, x.shape[2]), Wx.T, out=a[s:e].reshape(-1, H))
+            a[s:e] += b                               # Wx x(t) + b for the chunk: one product
+            for t in range(s, e):
+                k = matrix_index(t0 + t, K)
+                a[t] += h[P + t - 1] @ W_T[k]         # a(t) = W_k h(t-1) + Wx x(t) + b
+                act(a[t], out=h[P + t])               # h(t) = act(a(t))
+                if is_skip_step(t0 + t, S):
+                    h[P + t] += h[P + t - S]          #        + h(t-S)   on skip steps
 
         hs = h[P:].transpose(1, 0, 2)
         hs.flags.writeable = False
