@@ -139,7 +139,7 @@ def plot_weight_contributions(panels, title, ylabel=r"$\|\delta a(t)\, h(t-1)^\t
     """
     if not panels:
         raise ValueError("panels is empty: nothing to plot")
-    fig, axes = _panels(len(panels))
+    fig, axes = _panels(len(panels), sharey=False)      # each panel zooms in on its own range
     for ax, (name, (norms, k)) in zip(axes, panels.items()):
         norms, k = np.atleast_2d(norms), np.asarray(k)
         steps, median = np.arange(len(k)), log_median(norms)

@@ -9,8 +9,9 @@ T = 500 for special) with a :class:`numrnn.model.SequenceModel` (hidden size H, 
 h(T-1)). The loss gradient is the model's own: :math:`\\delta h(T-1) = W_{out}^\\top
 \\partial L/\\partial \\hat y`, so every curve is divided by its value at lag 0 to compare settings.
 
-"After training" means a short Adam run (``PRESETS``) by :class:`numrnn.train.Trainer`, long enough
-to see the gradient picture change, not to reproduce the paper's results (see ``numrnn reproduce``).
+"After training" means a short Adam run (``PRESETS``, the initialisation and optimiser of
+``numrnn.reproduce``) by :class:`numrnn.train.Trainer`: long enough to see C and D learn and the
+gradient picture change, not the paper's full experiment (that is ``numrnn reproduce``).
 """
 import argparse
 import json
@@ -31,12 +32,16 @@ from .train import Trainer
 VERSION_NAMES = ("A", "B", "C", "D", "special")
 LENGTHS = {"A": 100, "B": 100, "C": 100, "D": 100, "special": 500}
 
+#: The training setting follows ``numrnn.reproduce.FULL`` (recurrent init N(0, 0.25²/H), a zero
+#: readout, Adam lr 3e-3, no clipping, H = 32), shorter: one pass over train_steps x batch fresh
+#: sequences. Models at initialisation get a readout drawn N(0, 1/H) instead of zeros, so that a
+#: loss gradient exists; their recurrent layer is the one training starts from (same seed, same draws).
 PRESETS = {
-    "full": dict(seeds=4, hidden=32, probe=16, train_steps=300, batch=50, lr=1e-3,
-                 clip=1.0, record_every=15, lag_stride_special=5,
+    "full": dict(seeds=4, hidden=32, probe=16, scale=0.25, train_steps=600, batch=50, lr=3e-3,
+                 clip=None, record_every=30, lag_stride_special=5,
                  scales=[0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0]),
-    "quick": dict(seeds=2, hidden=16, probe=8, train_steps=30, batch=20, lr=1e-3,
-                  clip=1.0, record_every=10, lag_stride_special=25, scales=[0.5, 1.0, 1.5, 2.0]),
+    "quick": dict(seeds=2, hidden=16, probe=8, scale=0.25, train_steps=40, batch=20, lr=3e-3,
+                  clip=None, record_every=10, lag_stride_special=25, scales=[0.25, 0.5, 1.0, 1.5, 2.0]),
 }
 
 
@@ -54,8 +59,11 @@ def lags_of(version, cfg):
     return np.arange(T) if T <= 100 else np.unique(np.r_[np.arange(0, T, cfg["lag_stride_special"]), T - 1])
 
 
-def new_model(version, seed, cfg, dtype=np.float64, **layer_kwargs):
-    return SequenceModel(6, cfg["hidden"], 1, version=version, seed=seed, dtype=dtype, **layer_kwargs)
+def new_model(version, seed, cfg, dtype=np.float64, readout_init="normal", **layer_kwargs):
+    """A first-element model; the recurrent init scale is ``cfg["scale"]`` unless given."""
+    layer_kwargs.setdefault("scale", cfg["scale"])
+    return SequenceModel(6, cfg["hidden"], 1, version=version, seed=seed, dtype=dtype,
+                         readout_init=readout_init, **layer_kwargs)
 
 
 def model_dhs(model, x, y):
@@ -90,7 +98,7 @@ def train(version, seed, cfg, callback=None):
     """One epoch of ``train_steps`` Adam steps on fresh first-element data (float32); the trained
     model in float64 and a record of the run."""
     task = first_element(T=LENGTHS[version], n_train=cfg["train_steps"] * cfg["batch"], n_test=200, seed=seed)
-    model = new_model(version, seed, cfg, dtype=np.float32)
+    model = new_model(version, seed, cfg, dtype=np.float32, readout_init="zeros")
     trainer = Trainer(model, Adam(cfg["lr"]), batch_size=cfg["batch"], clip=cfg["clip"], seed=seed,
                       progress=False, callback=callback, callback_every=cfg["record_every"])
     trainer.fit(task.x_train, task.y_train, epochs=1, x_test=task.x_test, y_test=task.y_test)
@@ -119,18 +127,20 @@ def grad_norm_figures(cfg, out, summary):
     summary["grad_norm_ratio_last_lag"] = {
         when: {v: _median_last(curves[v][1]) for v in VERSION_NAMES} for when, curves in
         (("init", init), ("trained", trained))}
-    setting = f"first-element task, H={cfg['hidden']}, {cfg['probe']} probe sequences, seeds 0..{cfg['seeds'] - 1}"
+    setting = (f"first-element task, H={cfg['hidden']}, init scale {cfg['scale']:g}, {cfg['probe']} probe "
+               f"sequences, seeds 0..{cfg['seeds'] - 1}")
     fig = plots.plot_lag_curves({
         "A-D (T=100), at initialisation": {v: init[v] for v in "ABCD"},
-        f"A-D, after {cfg['train_steps']} Adam steps": {v: trained[v] for v in "ABCD"},
+        f"A-D, after {cfg['train_steps']} Adam steps (lr {cfg['lr']:g})": {v: trained[v] for v in "ABCD"},
         "special (T=500)": {"special, init": init["special"], "special, trained": trained["special"]}},
         title=f"Gradient reaching h(T-1-lag) from a loss at the last step ({setting})",
         ylabel="||dL/dh(T-1-lag)|| / ||dL/dh(T-1)||",
         colours={"special, init": "tab:purple", "special, trained": "tab:brown"})
     plots.save_figure(fig, os.path.join(out, "grad_norm_by_lag.png"))
     fig = plots.plot_lag_heatmap(records, label="log10 ||dL/dh(T-1-lag)|| / ||dL/dh(T-1)||",
-                                 title=f"Gradient norm by lag during training (seed 0, every "
-                                       f"{cfg['record_every']} Adam steps, lr {cfg['lr']}, clip {cfg['clip']})")
+                                 title=f"Gradient norm by lag during training (seed 0, init scale {cfg['scale']:g}, "
+                                       f"recorded every {cfg['record_every']} Adam steps, lr {cfg['lr']:g}, "
+                                       f"{'no clipping' if cfg['clip'] is None else 'clip %g' % cfg['clip']})")
     plots.save_figure(fig, os.path.join(out, "grad_heatmap_training.png"))
     return models
 
@@ -149,7 +159,8 @@ def path_figure(cfg, out, summary, trained):
     fig = plots.plot_lag_curves(panels, ylabel="norm / ||dL/dh(T-1)||",
                                 colours={"total": "k"}, styles={"total": dict(ls="--", lw=1.2)},
                                 title=f"Where the gradient travels: paths with no skip edge vs at least one "
-                                      f"(H={cfg['hidden']}, seeds 0..{cfg['seeds'] - 1})")
+                                      f"(H={cfg['hidden']}, init scale {cfg['scale']:g}, trained "
+                                      f"{cfg['train_steps']} steps, seeds 0..{cfg['seeds'] - 1})")
     plots.save_figure(fig, os.path.join(out, "path_decomposition.png"))
 
 
@@ -166,30 +177,33 @@ def contribution_figure(cfg, out, summary, trained):
             summary["contributions"][f"{v}, {when}"] = {
                 f"step {t}": float(plots.log_median([r[0][t] for r in rows])) for t in (1, 2, T // 2, T // 2 + 1, T - 2)}
     fig = plots.plot_weight_contributions(
-        panels, ylabel="||δa(t) h(t-1)ᵀ||_F / same at t = T-1", title=f"Each step's share of dW_k, relative to the last step's (T=100, H={cfg['hidden']}, "
-                      f"seeds 0..{cfg['seeds'] - 1})")
+        panels, ylabel="||δa(t) h(t-1)ᵀ||_F / same at t = T-1",
+        title=f"Each step's share of dW_k, relative to the last step's (T=100, H={cfg['hidden']}, "
+              f"init scale {cfg['scale']:g}, trained {cfg['train_steps']} steps, seeds 0..{cfg['seeds'] - 1})")
     plots.save_figure(fig, os.path.join(out, "per_matrix_contributions.png"))
 
 
 def jacobian_figure(cfg, out, summary, trained=None):
-    """Exact ||dh(T-1)/dh(t)|| (spectral and Frobenius) for one sequence, A and C, with the bound."""
+    """Exact ||dh(T-1)/dh(t)|| (spectral and Frobenius) for one sequence, A and C at two init
+    scales, beside Pascanu's bound sigma_max(W)^lag."""
     panels, summary["jacobians"] = {}, {}
-    for v in "AC":
+    for v, scale in (("A", cfg["scale"]), ("A", 1.0), ("C", cfg["scale"]), ("C", 1.0)):
         x, _ = probe(v, cfg)
-        layer = new_model(v, 0, cfg).layer
+        layer = new_model(v, 0, cfg, scale=scale).layer
         norms = dg.jacobian_norms(dg.jacobians_by_lag(layer, x[:1]))
         lags = np.arange(LENGTHS[v])
-        bound = dg.spectral_norms(layer)["W1"] ** lags
-        panels[f"version {v}, one sequence, seed 0"] = {
+        sigma = dg.spectral_norms(layer)["W1"]
+        name = f"version {v}, init scale {scale:g} (σ_max(W) = {sigma:.2f})"
+        panels[name] = {
             "spectral norm": (lags, norms["spectral"].T), "Frobenius norm": (lags, norms["frobenius"].T),
-            "σ_max(W)^lag (Pascanu's bound; holds without skips)": (lags, bound[None])}
-        summary["jacobians"][v] = {name: float(norms[name][-1, 0]) for name in norms}
+            "σ_max(W)^lag (Pascanu's bound; holds without skips)": (lags, sigma ** lags[None])}
+        summary["jacobians"][name] = {kind: float(norms[kind][-1, 0]) for kind in norms}
     fig = plots.plot_lag_curves(panels, ylabel="||dh(T-1) / dh(T-1-lag)||",
                                 colours={"σ_max(W)^lag (Pascanu's bound; holds without skips)": "0.5"},
                                 styles={"σ_max(W)^lag (Pascanu's bound; holds without skips)": dict(ls=":"),
                                         "Frobenius norm": dict(ls="--", lw=1.5)},
                                 title=f"Exact Jacobian products (per-step diag(relu'(a)) W plus identity skips), "
-                                      f"H={cfg['hidden']}, T=100, init scale 1")
+                                      f"one sequence, H={cfg['hidden']}, T=100, seed 0")
     plots.save_figure(fig, os.path.join(out, "jacobian_norms.png"))
 
 
@@ -201,7 +215,7 @@ def lstm_figure(cfg, out, summary, trained=None):
         lags = lags_of(v, cfg)
         rows = {"δh(t)": [], "δc(t), the cell path": []}
         for s in range(cfg["seeds"]):
-            model = new_model(v, s, cfg, cell="lstm")
+            model = new_model(v, s, cfg, cell="lstm", scale=1.0)     # the LSTM init of numrnn.reproduce
             grads = dg.hidden_grads_by_lag(model.layer, x, model_dhs(model, x, y), lags=lags)
             scale = np.linalg.norm(grads["h"][0])
             rows["δh(t)"].append(np.sqrt(np.sum(grads["h"] ** 2, axis=(1, 2))) / scale)
@@ -209,7 +223,7 @@ def lstm_figure(cfg, out, summary, trained=None):
         panels[f"LSTM, version {v}, at initialisation"] = {k: (lags, np.array(r)) for k, r in rows.items()}
         summary["lstm"][v] = {k: _median_last(r) for k, r in rows.items()}
     fig = plots.plot_lag_curves(panels, ylabel="norm / ||dL/dh(T-1)||",
-                                title=f"LSTM (forget bias 1): gradient on h and on the cell state by lag "
+                                title=f"LSTM (forget bias 1, init scale 1): gradient on h and on the cell state by lag "
                                       f"(H={cfg['hidden']}, T=100, seeds 0..{cfg['seeds'] - 1})")
     plots.save_figure(fig, os.path.join(out, "lstm_grad_norm_by_lag.png"))
 
