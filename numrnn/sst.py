@@ -49,20 +49,24 @@ REFERENCES = [
 
 @dataclass(frozen=True)
 class Config:
-    """Everything one training run depends on (JSON-able; saved with every result)."""
+    """Everything one training run depends on (JSON-able; saved with every result).
+
+    The defaults are the settings of the sentence-level grid in results/sst.md (chosen on dev
+    accuracy, see results/sst_tuning.md).
+    """
     cell: str = "rnn"
     version: str = "D"
     regularised: bool = True
     seed: int = 0
     embed_size: int = 100
-    hidden_size: int = 150
+    hidden_size: int = 100
     dropout: float = 0.5          # used only when regularised
-    weight_decay: float = 1e-5    # used only when regularised
+    weight_decay: float = 1e-4    # used only when regularised
     lr: float = 1e-3
     batch_size: int = 25
     clip: float = 5.0
-    epochs: int = 15
-    patience: int = 4
+    epochs: int = 10
+    patience: int = 2
     lower: bool = True
     min_count: int = 1
     phrases: bool = False
@@ -376,13 +380,13 @@ def experiment(configs, sst_dir, out, figures, jobs=2, save_dir=None, command=""
     ``out`` + ".md" the table; ``figures`` the learning curves and the accuracy chart.
     """
     json_path = Path(f"{out}.json")
-    done = {}
-    if resume and json_path.exists():
-        done = {r["name"]: r for r in json.loads(json_path.read_text())["runs"]}
+    previous = json.loads(json_path.read_text()) if resume and json_path.exists() else {"runs": []}
+    done = {r["name"]: r for r in previous["runs"]}
     todo = [c for c in configs if done.get(c.name, {}).get("config") != asdict(c)]
     results = {c.name: done[c.name] for c in configs if c not in todo}
-    header = {"command": command, "sst_dir": str(data.find_sst_dir(sst_dir)), "jobs": jobs,
-              "majority": majority_baseline(sst_dir, configs[0])}
+    commands = previous.get("commands", [previous["command"]] if "command" in previous else [])
+    header = {"command": command, "commands": commands + [command],
+              "sst_dir": str(data.find_sst_dir(sst_dir)), "jobs": jobs, **describe_data(sst_dir)}
 
     def write():
         runs = [results[c.name] for c in configs if c.name in results]
@@ -409,13 +413,13 @@ def experiment(configs, sst_dir, out, figures, jobs=2, save_dir=None, command=""
     return runs
 
 
-def majority_baseline(sst_dir, config):
-    """Test accuracy of always answering the most frequent training sentence label."""
+def describe_data(sst_dir):
+    """Sentences per split, and the test accuracy of always answering the most frequent training label."""
     folder = data.find_sst_dir(sst_dir)
-    train = [t.label for t in data.read_trees(folder / "train.txt")]
-    test = np.array([t.label for t in data.read_trees(folder / "test.txt")])
-    label = int(np.bincount(train, minlength=5).argmax())
-    return {"label": label, "test_acc": float(np.mean(test == label))}
+    labels = {s: np.array([t.label for t in data.read_trees(folder / f"{s}.txt")]) for s in data.SPLITS}
+    label = int(np.bincount(labels["train"], minlength=5).argmax())
+    return {"sizes": {s: len(y) for s, y in labels.items()},
+            "majority": {"label": label, "test_acc": float(np.mean(labels["test"] == label))}}
 
 
 # ---------------------------------------------------------------------------------- report
@@ -449,8 +453,11 @@ def write_table(path, header, runs):
     settings = {k: v for k, v in runs[0]["config"].items() if k not in ("cell", "version", "regularised", "seed")}
     lines = [
         "# SST fine-grained (5-class) sentence classification: RNN and LSTM versions A-D", "",
-        f"Command: `{header['command']}`  ", f"Data: `{header['sst_dir']}` (official train/dev/test split: "
-        "8544 / 1101 / 2210 sentences), test accuracy on whole sentences.  ",
+        "Command" + (f": `{header['command']}`  " if len(header["commands"]) == 1 else
+                     "s (later ones resumed the earlier, keeping finished runs):  \n" +
+                     "  \n".join(f"`{c}`" for c in header["commands"]) + "  "),
+        f"Data: `{header['sst_dir']}`, train / dev / test sentences: "
+        f"{' / '.join(str(header['sizes'][s]) for s in data.SPLITS)}; accuracy is on whole sentences.  ",
         f"Settings shared by every run: `{json.dumps(settings)}`  ",
         "\"reg\" = dropout on embeddings and readout (p = dropout) + L2 weight decay; \"none\" = both 0. "
         "Adam (embedding rows: lazy Adam), early stopping on dev accuracy (patience epochs), "
@@ -475,7 +482,8 @@ def write_table(path, header, runs):
               "recursive models read the parse tree, the models here read left to right.",
               "\"s / epoch\" is wall-clock time of one pass over the training set while the machine "
               f"ran {header['jobs']} runs in parallel (plus any other load); \"CPU s\" is that "
-              "process's CPU time.", ""]
+              f"process's CPU time. The {len(runs)} runs took {sum(r['total_seconds'] for r in runs) / 60:.0f} "
+              "min of wall-clock time summed over runs.", ""]
     data.atomic_write_text(path, "\n".join(lines))
 
 

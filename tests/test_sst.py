@@ -190,7 +190,10 @@ def test_resume_skips_finished_runs(treebank, tmp_path, monkeypatch):
     sst.main(args)
     monkeypatch.setattr(sst, "run", lambda *a, **k: pytest.fail("a finished run was repeated"))
     sst.main(args + ["--resume"])
-    assert len(json.loads((tmp_path / "r.json").read_text())["runs"]) == 1
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert len(result["runs"]) == 1
+    assert result["commands"] == [" ".join(["python -m numrnn.sst", *args]),
+                                  " ".join(["python -m numrnn.sst", *args, "--resume"])]
 
 
 def test_bad_arguments_are_named(treebank, tmp_path):
