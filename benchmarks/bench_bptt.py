@@ -258,9 +258,10 @@ def _git_head():
     try:
         head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                               capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "numrnn"],
+        timed = ["numrnn/rnn.py", "numrnn/lstm.py"]
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", *timed],
                                capture_output=True, text=True, check=True).stdout.strip()
-        return head + (" (numrnn/ modified)" if dirty else "")
+        return head + (" (rnn.py/lstm.py modified)" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return None
 
