@@ -411,7 +411,7 @@ def write_report(results, out_dir, name, title, command, settings, figures=True,
 
 def reproduce(quick=False, seeds=None, workers=None, out=".", lengths=None, executor=None,
               lstm=None, progress=True, command=None, overrides=None, main=True, tune=False,
-              resume=False):
+              resume=False, figures=True):
     """Run the main table (and, with ``lengths``, the length sweep) and write the reports.
 
     Parameters
@@ -429,6 +429,7 @@ def reproduce(quick=False, seeds=None, workers=None, out=".", lengths=None, exec
     resume : bool
         Reuse the runs an interrupted call left in ``out/results/journal/*.jsonl``; otherwise
         those journals are started afresh (so changed code is never hidden behind old results).
+    figures : bool, also draw the figures (tables only when False)
 
     Returns (paths of the main report or None, paths of the length report or None).
     """
@@ -453,12 +454,14 @@ def reproduce(quick=False, seeds=None, workers=None, out=".", lengths=None, exec
     if tune:
         runs = run_sweep(tuning_plan(settings), journal=journals["tuning"], **sweep)
         write_report(runs, out, prefix.replace("reproduce", "tuning"),
-                     "Tuning runs (seed 100, not a seed of the tables)", command, settings)
+                     "Tuning runs (seed 100, not a seed of the tables)", command, settings,
+                     figures=figures)
     main_runs = []
     if main:
         main_runs = run_sweep(plan(settings, lstm=lstm), journal=journals["main"], **sweep)
         paths = write_report(main_runs, out, prefix, "First-element task: versions A-D, special, "
-                             "baselines" + (" (quick)" if quick else ""), command, settings)
+                             "baselines" + (" (quick)" if quick else ""), command, settings,
+                             figures=figures)
     if lengths:
         runs = length_plan(settings, lengths=lengths)
         # T already in the main table is not trained again: reuse those runs.
@@ -469,7 +472,8 @@ def reproduce(quick=False, seeds=None, workers=None, out=".", lengths=None, exec
                   if (s.row, s.T, s.seed) in done else next(fresh) for s in runs]
         length_paths = write_report(merged, out, prefix + "_lengths",
                                     "Length sweep: versions A-D at T = " + ", ".join(map(str, lengths))
-                                    + (" (quick)" if quick else ""), command, settings)
+                                    + (" (quick)" if quick else ""), command, settings,
+                                    figures=figures)
     return paths, length_paths
 
 

@@ -117,11 +117,12 @@ def test_reproduce_writes_tables_and_figures_with_the_command(tmp_path):
     assert os.path.getsize(lengths["length"]) > 10_000
     # --resume reuses the journalled runs (nothing is trained); without it they are trained again
     again, _ = rp.reproduce(quick=True, out=str(tmp_path), lstm=False, progress=False,
-                            overrides=over, command="numrnn test", resume=True, executor=_Refuses())
+                            overrides=over, command="numrnn test", resume=True, executor=_Refuses(),
+                            figures=False)
     assert json.load(open(again["json"]))["rows"] == record["rows"]
     with pytest.raises(AssertionError, match="trained again"):
         rp.reproduce(quick=True, out=str(tmp_path), lstm=False, progress=False, overrides=over,
-                     executor=_Refuses())
+                     executor=_Refuses(), figures=False)
     with pytest.raises(ValueError, match="unknown settings"):
         rp.reproduce(quick=True, overrides={"hiden_size": 3})
 
