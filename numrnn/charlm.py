@@ -42,7 +42,7 @@ LN2 = math.log(2.0)
 
 
 # ---------------------------------------------------------------------------------- model
-def build_model(vocab_size, version="D", cell="rnn", hidden_size=64, embed_size=16, seed=0,
+def build_model(vocab_size, version="A", cell="rnn", hidden_size=64, embed_size=16, seed=0,
                 dtype=np.float64, **layer_kwargs):
     """Embedding (V, E) -> recurrent layer of ``version`` -> softmax readout at every step.
 
@@ -144,7 +144,7 @@ def sample(model, vocab, n_chars, temperature=1.0, seed=0, prime=None):
 
 
 # ------------------------------------------------------------------------------- training
-def train(text, version="D", cell="rnn", hidden_size=64, embed_size=16, batch_size=32, k1=50,
+def train(text, version="A", cell="rnn", hidden_size=64, embed_size=16, batch_size=32, k1=50,
           k2=None, epochs=5, max_updates=None, optimizer="adam", lr=2e-3, clip=1.0,
           reset_every=None, valid_fraction=0.1, seed=0, dtype=np.float64, checkpoint_path=None, log=None,
           **layer_kwargs):
@@ -377,7 +377,9 @@ def add_parser(subparsers):
                               description="Train a character LM with truncated BPTT on a UTF-8 "
                                           "text file (default: a generated text).")
     _add_model_args(p)
-    p.add_argument("--version", default="D", help="paper version A, B, C, D or special (default D)")
+    p.add_argument("--version", default="A",
+                   help="paper version A, B, C, D or special (default A: with the state carried, "
+                        "C and D do not learn a character LM, see results/charlm.md)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="checkpoints/charlm",
                    help="checkpoint path: writes PATH.npz and PATH.json (default checkpoints/charlm)")
