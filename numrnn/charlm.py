@@ -16,13 +16,14 @@ BPTT(k2; k1) of :mod:`numrnn.tbptt` along them: the state is carried from window
 gradient is truncated at each window start. Evaluation runs the same chunked forward with the state
 carried and no truncation to worry about (no gradient), so it equals one forward over the stream.
 
-Command line (also as ``numrnn charlm-train`` / ``numrnn charlm-sample`` once wired into the CLI)::
+Command line (``numrnn ...``, or ``python -m numrnn.charlm ...`` without the CLI)::
 
-    python -m numrnn.charlm charlm-train --text my.txt --version A --out runs/my_lm
-    python -m numrnn.charlm charlm-sample --checkpoint runs/my_lm --chars 300 --temperature 0.8
+    numrnn charlm-train --text my.txt --version A --out runs/my_lm
+    numrnn charlm-sample --checkpoint runs/my_lm --chars 300 --temperature 0.8
 """
 import argparse
 import math
+import numbers
 import os
 import shlex
 import sys
@@ -125,7 +126,8 @@ def sample(model, vocab, n_chars, temperature=1.0, seed=0, prime=None):
     text : str, the prime followed by the n_chars generated characters
     """
     n_chars = check_int("n_chars", n_chars, 1)
-    if not (isinstance(temperature, (int, float)) and np.isfinite(temperature) and temperature > 0):
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) \
+            or not (np.isfinite(temperature) and temperature > 0):
         raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
     if prime is None or prime == "":
         prime = "\n" if "\n" in vocab.index else vocab.chars[0]
@@ -184,8 +186,10 @@ def train(text, version="A", cell="rnn", hidden_size=64, embed_size=16, batch_si
     vocab : Vocab
     history : dict
         "train_loss" mean cross-entropy (nats) of each update; "valid_bpc" per epoch;
-        "unigram_bpc" the baseline; "updates"; "diverged_at" the update whose loss or gradient was
-        not finite (None if none); "seconds".
+        "unigram_bpc" the baseline; "updates" applied; "diverged_at" the update that could not be
+        made because a loss, gradient or parameter was not finite (None if none), and then
+        "kept_after_updates": the model holds the parameters after that many updates, the last
+        whose loss was finite; "seconds".
     """
     k1, k2 = check_window(k1, k2)
     epochs = check_int("epochs", epochs, 1)
@@ -199,8 +203,10 @@ def train(text, version="A", cell="rnn", hidden_size=64, embed_size=16, batch_si
     opt = make_optimizer(optimizer, lr=lr)
     history = {"train_loss": [], "valid_bpc": [], "updates": 0, "diverged_at": None,
                "unigram_bpc": unigram_bits(train_ids, valid_ids, len(vocab))}
+    last_good = {}
     for epoch in range(1, epochs + 1):
-        if not _train_epoch(model, opt, x, y, k1, k2, clip, reset_every, max_updates, history):
+        if not _train_epoch(model, opt, x, y, k1, k2, clip, reset_every, max_updates, history,
+                            last_good):
             break
         history["valid_bpc"].append(bits_per_char(model, valid, reset_every=reset_every))
         if log:
@@ -211,42 +217,52 @@ def train(text, version="A", cell="rnn", hidden_size=64, embed_size=16, batch_si
         if max_updates is not None and history["updates"] >= max_updates:
             break
     if history["diverged_at"] is not None and log:
-        log(f"stopped: update {history['diverged_at']} had a non-finite loss or gradient; "
-            f"kept the parameters of update {history['diverged_at'] - 1}")
+        log(f"stopped at update {history['diverged_at']}: a non-finite loss, gradient or parameter; "
+            f"kept the last parameters with a finite loss, those after "
+            f"{history['kept_after_updates']} updates")
     if history["diverged_at"] is not None and not history["valid_bpc"]:
         history["valid_bpc"].append(bits_per_char(model, valid, reset_every=reset_every))
     history["seconds"] = time.perf_counter() - started
     return model, vocab, history
 
 
-def _train_epoch(model, opt, x, y, k1, k2, clip, reset_every, max_updates, history):
+def _train_epoch(model, opt, x, y, k1, k2, clip, reset_every, max_updates, history, last_good):
     """One pass of BPTT(k2; k1) over the streams. False if training must stop (divergence)."""
     for xs, ys in _segments(x, y, reset_every):
         for _, loss, grads, _ in truncated_steps(model, xs, ys, k1, k2):
-            if not _update(model, opt, loss, grads, clip, history):
+            if not _update(model, opt, loss, grads, clip, history, last_good):
                 return False
             if max_updates is not None and history["updates"] >= max_updates:
                 return True
     return True
 
 
-def _update(model, opt, loss, grads, clip, history):
-    """Clip and apply one update; on a non-finite loss, gradient or result keep the last good params."""
+def _update(model, opt, loss, grads, clip, history, last_good):
+    """Clip and apply one update, or stop on a non-finite loss, gradient or result.
+
+    ``last_good`` holds the parameters whose loss was the last finite one (and after how many
+    updates); on stopping the model gets them back.
+    """
     norm = math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads.values()))
     if not (math.isfinite(loss) and math.isfinite(norm)):
-        history["diverged_at"] = history["updates"] + 1
-        return False
+        return _stop(model, history, last_good)
+    last_good.update(params={k: v.copy() for k, v in model.params.items()}, after=history["updates"])
     if clip is not None:
         grads, _ = clip_by_global_norm(grads, clip)
-    good = {k: v.copy() for k, v in model.params.items()}
     opt.step(model.params, grads)
     if not all(np.all(np.isfinite(v)) for v in model.params.values()):
-        model.set_params(good)
-        history["diverged_at"] = history["updates"] + 1
-        return False
+        return _stop(model, history, last_good)
     history["updates"] += 1
     history["train_loss"].append(float(loss))
     return True
+
+
+def _stop(model, history, last_good):
+    history["diverged_at"] = history["updates"] + 1
+    if last_good:
+        model.set_params(last_good["params"])
+    history["kept_after_updates"] = last_good.get("after", 0)
+    return False
 
 
 def _mean_bpc(history, last=50):
