@@ -27,12 +27,16 @@ what "detached" means in NumPy: the previous window's cache is simply never back
 state at a window boundary is the last P = max(1, S) hidden states (plus the cell state c(t-1) for
 an LSTM) and the step count, which keeps the matrix schedule W_{(t mod K)+1} and the skip steps
 in phase. Carrying only h(t-1) would silently change every skip step of the next window whose
-h(t-S) lies before the boundary; :func:`check_state` refuses a state of the wrong shape.
+h(t-S) lies before the boundary; :func:`check_state` refuses a state of the wrong shape. The
+carried skip has a cost too: h(t) = phi(a(t)) + h(t-S) sums the state along each chain of skip
+steps, so over a long stream the state of C and D grows (geometrically with ReLU, where
+h(t) >= h(t-S); by drift with tanh and the LSTM). ``results/charlm.md`` measures it.
 
 **Truncation cuts long paths.** A loss at step t in window j reaches back only to :math:`s_j`: every
 path from an earlier step is cut, however strong. :func:`input_grad_norm_by_lag` measures how much
 gradient a loss at the last step sends to each earlier input with and without the cut, and
-:func:`plot_grad_norm_truncated` draws it for versions A-D.
+:func:`plot_grad_norm_truncated` draws it for versions A-D: at initialisation a cut at k = 20
+removes 0.02 % of A's gradient norm but 99.7 % of C's, whose gradient grows with the lag.
 """
 import os
 import tempfile
