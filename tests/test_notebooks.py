@@ -3,6 +3,7 @@
 Every notebook reads ``NUMRNN_NOTEBOOK_QUICK`` in its first parameters cell; set to 1 here, it
 shrinks sizes so that all notebooks together run in well under three minutes on 2 cores.
 """
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -35,15 +36,38 @@ def test_listed_in_readme_and_answered(path):
     assert path.name in (HERE / "ANSWERS.md").read_text(), f"{path.name} has no answers in notebooks/ANSWERS.md"
 
 
+def execute(path, folder):
+    """Run a notebook top to bottom with ``folder`` as its working directory; return its outputs."""
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(folder)}})
+    client.execute()                              # raises CellExecutionError on the first failing cell
+    outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
+    assert not [out for out in outputs if out.output_type == "error"]
+    return "".join(out.get("text", "") for out in outputs if out.output_type == "stream")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_runs_top_to_bottom(path, monkeypatch):
     monkeypatch.setenv("NUMRNN_NOTEBOOK_QUICK", "1")
     monkeypatch.delenv("NUMRNN_NOTEBOOK_FIGURES", raising=False)
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=120, kernel_name="python3",
-                            resources={"metadata": {"path": str(HERE)}})
-    client.execute()                              # raises CellExecutionError on the first failing cell
-    errors = [out for cell in nb.cells if cell.cell_type == "code"
-              for out in cell.outputs if out.output_type == "error"]
-    assert not errors
+    execute(path, HERE)
+
+
+SST_NOTEBOOK = HERE / "06_sst.ipynb"
+
+
+@pytest.mark.slow
+def test_sst_notebook_skips_cleanly_without_the_data(tmp_path, monkeypatch):
+    """Run from a folder with no data nearby and NUMRNN_SST_DIR naming an empty folder."""
+    folder = tmp_path / "course" / "notebooks"
+    folder.mkdir(parents=True)
+    shutil.copy(SST_NOTEBOOK, folder)
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("NUMRNN_SST_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("NUMRNN_NOTEBOOK_QUICK", "1")
+    monkeypatch.delenv("NUMRNN_NOTEBOOK_FIGURES", raising=False)
+    printed = execute(folder / SST_NOTEBOOK.name, folder)
+    assert "SST not found in" in printed and "NUMRNN_SST_DIR" in printed
+    assert "parameters" not in printed           # no model was trained
