@@ -1,0 +1,94 @@
+"""numrnn's forward + backward at an older git revision beside the working tree: what a change bought.
+
+    python benchmarks/compare_revisions.py --rnn-rev 7645c73 --lstm-rev c49046d
+
+Loads ``numrnn/rnn.py`` and ``numrnn/lstm.py`` as they were at the given revisions (``git show``)
+next to the current ones, and times them interleaved in one process (median and min of ``--reps``
+after one warm-up, process CPU time, one BLAS thread) on the sizes of bench_bptt.py. Also prints
+tracemalloc's peak of one call of each, as a multiple of what BPTT must keep.
+"""
+import argparse
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numrnn  # noqa: E402,F401  (the package the loaded modules import from)
+from bench_bptt import CONFIGS, SCALE, SEED, must_keep_bytes, peak_bytes  # noqa: E402
+
+
+def load_module(name, rev, path):
+    """numrnn/<path> at git revision ``rev`` (or the working tree if rev is None) as numrnn.<name>."""
+    if rev is not None:
+        source = subprocess.run(["git", "-C", ROOT, "show", f"{rev}:{path}"], capture_output=True,
+                                text=True, check=True).stdout
+        handle, path = tempfile.mkstemp(suffix=".py")
+        with os.fdopen(handle, "w") as fh:
+            fh.write(source)
+    else:
+        path = os.path.join(ROOT, path)
+    spec = importlib.util.spec_from_file_location(f"numrnn.{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def time_pair(layers, x, dhs, reps):
+    """{label: [seconds]} of forward + backward, interleaved."""
+    times = {label: [] for label in layers}
+    for rep in range(reps + 1):
+        for label, layer in layers.items():
+            t0 = time.process_time()
+            hs, cache = layer.forward(x)
+            layer.backward(dhs, cache)
+            if rep:
+                times[label].append(time.process_time() - t0)
+    return times
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--rnn-rev", default="7645c73", help="revision of numrnn/rnn.py to compare with")
+    p.add_argument("--lstm-rev", default="c49046d", help="revision of numrnn/lstm.py to compare with")
+    p.add_argument("--reps", type=int, default=9)
+    args = p.parse_args(argv)
+    print("command: python benchmarks/compare_revisions.py " + " ".join(sys.argv[1:] if argv is None else argv))
+    print(f"process CPU time, 1 BLAS thread, median (min) of {args.reps}; seed {SEED}, scale {SCALE}; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    pairs = [("rnn", "RNN", v, args.rnn_rev, "numrnn/rnn.py") for v in ("A", "D")]
+    pairs += [("lstm", "LSTM", "D", args.lstm_rev, "numrnn/lstm.py")]
+    print(f"{'layer':<7}{'B':>4}{'T':>4}{'H':>4} {'dtype':<8}{'before ms':>16}{'after ms':>16}"
+          f"{'speed-up':>9}{'mem before':>11}{'mem after':>10}")
+    with threadpool_limits(limits=1):
+        for family, cls, version, rev, path in pairs:
+            old, new = load_module(f"old_{family}", rev, path), load_module(f"new_{family}", None, path)
+            for B, T, D, H in CONFIGS:
+                for dtype in (np.float32, np.float64):
+                    rng = np.random.default_rng(SEED)
+                    x = rng.standard_normal((B, T, D)).astype(dtype)
+                    dhs = rng.standard_normal((B, T, H)).astype(dtype)
+                    layers = {k: getattr(m, cls).from_version(version, D, H, scale=SCALE, seed=SEED,
+                                                              dtype=dtype)
+                              for k, m in (("before", old), ("after", new))}
+                    t = time_pair(layers, x, dhs, args.reps)
+                    keep = must_keep_bytes(family, layers["after"], B, T)
+                    mem = {k: peak_bytes(lambda layer=layer: layer.backward(dhs, layer.forward(x)[1]))
+                           / keep for k, layer in layers.items()}
+                    ms = {k: (1e3 * np.median(v), 1e3 * np.min(v)) for k, v in t.items()}
+                    print(f"{cls + ' ' + version:<7}{B:>4}{T:>4}{H:>4} {np.dtype(dtype).name:<8}"
+                          f"{ms['before'][0]:9.2f} ({ms['before'][1]:5.1f}){ms['after'][0]:9.2f} "
+                          f"({ms['after'][1]:5.1f}){ms['before'][0] / ms['after'][0]:8.2f}x"
+                          f"{mem['before']:10.2f}x{mem['after']:9.2f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()
