@@ -55,11 +55,19 @@ def atomic_write(path, write, mode="wb"):
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, default_file_mode())           # mkstemp makes 0600; use what open() would
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def default_file_mode():
+    """0666 minus the process's umask: the mode a plain ``open(path, "w")`` would give."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def save_checkpoint(path, model, optimizer=None, trainer=None, meta=None):
@@ -187,4 +195,5 @@ def _jsonable(value):
     raise TypeError(f"cannot store {type(value).__name__} in a checkpoint's JSON")
 
 
-__all__ = ["save_checkpoint", "load_checkpoint", "Checkpoint", "CheckpointError", "atomic_write"]
+__all__ = ["save_checkpoint", "load_checkpoint", "Checkpoint", "CheckpointError", "atomic_write",
+           "default_file_mode"]

@@ -14,6 +14,7 @@ import tempfile
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .checkpoint import default_file_mode
 from .reproduce import SUCCESS
 
 
@@ -137,6 +138,7 @@ def save(fig, path, dpi=110):
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=dpi)
+        os.chmod(tmp, default_file_mode())       # mkstemp makes 0600; use what open() would
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

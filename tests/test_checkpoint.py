@@ -33,6 +33,9 @@ def test_loaded_model_predicts_identically(tmp_path):
     assert loaded.model.params["layer.W1"].dtype == np.float32
     np.testing.assert_array_equal(loaded.model.predict(TASK.x_test), trainer.model.predict(TASK.x_test))
     assert [p for p in os.listdir(tmp_path) if p.startswith(".tmp")] == []
+    mask = os.umask(0)
+    os.umask(mask)
+    assert os.stat(npz).st_mode & 0o777 == 0o666 & ~mask        # not mkstemp's 0600
 
 
 def test_resumed_training_continues_identically(tmp_path):
