@@ -51,6 +51,10 @@ class Trainer:
     callback : callable (step, model) -> None, optional
         Called after every ``callback_every`` updates (e.g. for gradient-norm heat maps).
     callback_every : int, default 1
+    tbptt : int or (int, int), optional
+        Truncated BPTT within each batch (:mod:`numrnn.tbptt`): ``k`` or ``(k1, k2)`` updates every
+        k1 steps and backpropagates k2 >= k1 steps, the state carried between windows and detached.
+        Needs a model with ``readout="all"``; None (default) backpropagates through whole sequences.
 
     Attributes
     ----------
@@ -62,7 +66,7 @@ class Trainer:
     """
 
     def __init__(self, model, optimizer, batch_size=100, clip=None, seed=0, eval_every=None,
-                 progress=True, callback=None, callback_every=1):
+                 progress=True, callback=None, callback_every=1, tbptt=None):
         self.model, self.optimizer = model, optimizer
         self.batch_size = check_int("batch_size", batch_size, 1)
         if clip is not None and not clip > 0:
@@ -71,6 +75,7 @@ class Trainer:
         self.eval_every = None if eval_every is None else check_int("eval_every", eval_every, 1)
         self.progress, self.callback = progress, callback
         self.callback_every = check_int("callback_every", callback_every, 1)
+        self.tbptt = _check_tbptt(tbptt, model)
         self.rng = as_generator(seed)
         self.step, self.epoch = 0, 0
         self.history = {"loss": [], "grad_norm": [], "grad_norms": {k: [] for k in model.params},
@@ -128,10 +133,24 @@ class Trainer:
         return self.history
 
     def _train_step(self, x, y, lengths, mask):
-        """One update; False (and the divergence recorded) if it was refused."""
-        step = self.step + 1
+        """One batch: one update, or one per window with truncated BPTT; False if one was refused."""
         with np.errstate(over="ignore", invalid="ignore"):   # overflow is reported as divergence
-            loss, grads, _ = self.model.loss_and_grads(x, y, lengths=lengths, mask=mask, train=True)
+            if self.tbptt is None:
+                loss, grads, _ = self.model.loss_and_grads(x, y, lengths=lengths, mask=mask,
+                                                           train=True)
+                return self._update(loss, grads)
+            if lengths is not None or mask is not None:
+                raise ValueError("tbptt runs over whole streams: lengths and mask are not supported")
+            from .tbptt import truncated_steps
+            k1, k2 = self.tbptt
+            for _, loss, grads, _ in truncated_steps(self.model, x, y, k1, k2):
+                if not self._update(loss, grads):
+                    return False
+            return True
+
+    def _update(self, loss, grads):
+        """One optimiser step from (loss, grads); False (and the divergence recorded) if refused."""
+        step = self.step + 1
         reason = _nonfinite(loss, grads)
         if reason:
             return self._diverge(step, reason)
@@ -178,6 +197,19 @@ class Trainer:
         self.history = history
         if history.get("diverged"):
             self.history["diverged"] = Diverged(history["diverged"])
+
+
+def _check_tbptt(tbptt, model):
+    """None, or (k1, k2) with 1 <= k1 <= k2, for a model whose loss covers every step."""
+    if tbptt is None:
+        return None
+    k1, k2 = (tbptt, tbptt) if not isinstance(tbptt, (tuple, list)) else tuple(tbptt)
+    k1, k2 = check_int("tbptt k1", k1, 1), check_int("tbptt k2", k2, 1)
+    if k2 < k1:
+        raise ValueError(f"tbptt k2 must be >= k1, got k1={k1}, k2={k2}")
+    if model.readout_mode != "all":
+        raise ValueError("tbptt needs a model with readout='all' (a loss at every step)")
+    return k1, k2
 
 
 def _take(array, idx):
