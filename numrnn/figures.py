@@ -2,6 +2,8 @@
 
     python -m numrnn.figures [--quick] [--out figures/]
 
+(also ``<out>/tbptt/grad_norm_truncated.png``, from :func:`numrnn.tbptt.plot_grad_norm_truncated`)
+
 writes ``<out>/diagnostics/*.png`` and ``<out>/diagnostics/summary.json`` (every number quoted in
 the README, with the settings and seeds that made it). The setting is the paper's first-element task
 (:func:`numrnn.tasks.first_element`: inputs U[-1, 1]^6, target x[0, 0], MSE, T = 100 for A-D and
@@ -279,6 +281,15 @@ def write_json(obj, path):
         raise
 
 
+def tbptt_figure(out, quick, summary):
+    """Gradient by lag with and without truncation at k = 20 (T = 60, seeds 0-4; quick: 0-1)."""
+    from .tbptt import plot_grad_norm_truncated
+    os.makedirs(os.path.join(out, "tbptt"), exist_ok=True)
+    seeds = range(2) if quick else range(5)
+    study = plot_grad_norm_truncated(os.path.join(out, "tbptt", "grad_norm_truncated.png"), seeds=seeds)
+    summary["tbptt_cut_fraction_k20"] = {name: curves["cut_fraction"] for name, curves in study.items()}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m numrnn.figures", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="few seeds and steps: a smoke run")
@@ -295,6 +306,7 @@ def main(argv=None):
         for make in (path_figure, contribution_figure, jacobian_figure, lstm_figure, sweep_figures):
             make(cfg, out, summary, trained)
             print(f"{make.__name__}: {time.perf_counter() - started:.0f} s", flush=True)
+        tbptt_figure(args.out, args.quick, summary)
     summary["seconds"], summary["cpu_seconds"] = time.perf_counter() - started, time.process_time() - cpu
     write_json(summary, os.path.join(out, "summary.json"))
     print(f"wrote {out}/*.png and summary.json in {summary['seconds']:.0f} s")

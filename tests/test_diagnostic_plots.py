@@ -144,5 +144,7 @@ def test_figures_command_quick_writes_every_figure_and_the_summary(tmp_path, mon
     import json
     summary = json.loads((out / "summary.json").read_text())
     assert summary["command"] == "python -m numrnn.figures --quick"
+    assert os.listdir(tmp_path / "tbptt") == ["grad_norm_truncated.png"]
+    assert summary["tbptt_cut_fraction_k20"]["C"] > summary["tbptt_cut_fraction_k20"]["A"]
     assert set(summary["grad_norm_ratio_last_lag"]["init"]) == {"A", "B", "C", "D", "special"}
     assert [run["steps"] for run in summary["training"]["A"]] == [4, 4]
