@@ -32,7 +32,7 @@ def add_train_parser(subparsers):
                               description="Train one recurrent network on a synthetic task.")
     p.add_argument("--task", default="first-element", help="first-element, adding or copy")
     p.add_argument("--version", default="D", help="A, B, C, D or special")
-    p.add_argument("--cell", default="rnn", help="rnn or lstm")
+    p.add_argument("--cell", default="rnn", help="rnn, lstm or gru")
     p.add_argument("--T", type=int, default=100, help="sequence length (default 100)")
     p.add_argument("--D", type=int, default=6, help="input size of first-element (default 6)")
     p.add_argument("--n-train", type=int, default=10000)

@@ -34,7 +34,7 @@ from ._checks import check_array, check_choice, check_dtype, check_int
 from .losses import mse_loss, softmax_cross_entropy
 from .schedule import version as version_of
 
-CELLS = ("rnn", "lstm")
+CELLS = ("rnn", "lstm", "gru")
 READOUTS = ("last", "all")
 LOSSES = ("mse", "ce")
 
@@ -45,8 +45,9 @@ def make_layer(cell="rnn", version=None, *, input_size, hidden_size, n_matrices=
 
     Parameters
     ----------
-    cell : {"rnn", "lstm"}
-        :class:`numrnn.rnn.RNN` or :class:`numrnn.lstm.LSTM` (imported only when asked for).
+    cell : {"rnn", "lstm", "gru"}
+        :class:`numrnn.rnn.RNN`, :class:`numrnn.lstm.LSTM` or :class:`numrnn.gru.GRU` (imported only
+        when asked for).
     version : {"A", "B", "C", "D", "special"}, optional
         Sets (n_matrices, skip) from the paper; give either ``version`` or ``n_matrices``/``skip``.
     input_size, hidden_size : int
@@ -60,7 +61,7 @@ def make_layer(cell="rnn", version=None, *, input_size, hidden_size, n_matrices=
 
     Returns
     -------
-    RNN or LSTM
+    RNN, LSTM or GRU
     """
     check_choice("cell", cell, CELLS)
     if version is not None:
@@ -71,8 +72,10 @@ def make_layer(cell="rnn", version=None, *, input_size, hidden_size, n_matrices=
     skip = 0 if skip is None else skip
     if cell == "rnn":
         from .rnn import RNN as Layer
-    else:
+    elif cell == "lstm":
         from .lstm import LSTM as Layer
+    else:
+        from .gru import GRU as Layer
     return Layer(input_size, hidden_size, n_matrices=n_matrices, skip=skip, seed=seed, dtype=dtype,
                  **layer_kwargs)
 
@@ -88,7 +91,7 @@ class SequenceModel:
         H.
     output_size : int
         O: regression outputs for "mse", classes for "ce".
-    cell : {"rnn", "lstm"}, default "rnn"
+    cell : {"rnn", "lstm", "gru"}, default "rnn"
     version : str, optional
         Paper version "A".."D" or "special"; or give ``n_matrices`` and ``skip``.
     n_matrices, skip : int, optional

@@ -24,7 +24,7 @@ def _data(model, rng, B, T, D, tokens=False):
     return x, y
 
 
-@given(cell=st.sampled_from(["rnn", "lstm"]), version=st.sampled_from(["A", "B", "C", "D", "special"]),
+@given(cell=st.sampled_from(["rnn", "lstm", "gru"]), version=st.sampled_from(["A", "B", "C", "D", "special"]),
        readout=st.sampled_from(["last", "all"]), loss=st.sampled_from(["mse", "ce"]),
        tokens=st.booleans(), dropout=st.sampled_from([0.0, 0.3]), padded=st.booleans(),
        B=st.integers(1, 3), T=st.integers(1, 7), seed=st.integers(0, 2**16))
@@ -86,7 +86,7 @@ def test_all_ones_mask_equals_no_mask():
             np.testing.assert_allclose(ga[name], gb[name], rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("version", ["A", "D", "special"])
 def test_carried_state_makes_chunks_equal_the_whole_sequence(version, cell):
     rng = np.random.default_rng(2)
@@ -166,8 +166,10 @@ def test_make_layer_by_version_and_by_numbers():
     assert lstm.params["W1"].shape == (12, 3)
     with pytest.raises(ValueError, match="either version or n_matrices"):
         make_layer("rnn", "A", input_size=2, hidden_size=3, skip=2)
+    gru = make_layer("gru", "D", input_size=2, hidden_size=3, seed=0)
+    assert type(gru).__name__ == "GRU" and (gru.n_matrices, gru.skip) == (2, 2)
     with pytest.raises(ValueError, match="cell"):
-        make_layer("gru", input_size=2, hidden_size=3)
+        make_layer("elman", input_size=2, hidden_size=3)
     with pytest.raises(ValueError, match="version"):
         make_layer("rnn", "E", input_size=2, hidden_size=3)
 
