@@ -203,6 +203,6 @@ def test_bad_arguments_are_named(treebank, tmp_path):
         sst.main(["sst", "--sst-dir", str(tmp_path / "nowhere"), "--jobs", "1"])
     vocab, _ = sst.load(treebank, TINY)
     with pytest.raises(ValueError, match="cell"):
-        sst.build_model(replace(TINY, cell="gru"), vocab)
+        sst.build_model(replace(TINY, cell="elman"), vocab)
     with pytest.raises(ValueError, match="not an SST model|does not exist"):
         sst.load_model(tmp_path / "nothing")
