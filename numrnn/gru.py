@@ -38,7 +38,7 @@ import numpy as np
 from . import init as initialisers
 from ._checks import check_array, check_choice, check_dtype, check_int
 from .activations import sigmoid
-from .rnn import RNNState, _sum_outer
+from .rnn import RNNState, _sum_outer, start_history
 from .schedule import check_schedule, is_skip_step, matrix_index, version
 
 
@@ -163,7 +163,8 @@ class GRU:
 
         h = np.empty((P + T, B, H), dtype=self.dtype)
         a_n = np.empty((T, B, H), dtype=self.dtype)
-        h[:P], t0 = self._history(B, h0, state)      # h(-P) .. h(-1); h(-1) = h0
+        history, t0 = start_history(self, B, h0, state)
+        h[:P] = history                               # h(-P) .. h(-1); h(-1) = h0
         x = x.transpose(1, 0, 2)                      # (T, B, D), time-major
         gates = x @ Wx.T + b                          # u(t) = Wx x(t) + b for all t: one product
 
@@ -181,21 +182,6 @@ class GRU:
         hs = h[P:].transpose(1, 0, 2)
         hs.flags.writeable = False
         return hs, GRUCache(x=x, gates=gates, a_n=a_n, h=h, steps=t0)
-
-    def _history(self, B, h0, state):
-        """The P history slots in front of h(0), and the global index of step 0."""
-        P, H = self.n_history, self.hidden_size
-        if state is not None:
-            if h0 is not None:
-                raise ValueError("give either h0 or state, not both")
-            if not isinstance(state, RNNState):
-                raise TypeError(f"state must be an RNNState, got {type(state).__name__}")
-            check_array("state.history", state.history, 3, (P, B, H))
-            return state.history, check_int("state.steps", state.steps, 0)
-        history = np.zeros((P, B, H), dtype=self.dtype)
-        if h0 is not None:
-            history[-1] = check_array("h0", h0, 2, (B, H))
-        return history, 0
 
     # ----------------------------------------------------------------- backward
     def backward(self, dhs, cache, return_dinit=False):
@@ -221,7 +207,7 @@ class GRU:
             raise TypeError(f"cache must be the GRUCache returned by forward, got {type(cache).__name__}")
         T, B, _ = cache.gates.shape
         dhs = check_array("dhs", dhs, 3, (B, T, self.hidden_size), self.dtype)
-        P, K, S, H = self.n_history, self.n_matrices, self.skip, self.hidden_size
+        P, K, S = self.n_history, self.n_matrices, self.skip
         W, t0 = self.params, cache.steps
 
         dh = np.zeros_like(cache.h)                   # dh[P + t] is the total dL/dh(t)

@@ -173,7 +173,7 @@ class RNN:
         W_T = [np.ascontiguousarray(W[f"W{k + 1}"].T) for k in range(K)]  # contiguous W_k^T: faster
 
         h = np.empty((P + T, B, H), dtype=self.dtype)
-        history, t0 = self._history(B, h0, state)
+        history, t0 = start_history(self, B, h0, state)
         h[:P] = history                               # h(-P) .. h(-1); h(-1) = h0
         x = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, D), time-major (D is small)
         a = np.empty((T, B, H), dtype=self.dtype)
@@ -193,21 +193,6 @@ class RNN:
         hs = h[P:].transpose(1, 0, 2)
         hs.flags.writeable = False
         return hs, RNNCache(x=x, a=a, h=h, steps=t0)
-
-    def _history(self, B, h0, state):
-        """The P history slots in front of h(0), and the global index of step 0."""
-        P, H = self.n_history, self.hidden_size
-        if state is not None:
-            if h0 is not None:
-                raise ValueError("give either h0 or state, not both")
-            if not isinstance(state, RNNState):
-                raise TypeError(f"state must be an RNNState, got {type(state).__name__}")
-            check_array("state.history", state.history, 3, (P, B, H))
-            return state.history, check_int("state.steps", state.steps, 0)
-        history = np.zeros((P, B, H), dtype=self.dtype)
-        if h0 is not None:
-            history[-1] = check_array("h0", h0, 2, (B, H), self.dtype)
-        return history, 0
 
     # ----------------------------------------------------------------- backward
     def backward(self, dhs, cache, return_dinit=False):
@@ -293,6 +278,26 @@ class RNN:
 def _chunk_steps(T, B, P, rows=2048):
     """Steps per BPTT chunk: about ``rows`` rows (steps x batch) per product, at least P, at most T."""
     return max(P, min(T, -(-rows // B)))
+
+
+def start_history(layer, B, h0, state):
+    """The P = max(1, S) history slots in front of h(0), and the global index of step 0.
+
+    From a carried :class:`RNNState` (checked against the layer and batch), or zeros with
+    h(-1) = h0. Shared by every layer whose state is the hidden history alone (RNN, GRU).
+    """
+    P, H = layer.n_history, layer.hidden_size
+    if state is not None:
+        if h0 is not None:
+            raise ValueError("give either h0 or state, not both")
+        if not isinstance(state, RNNState):
+            raise TypeError(f"state must be an RNNState, got {type(state).__name__}")
+        check_array("state.history", state.history, 3, (P, B, H))
+        return state.history, check_int("state.steps", state.steps, 0)
+    history = np.zeros((P, B, H), dtype=layer.dtype)
+    if h0 is not None:
+        history[-1] = check_array("h0", h0, 2, (B, H), layer.dtype)
+    return history, 0
 
 
 def _sum_outer(da, v, rows, cols):

@@ -26,7 +26,6 @@ figures; ``numrnn sst-predict`` classifies sentences with a saved model.
 """
 import argparse
 import json
-import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed

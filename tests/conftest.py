@@ -1,11 +1,10 @@
-"""Shared test settings: hypothesis profiles and float64 helpers.
+"""Shared test settings: hypothesis profiles and the headless Agg backend.
 
 In CI (CI=true, or HYPOTHESIS_PROFILE=ci) hypothesis is derandomized, so a failure there reproduces exactly.
 """
 import os
 
 import matplotlib
-import numpy as np
 from hypothesis import HealthCheck, settings
 
 matplotlib.use("Agg")

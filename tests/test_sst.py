@@ -2,7 +2,6 @@
 import argparse
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
