@@ -1,8 +1,8 @@
 """Command line: ``numrnn train ...``, ``numrnn reproduce ...`` and the subcommands of other modules.
 
 Subcommands come from modules that expose ``add_parser(subparsers)``: this module's own
-(:func:`add_train_parser`, :func:`add_reproduce_parser`) and, when they are installed, the optional
-modules listed in :data:`PLUGINS`. An ``add_parser`` registers a parser and sets ``func`` to a
+(:func:`add_train_parser`, :func:`add_reproduce_parser`) and the experiment modules listed in
+:data:`EXPERIMENTS`. An ``add_parser`` registers a parser and sets ``func`` to a
 callable ``func(args) -> int`` (the exit status)::
 
     def add_parser(subparsers):
@@ -22,8 +22,9 @@ import importlib
 import shlex
 import sys
 
-#: Optional modules that add subcommands when present (imported lazily, skipped when absent).
-PLUGINS = ["numrnn.sst", "numrnn.charlm"]
+#: The experiment modules; each adds its subcommands with ``add_parser(subparsers)``.
+EXPERIMENTS = ["numrnn.experiments.figures", "numrnn.experiments.sst", "numrnn.experiments.charlm",
+               "numrnn.experiments.demo"]
 
 
 # ------------------------------------------------------------------------------ train
@@ -65,11 +66,11 @@ def _task_args(args):
 
 
 def run_train(args):
-    from .checkpoint import load_checkpoint, save_checkpoint
-    from .model import SequenceModel
-    from .optim import make_optimizer
-    from .tasks import make_task
-    from .train import Trainer
+    from .training.checkpoint import load_checkpoint, save_checkpoint
+    from .training.model import SequenceModel
+    from .training.optim import make_optimizer
+    from .data.tasks import make_task
+    from .training.trainer import Trainer
 
     if args.resume:
         ck = load_checkpoint(args.resume)
@@ -135,7 +136,7 @@ def add_reproduce_parser(subparsers):
 
 def run_reproduce(args):
     from ._checks import check_int
-    from .reproduce import reproduce
+    from .experiments.reproduce import reproduce
 
     lengths = None
     if args.lengths:
@@ -168,7 +169,7 @@ def run_reproduce(args):
 
 
 # ------------------------------------------------------------------------------- main
-def build_parser(plugins=None):
+def build_parser():
     """The argument parser with every available subcommand."""
     parser = argparse.ArgumentParser(prog="numrnn", description="Recurrent networks with "
                                      "hand-written BPTT: skip connections and multiple matrices.")
@@ -176,21 +177,9 @@ def build_parser(plugins=None):
     subparsers.required = True
     add_train_parser(subparsers)
     add_reproduce_parser(subparsers)
-    for name in PLUGINS if plugins is None else plugins:
-        module = _optional(name)
-        if module is not None and hasattr(module, "add_parser"):
-            module.add_parser(subparsers)
+    for name in EXPERIMENTS:
+        importlib.import_module(name).add_parser(subparsers)
     return parser
-
-
-def _optional(name):
-    """Import ``name`` if it is installed; None if that module itself does not exist."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as err:
-        if err.name == name:
-            return None
-        raise
 
 
 def main(argv=None):

@@ -39,9 +39,9 @@ def test_quick_run_without_torch_gives_one_row_per_layer_and_says_what_it_skippe
 
 
 def test_lstm_rows_are_skipped_with_a_reason_when_numrnn_lstm_is_missing(bench, capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "numrnn.lstm", None)
+    monkeypatch.setitem(sys.modules, "numrnn.nn.lstm", None)
     rows, _ = bench.main(TOY + ["--layer", "rnn-A", "--layer", "lstm-D", "--clock", "cpu"])
-    assert "skipped: LSTM rows (numrnn.lstm not importable" in capsys.readouterr().out
+    assert "skipped: LSTM rows (numrnn.nn.lstm not importable" in capsys.readouterr().out
     assert [r["layer"] for r in rows] == ["RNN A"]
 
 

@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from numrnn.charlm import (bits_per_char, build_model, compare_versions, load_checkpoint, main,
+from numrnn.experiments.charlm import (bits_per_char, build_model, compare_versions, load_checkpoint, main,
                            results_markdown, sample, save_checkpoint, train, unigram_bits)
-from numrnn.text import Vocab, batchify, generate_text, inputs_and_targets, read_text, split
+from numrnn.data.text import Vocab, batchify, generate_text, inputs_and_targets, read_text, split
 
 
 # ------------------------------------------------------------------------------- text files
@@ -106,7 +106,7 @@ def test_bits_per_char_by_chunks_equals_one_forward(cell, chunk):
     model = build_model(len(vocab), "D", cell, hidden_size=8, embed_size=4, seed=0, scale=0.3)
     streams = batchify(vocab.encode(generate_text(2000)), 4)
     x, y = inputs_and_targets(streams)
-    from numrnn.losses import softmax_cross_entropy
+    from numrnn.nn.losses import softmax_cross_entropy
     whole = softmax_cross_entropy(model.predict(x), y)[0] / math.log(2)
     assert bits_per_char(model, streams, chunk=chunk) == pytest.approx(whole, rel=1e-12)
 
@@ -209,8 +209,8 @@ def test_a_checkpoint_gives_back_the_same_model(tmp_path):
 
 
 def test_a_file_that_is_not_a_char_lm_checkpoint_is_refused(tmp_path):
-    from numrnn.checkpoint import CheckpointError
-    from numrnn.checkpoint import save_checkpoint as save_plain
+    from numrnn.training.checkpoint import CheckpointError
+    from numrnn.training.checkpoint import save_checkpoint as save_plain
     np.savez(tmp_path / "x.npz", a=np.zeros(3))
     with pytest.raises(CheckpointError, match=r"x\.json does not exist"):
         load_checkpoint(tmp_path / "x")

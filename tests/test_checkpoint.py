@@ -5,11 +5,11 @@ import os
 import numpy as np
 import pytest
 
-from numrnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from numrnn.model import SequenceModel
-from numrnn.optim import Adam
-from numrnn.tasks import first_element
-from numrnn.train import Trainer
+from numrnn.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from numrnn.training.model import SequenceModel
+from numrnn.training.optim import Adam
+from numrnn.data.tasks import first_element
+from numrnn.training.trainer import Trainer
 
 TASK = first_element(T=6, D=2, n_train=60, n_test=10, seed=0)
 

@@ -2,13 +2,14 @@
 import os
 import subprocess
 import sys
-import types
+
+import pytest
 
 import numpy as np
 
 from numrnn import cli
-from numrnn import reproduce as rp
-from numrnn.checkpoint import load_checkpoint
+from numrnn.experiments import reproduce as rp
+from numrnn.training.checkpoint import load_checkpoint
 
 TINY = ["--T", "6", "--D", "2", "--n-train", "64", "--n-test", "16", "--hidden", "8",
         "--batch-size", "16", "--quiet"]
@@ -68,19 +69,12 @@ def test_reproduce_quick_end_to_end(tmp_path, monkeypatch, capsys):
     assert os.path.exists(tmp_path / "figures" / "reproduce" / "reproduce_quick_loss_curves.png")
 
 
-def test_subcommands_come_from_plugin_modules(monkeypatch):
-    calls = []
-    fake = types.ModuleType("numrnn_fake_plugin")
-
-    def add_parser(subparsers):
-        p = subparsers.add_parser("hello")
-        p.set_defaults(func=lambda args: calls.append("hello") or 0)
-
-    fake.add_parser = add_parser
-    monkeypatch.setitem(sys.modules, "numrnn_fake_plugin", fake)
-    parser = cli.build_parser(plugins=["numrnn_fake_plugin", "numrnn_absent_plugin"])
-    args = parser.parse_args(["hello"])
-    assert args.func(args) == 0 and calls == ["hello"]
+def test_every_experiment_is_a_subcommand(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    text = capsys.readouterr().out
+    for command in ("train", "reproduce", "figures", "sst", "sst-predict", "charlm-train", "demo"):
+        assert command in text, f"numrnn --help does not list {command}"
 
 
 def test_python_dash_m_numrnn_runs():

@@ -5,13 +5,15 @@ import os
 import numpy as np
 import pytest
 
-from numrnn import diagnostic_plots as plots
-from numrnn import diagnostics as dg
-from numrnn import figures
-from numrnn.model import SequenceModel
-from numrnn.optim import Adam
-from numrnn.tasks import first_element
-from numrnn.train import Trainer
+from numrnn.analysis import plots
+from numrnn.analysis import gradients as dg
+from numrnn import cli
+from numrnn._io import default_file_mode
+from numrnn.experiments import figures
+from numrnn.training.model import SequenceModel
+from numrnn.training.optim import Adam
+from numrnn.data.tasks import first_element
+from numrnn.training.trainer import Trainer
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -20,8 +22,8 @@ def saved_png(fig, tmp_path, name="figure.png"):
     path = plots.save_figure(fig, os.path.join(tmp_path, "sub", name))
     with open(path, "rb") as f:
         assert f.read(8) == PNG_MAGIC
-    assert not [f for f in os.listdir(os.path.dirname(path)) if f.startswith("tmp")]  # no temp file left
-    assert os.stat(path).st_mode & 0o777 == plots.readable_mode()
+    assert not [f for f in os.listdir(os.path.dirname(path)) if f.startswith(".tmp")]  # no temp file left
+    assert os.stat(path).st_mode & 0o777 == default_file_mode()
     return path
 
 
@@ -135,7 +137,7 @@ def test_figures_command_quick_writes_every_figure_and_the_summary(tmp_path, mon
     monkeypatch.setitem(figures.LENGTHS, "special", 40)  # the real command uses 500
     for v in "ABCD":
         monkeypatch.setitem(figures.LENGTHS, v, 20)
-    figures.main(["--quick", "--out", str(tmp_path)])
+    assert cli.main(["figures", "--quick", "--out", str(tmp_path)]) == 0
     out = tmp_path / "diagnostics"
     assert sorted(os.listdir(out)) == sorted(
         ["grad_norm_by_lag.png", "grad_heatmap_training.png", "path_decomposition.png",
@@ -143,7 +145,7 @@ def test_figures_command_quick_writes_every_figure_and_the_summary(tmp_path, mon
          "spectral_sweep.png", "spectral_sweep_summary.png", "summary.json"])
     import json
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["command"] == "python -m numrnn.figures --quick"
+    assert summary["command"] == "numrnn figures --quick"
     assert os.listdir(tmp_path / "tbptt") == ["grad_norm_truncated.png"]
     assert summary["tbptt_cut_fraction_k20"]["C"] > summary["tbptt_cut_fraction_k20"]["A"]
     assert set(summary["grad_norm_ratio_last_lag"]["init"]) == {"A", "B", "C", "D", "special"}

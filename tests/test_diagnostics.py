@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, strategies as st
 
-from numrnn import diagnostics as dg
-from numrnn.gradcheck import relative_error
-from numrnn.rnn import RNN
+from numrnn.analysis import gradients as dg
+from numrnn.nn.gradcheck import relative_error
+from numrnn.nn.rnn import RNN
 
 from strategies import schedules, seeds
 
@@ -243,7 +243,7 @@ def test_spectral_norms_of_each_matrix_and_of_the_period_product():
 # ------------------------------------------------------------------------------- LSTM
 @pytest.mark.parametrize("n_matrices, skip", [(1, 0), (2, 2), (3, 3)])
 def test_lstm_hidden_and_cell_grads_match_finite_differences_of_the_forward(n_matrices, skip):
-    from numrnn.lstm import LSTM
+    from numrnn.nn.lstm import LSTM
     B, T, D, H = 2, 7, 3, 4
     cell = LSTM(D, H, n_matrices=n_matrices, skip=skip, seed=3)
     rng = np.random.default_rng(3)
@@ -268,10 +268,10 @@ def test_lstm_hidden_and_cell_grads_match_finite_differences_of_the_forward(n_ma
 
 
 def test_jacobian_diagnostics_refuse_an_lstm():
-    from numrnn.lstm import LSTM
+    from numrnn.nn.lstm import LSTM
     cell = LSTM(2, 3, seed=0)
     x = np.zeros((1, 4, 2))
-    with pytest.raises(TypeError, match="layer must be a numrnn.rnn.RNN"):
+    with pytest.raises(TypeError, match="layer must be a numrnn.nn.rnn.RNN"):
         dg.jacobians_by_lag(cell, x)
     with pytest.raises(TypeError, match="layer"):
         dg.spectral_norms(cell)

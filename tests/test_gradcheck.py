@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, strategies as st
 from hypothesis.extra.numpy import arrays
 
-from numrnn.gradcheck import (check_gradients, directional_derivative, numerical_gradient,
+from numrnn.nn.gradcheck import (check_gradients, directional_derivative, numerical_gradient,
                               relative_error)
 
 finite = st.floats(-1e6, 1e6, allow_nan=False)

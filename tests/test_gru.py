@@ -1,4 +1,4 @@
-"""Tests of numrnn.gru: finite-difference checks of whole sequences, properties, bad input.
+"""Tests of numrnn.nn.gru: finite-difference checks of whole sequences, properties, bad input.
 
 Shares the finite-difference settings (EPS, TOL, loss_scale for the round-off floor) and the drawn
 cases with test_lstm.py.
@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import numrnn.gru as gru_module
-from numrnn.gradcheck import check_gradients, gradcheck_layer
-from numrnn.gru import GRU, GRUCache
-from numrnn.rnn import RNNState
+import numrnn.nn.gru as gru_module
+from numrnn.nn.gradcheck import check_gradients, gradcheck_layer
+from numrnn.nn.gru import GRU, GRUCache
+from numrnn.nn.rnn import RNNState
 from test_lstm import EPS, TOL, draw_inputs, loss_scale, settings_cases, sigmoid
 
 correct_cell_backward = gru_module._cell_backward

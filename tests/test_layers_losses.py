@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from numrnn import layers, losses
-from numrnn.gradcheck import check_gradients
+from numrnn.nn import layers
+from numrnn.nn import losses
+from numrnn.nn.gradcheck import check_gradients
 
 from strategies import seeds
 

@@ -1,19 +1,19 @@
-"""Tests of numrnn.lstm: finite-difference checks of whole sequences, properties, bad input."""
+"""Tests of numrnn.nn.lstm: finite-difference checks of whole sequences, properties, bad input."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import numrnn.lstm as lstm_module
-from numrnn.gradcheck import check_gradients, gradcheck_layer
-from numrnn.lstm import LSTM, LSTMCache, LSTMState
+import numrnn.nn.lstm as lstm_module
+from numrnn.nn.gradcheck import check_gradients, gradcheck_layer
+from numrnn.nn.lstm import LSTM, LSTMCache, LSTMState
 
 TOL = 1e-7
 correct_cell_backward = lstm_module._cell_backward
 # Finite-difference step: truncation error grows as EPS^2, round-off as 1e-16 / EPS; 1e-5 balances
 # them (worst relative error 2e-8 over 1000 random settings, against 1.7e-7 with 1e-6). An array
 # whose whole gradient has nearly vanished (dL/dh0 ~ 5e-5 with H = B = 1 and small weights) is
-# judged against the round-off floor of numrnn.gradcheck instead, via `loss_scale`.
+# judged against the round-off floor of numrnn.nn.gradcheck instead, via `loss_scale`.
 EPS = 1e-5
 
 

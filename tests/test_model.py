@@ -6,9 +6,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from numrnn.gradcheck import check_gradients
-from numrnn.model import SequenceModel, make_layer
-from numrnn.rnn import RNN
+from numrnn.nn.gradcheck import check_gradients
+from numrnn.training.model import SequenceModel, make_layer
+from numrnn.nn.rnn import RNN
 
 
 def _data(model, rng, B, T, D, tokens=False):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from numrnn.optim import (SGD, Adam, Momentum, RMSProp, clip_by_global_norm, global_norm,
+from numrnn.training.optim import (SGD, Adam, Momentum, RMSProp, clip_by_global_norm, global_norm,
                           make_optimizer)
 
 

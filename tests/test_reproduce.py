@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from numrnn import reproduce as rp
-from numrnn.reproduce import RunSpec, run_one, run_sweep
+from numrnn.experiments import reproduce as rp
+from numrnn.experiments.reproduce import RunSpec, run_one, run_sweep
 
 TINY = dict(D=2, n_train=64, n_test=32, epochs=2, batch_size=16, hidden_size=8)
 

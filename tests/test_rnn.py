@@ -4,9 +4,9 @@ import pytest
 from hypothesis import assume, given, strategies as st
 
 import numrnn
-from numrnn import rnn as rnn_module
-from numrnn.gradcheck import gradcheck_layer, relative_error
-from numrnn.schedule import is_skip_step
+from numrnn.nn import rnn as rnn_module
+from numrnn.nn.gradcheck import gradcheck_layer, relative_error
+from numrnn.nn.schedule import is_skip_step
 
 from strategies import random_inputs, schedules, seeds, sizes
 
@@ -194,7 +194,7 @@ def test_check_fails_when_the_skip_path_is_forgotten(monkeypatch):
 
 def test_check_fails_when_the_relu_derivative_is_wrong(monkeypatch):
     def wrong_derivative(m, cell):
-        m.setitem(rnn_module.ACTIVATIONS, "relu", (numrnn.activations.relu, np.ones_like))
+        m.setitem(rnn_module.ACTIVATIONS, "relu", (numrnn.nn.activations.relu, np.ones_like))
     report = _broken_check(monkeypatch, {"n_matrices": 2, "skip": 0}, wrong_derivative)
     assert not report.passed(1e-3), str(report)
 

@@ -6,9 +6,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from numrnn import sst
+from numrnn.experiments import sst
 from numrnn.data import sst as data
-from numrnn.optim import Adam
+from numrnn.training.optim import Adam
 
 from test_sst_data import write_treebank
 
@@ -164,7 +164,7 @@ def test_the_experiment_command_writes_table_json_and_figures(treebank, tmp_path
     assert sst.main(common + ["--cells", "rnn", "--jobs", "1", "--out", str(out)]) == 0
     runs = json.loads(out.with_suffix(".json").read_text())
     assert len(runs["runs"]) == 8
-    assert runs["command"] == " ".join(["python -m numrnn.sst", *common, "--cells", "rnn", "--jobs",
+    assert runs["command"] == " ".join(["python -m numrnn.experiments.sst", *common, "--cells", "rnn", "--jobs",
                                         "1", "--out", str(out)])
     table = out.with_suffix(".md").read_text()
     assert "| RNN D | reg | 0,1 |" in table and "| RNN A | none | 0,1 |" in table
@@ -191,8 +191,8 @@ def test_resume_skips_finished_runs(treebank, tmp_path, monkeypatch):
     sst.main(args + ["--resume"])
     result = json.loads((tmp_path / "r.json").read_text())
     assert len(result["runs"]) == 1
-    assert result["commands"] == [" ".join(["python -m numrnn.sst", *args]),
-                                  " ".join(["python -m numrnn.sst", *args, "--resume"])]
+    assert result["commands"] == [" ".join(["python -m numrnn.experiments.sst", *args]),
+                                  " ".join(["python -m numrnn.experiments.sst", *args, "--resume"])]
 
 
 def test_bad_arguments_are_named(treebank, tmp_path):

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from numrnn import layers, losses
+from numrnn.nn import layers
+from numrnn.nn import losses
 from numrnn.data import sst
-from numrnn.rnn import RNN
+from numrnn.nn.rnn import RNN
 
 TRAIN = [
     "(3 (2 It) (4 (4 (2 's) (4 (2 a) (4 (3 lovely) (2 film)))) (2 .)))",

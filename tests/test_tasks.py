@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from numrnn.losses import softmax_cross_entropy
-from numrnn.tasks import adding, copy_memory, first_element, make_task
+from numrnn.nn.losses import softmax_cross_entropy
+from numrnn.data.tasks import adding, copy_memory, first_element, make_task
 
 
 def test_first_element_target_is_the_first_entry_of_the_first_input():

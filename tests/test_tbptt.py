@@ -5,12 +5,12 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from numrnn.gradcheck import check_gradients
-from numrnn.model import SequenceModel
-from numrnn.rnn import RNN, RNNState
-from numrnn.tbptt import (Window, check_state, input_grad_norm_by_lag, plot_grad_norm_truncated,
-                          state_after, truncated_gradient, truncated_steps, window_loss_and_grads,
-                          windows)
+from numrnn.nn.gradcheck import check_gradients
+from numrnn.training.model import SequenceModel
+from numrnn.nn.rnn import RNN, RNNState
+from numrnn.analysis.truncation import input_grad_norm_by_lag, plot_grad_norm_truncated
+from numrnn.training.tbptt import (Window, check_state, state_after, truncated_gradient, truncated_steps,
+                                   window_loss_and_grads, windows)
 
 from strategies import schedules, seeds
 
@@ -20,7 +20,7 @@ CELLS = ["rnn", "lstm"]
 def _layer(cell, D, H, seed, **schedule):
     if cell == "rnn":
         return RNN(D, H, seed=seed, **schedule)
-    from numrnn.lstm import LSTM
+    from numrnn.nn.lstm import LSTM
     return LSTM(D, H, seed=seed, **schedule)
 
 
@@ -255,7 +255,7 @@ def test_a_state_of_the_wrong_shape_is_refused(history_shape, match):
 
 
 def test_a_state_of_the_other_family_is_refused():
-    from numrnn.lstm import LSTMState
+    from numrnn.nn.lstm import LSTMState
     x, y = _tokens(0, 2, 6)
     rnn, lstm = _model("rnn", 0), _model("lstm", 0)
     with pytest.raises(TypeError, match="state must be an RNNState.*got LSTMState"):

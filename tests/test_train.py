@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from numrnn.model import SequenceModel
-from numrnn.optim import SGD, Adam
-from numrnn.tasks import adding, first_element
-from numrnn.train import Trainer
+from numrnn.training.model import SequenceModel
+from numrnn.training.optim import SGD, Adam
+from numrnn.data.tasks import adding, first_element
+from numrnn.training.trainer import Trainer
 
 
 def _fit(task, version="D", epochs=10, seed=0, lr=1e-2, **kw):

@@ -3,9 +3,9 @@ make more, truncated updates; bad settings are refused by name."""
 import numpy as np
 import pytest
 
-from numrnn.model import SequenceModel
-from numrnn.optim import SGD
-from numrnn.train import Trainer
+from numrnn.training.model import SequenceModel
+from numrnn.training.optim import SGD
+from numrnn.training.trainer import Trainer
 
 
 def _stream(seed=0, N=8, T=12, D=3):

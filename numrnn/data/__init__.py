@@ -1,5 +1,7 @@
-"""Datasets for the real-data experiments.
+"""Data: what the experiments train on.
 
-- :mod:`numrnn.data.sst` — the Stanford Sentiment Treebank: PTB-tree parser, vocabulary, batching
-  of variable-length sentences, and a GloVe-format embedding loader.
+- :mod:`numrnn.data.tasks`: the synthetic long-dependency tasks (first element, adding, copy memory).
+- :mod:`numrnn.data.text`: text streams for the character language model (and a seeded generator).
+- :mod:`numrnn.data.sst`: the Stanford Sentiment Treebank: PTB-tree parser, vocabulary, batching of
+  variable-length sentences, and a GloVe-format embedding loader.
 """

@@ -16,7 +16,7 @@ Pipeline, one function per step:
 3. :class:`Vocab` maps tokens to integer ids (built from the training split only).
 4. :func:`pad_batch` / :func:`iterate_batches` right-pad a batch to its longest sentence and return
    each sentence's real length. A model reads its hidden state at step ``length - 1``
-   (:func:`numrnn.layers.last_step_forward`); the padded steps come *after* it, so they cannot change
+   (:func:`numrnn.nn.layers.last_step_forward`); the padded steps come *after* it, so they cannot change
    the loss or the gradients.
 5. :func:`load_glove` reads pretrained vectors in GloVe's text format for the words of a vocabulary.
 
@@ -34,6 +34,7 @@ import json
 import numpy as np
 
 from .._checks import check_int
+from .._io import atomic_write_text
 
 #: Where the official files come from.
 DOWNLOAD_URL = "https://nlp.stanford.edu/sentiment/trainDevTestTrees_PTB.zip"
@@ -319,20 +320,6 @@ class Vocab:
                 raise ValueError(f"{path}: {err}") from err
 
 
-def atomic_write_text(path, text):
-    """Write ``text`` to ``path`` so that readers see either the old or the whole new file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 # --------------------------------------------------------------------------------- batches
 def encode(examples, vocab):
     """Token ids of every example and their labels.
@@ -466,5 +453,4 @@ def load_glove(path, vocab, dtype=np.float64):
 
 __all__ = ["DOWNLOAD_URL", "ENV_VAR", "LABELS", "SPLITS", "SSTFormatError", "Tree", "Example",
            "Vocab", "parse_tree", "read_trees", "unescape", "sentences", "phrases", "find_sst_dir",
-           "load_sst", "encode", "pad_batch", "iterate_batches", "tokenize", "load_glove",
-           "atomic_write_text"]
+           "load_sst", "encode", "pad_batch", "iterate_batches", "tokenize", "load_glove"]

@@ -1,12 +1,12 @@
 r"""Gradient-flow diagnostics: where the gradient goes, step by step, and why A and B forget.
 
-Notation of :mod:`numrnn.rnn`: :math:`a(t) = W_{k(t)} h(t-1) + W_x x(t) + b`,
+Notation of :mod:`numrnn.nn.rnn`: :math:`a(t) = W_{k(t)} h(t-1) + W_x x(t) + b`,
 :math:`h(t) = \phi(a(t)) + [\text{skip step } t]\, h(t-S)`, and :math:`\delta h(t) = \partial L /
 \partial h(t)` is the *total* gradient reaching h(t). The **lag** of h(t) is T-1-t: how many steps
 before the end it lies. Every ``*_by_lag`` array has lag on its first axis, lag 0 = h(T-1).
 
 The gradient reaching h(t) is a sum over the paths of the computation graph from h(t) to the loss.
-Each path is a chain of edges of two kinds (the two terms of the backward of :mod:`numrnn.rnn`):
+Each path is a chain of edges of two kinds (the two terms of the backward of :mod:`numrnn.nn.rnn`):
 
 .. math::
 
@@ -31,7 +31,7 @@ Jacobian is a product of n factors :math:`I + P` with :math:`P = J \cdots J` (S 
 smallest singular value is at least :math:`(1 - \lVert P \rVert)^n`, close to 1 when the recurrent
 part is small, where a plain RNN has at most :math:`\lVert P \rVert^n`; and when the recurrent part
 is near 1 the sum *grows* with the lag (C and D at the default initialisation explode rather than
-vanish; ``python -m numrnn.figures``).
+vanish; ``numrnn figures``).
 
 What each function computes, and how the tests check it independently:
 
@@ -49,10 +49,10 @@ What each function computes, and how the tests check it independently:
 """
 import numpy as np
 
-from ._checks import check_array, check_int
-from .activations import ACTIVATIONS
-from .rnn import RNN
-from .schedule import is_skip_step, matrix_index
+from .._checks import check_array, check_int
+from ..nn.activations import ACTIVATIONS
+from ..nn.rnn import RNN
+from ..nn.schedule import is_skip_step, matrix_index
 
 
 # ------------------------------------------------------------------ gradients from the backward
@@ -168,7 +168,7 @@ def _check_lags(lags, steps):
 
 # ---------------------------------------------------------------------------- during training
 def as_float64(model):
-    """A float64 copy of a :class:`numrnn.model.SequenceModel` (the same parameters, cast)."""
+    """A float64 copy of a :class:`numrnn.training.model.SequenceModel` (the same parameters, cast)."""
     copy = type(model).from_config(dict(model.config, dtype="float64"))
     copy.set_params(model.params)
     return copy
@@ -213,7 +213,7 @@ class LagNormRecorder:
 def _require_rnn(layer):
     """The Jacobian-level diagnostics read the RNN's cache and matrices W1..WK."""
     if not isinstance(layer, RNN):
-        raise TypeError(f"layer must be a numrnn.rnn.RNN for this diagnostic, got {type(layer).__name__}")
+        raise TypeError(f"layer must be a numrnn.nn.rnn.RNN for this diagnostic, got {type(layer).__name__}")
 
 
 def step_jacobians(layer, cache):

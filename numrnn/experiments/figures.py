@@ -1,40 +1,42 @@
 """Regenerate the gradient-flow figures and their numbers.
 
-    python -m numrnn.figures [--quick] [--out figures/]
+    numrnn figures [--quick] [--out figures/]
 
-(also ``<out>/tbptt/grad_norm_truncated.png``, from :func:`numrnn.tbptt.plot_grad_norm_truncated`)
+(also ``<out>/tbptt/grad_norm_truncated.png``, from :func:`numrnn.training.tbptt.plot_grad_norm_truncated`)
 
 writes ``<out>/diagnostics/*.png`` and ``<out>/diagnostics/summary.json`` (every number quoted in
 the README, with the settings and seeds that made it). The setting is the paper's first-element task
-(:func:`numrnn.tasks.first_element`: inputs U[-1, 1]^6, target x[0, 0], MSE, T = 100 for A-D and
-T = 500 for special) with a :class:`numrnn.model.SequenceModel` (hidden size H, linear readout of
+(:func:`numrnn.data.tasks.first_element`: inputs U[-1, 1]^6, target x[0, 0], MSE, T = 100 for A-D and
+T = 500 for special) with a :class:`numrnn.training.model.SequenceModel` (hidden size H, linear readout of
 h(T-1)). The loss gradient is the model's own: :math:`\\delta h(T-1) = W_{out}^\\top
 \\partial L/\\partial \\hat y`, so every curve is divided by its value at lag 0 to compare settings.
 
 "After training" means a short Adam run (``PRESETS``, the initialisation and optimiser of
-``numrnn.reproduce``) by :class:`numrnn.train.Trainer`: long enough to see C and D learn and the
+``numrnn.experiments.reproduce``) by :class:`numrnn.training.trainer.Trainer`: long enough to see C and D learn and the
 gradient picture change, not the paper's full experiment (that is ``numrnn reproduce``).
 """
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from . import diagnostic_plots as plots
-from . import diagnostics as dg
-from .model import SequenceModel
-from .optim import Adam
-from .tasks import first_element
-from .train import Trainer
+from .._io import atomic_write_text, save_figure
+from ..analysis import plots
+from ..analysis import gradients as dg
+from ..training.model import SequenceModel
+from ..training.optim import Adam
+from ..data.tasks import first_element
+from ..training.trainer import Trainer
 
 VERSION_NAMES = ("A", "B", "C", "D", "special")
 LENGTHS = {"A": 100, "B": 100, "C": 100, "D": 100, "special": 500}
 
-#: The training setting follows ``numrnn.reproduce.FULL`` (recurrent init N(0, 0.25²/H), a zero
+#: The training setting follows ``numrnn.experiments.reproduce.FULL`` (recurrent init N(0, 0.25²/H), a zero
 #: readout, Adam lr 3e-3, no clipping, H = 32), shorter: one pass over train_steps x batch fresh
 #: sequences. Models at initialisation get a readout drawn N(0, 1/H) instead of zeros, so that a
 #: loss gradient exists; their recurrent layer is the one training starts from (same seed, same draws).
@@ -138,12 +140,12 @@ def grad_norm_figures(cfg, out, summary):
         title=f"Gradient reaching h(T-1-lag) from a loss at the last step ({setting})",
         ylabel="||dL/dh(T-1-lag)|| / ||dL/dh(T-1)||",
         colours={"special, init": "tab:purple", "special, trained": "tab:brown"})
-    plots.save_figure(fig, os.path.join(out, "grad_norm_by_lag.png"))
+    save_figure(fig, os.path.join(out, "grad_norm_by_lag.png"))
     fig = plots.plot_lag_heatmap(records, label="log10 ||dL/dh(T-1-lag)|| / ||dL/dh(T-1)||",
                                  title=f"Gradient norm by lag during training (seed 0, init scale {cfg['scale']:g}, "
                                        f"recorded every {cfg['record_every']} Adam steps, lr {cfg['lr']:g}, "
                                        f"{'no clipping' if cfg['clip'] is None else 'clip %g' % cfg['clip']})")
-    plots.save_figure(fig, os.path.join(out, "grad_heatmap_training.png"))
+    save_figure(fig, os.path.join(out, "grad_heatmap_training.png"))
     return models
 
 
@@ -163,7 +165,7 @@ def path_figure(cfg, out, summary, trained):
                                 title=f"Where the gradient travels: paths with no skip edge vs at least one "
                                       f"(H={cfg['hidden']}, init scale {cfg['scale']:g}, trained "
                                       f"{cfg['train_steps']} steps, seeds 0..{cfg['seeds'] - 1})")
-    plots.save_figure(fig, os.path.join(out, "path_decomposition.png"))
+    save_figure(fig, os.path.join(out, "path_decomposition.png"))
 
 
 def contribution_figure(cfg, out, summary, trained):
@@ -182,7 +184,7 @@ def contribution_figure(cfg, out, summary, trained):
         panels, ylabel="||δa(t) h(t-1)ᵀ||_F / same at t = T-1",
         title=f"Each step's share of dW_k, relative to the last step's (T=100, H={cfg['hidden']}, "
               f"init scale {cfg['scale']:g}, trained {cfg['train_steps']} steps, seeds 0..{cfg['seeds'] - 1})")
-    plots.save_figure(fig, os.path.join(out, "per_matrix_contributions.png"))
+    save_figure(fig, os.path.join(out, "per_matrix_contributions.png"))
 
 
 def jacobian_figure(cfg, out, summary, trained=None):
@@ -206,7 +208,7 @@ def jacobian_figure(cfg, out, summary, trained=None):
                                         "Frobenius norm": dict(ls="--", lw=1.5)},
                                 title=f"Exact Jacobian products (per-step diag(relu'(a)) W plus identity skips), "
                                       f"one sequence, H={cfg['hidden']}, T=100, seed 0")
-    plots.save_figure(fig, os.path.join(out, "jacobian_norms.png"))
+    save_figure(fig, os.path.join(out, "jacobian_norms.png"))
 
 
 def lstm_figure(cfg, out, summary, trained=None):
@@ -217,7 +219,7 @@ def lstm_figure(cfg, out, summary, trained=None):
         lags = lags_of(v, cfg)
         rows = {"δh(t)": [], "δc(t), the cell path": []}
         for s in range(cfg["seeds"]):
-            model = new_model(v, s, cfg, cell="lstm", scale=1.0)     # the LSTM init of numrnn.reproduce
+            model = new_model(v, s, cfg, cell="lstm", scale=1.0)     # the LSTM init of numrnn.experiments.reproduce
             grads = dg.hidden_grads_by_lag(model.layer, x, model_dhs(model, x, y), lags=lags)
             scale = np.linalg.norm(grads["h"][0])
             rows["δh(t)"].append(np.sqrt(np.sum(grads["h"] ** 2, axis=(1, 2))) / scale)
@@ -227,7 +229,7 @@ def lstm_figure(cfg, out, summary, trained=None):
     fig = plots.plot_lag_curves(panels, ylabel="norm / ||dL/dh(T-1)||",
                                 title=f"LSTM (forget bias 1, init scale 1): gradient on h and on the cell state by lag "
                                       f"(H={cfg['hidden']}, T=100, seeds 0..{cfg['seeds'] - 1})")
-    plots.save_figure(fig, os.path.join(out, "lstm_grad_norm_by_lag.png"))
+    save_figure(fig, os.path.join(out, "lstm_grad_norm_by_lag.png"))
 
 
 def sweep_figures(cfg, out, summary, trained=None):
@@ -253,13 +255,13 @@ def sweep_figures(cfg, out, summary, trained=None):
     title = f"Initial scale of W (entries N(0, scale²/H)), H={cfg['hidden']}, T=100, seeds 0..{cfg['seeds'] - 1}"
     fig = plots.plot_lag_curves(panels, title=title, ylabel="||dL/dh(T-1-lag)|| / ||dL/dh(T-1)||",
                                 colours=colours, shared_legend=True)
-    plots.save_figure(fig, os.path.join(out, "spectral_sweep.png"))
+    save_figure(fig, os.path.join(out, "spectral_sweep.png"))
     sigma = [summary["sweep"]["A"][f"scale {c:g}"]["sigma_max"] for c in cfg["scales"]]
     marks = {"σ_max(W) = 1: left of it A must vanish (Pascanu)": np.interp(1.0, sigma, cfg["scales"]),
              "He gain √2 (ReLU keeps the norm on average)": np.sqrt(2)}
     fig = plots.plot_sweep_summary(cfg["scales"], ratios, title=title, marks=marks,
                                    ylabel="||dL/dh(0)|| / ||dL/dh(T-1)|| (lag T-1)")
-    plots.save_figure(fig, os.path.join(out, "spectral_sweep_summary.png"))
+    save_figure(fig, os.path.join(out, "spectral_sweep_summary.png"))
 
 
 def _median_last(rows):
@@ -268,37 +270,30 @@ def _median_last(rows):
     return dict(median=float(plots.log_median(last)), min=float(np.min(last)), max=float(np.max(last)))
 
 
-def write_json(obj, path):
-    """Atomic JSON write."""
-    fd, tmp = tempfile.mkstemp(suffix=".json", dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1, default=float)
-        os.chmod(tmp, plots.readable_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def tbptt_figure(out, quick, summary):
     """Gradient by lag with and without truncation at k = 20 (T = 60, seeds 0-4; quick: 0-1)."""
-    from .tbptt import plot_grad_norm_truncated
+    from ..analysis.truncation import plot_grad_norm_truncated
     os.makedirs(os.path.join(out, "tbptt"), exist_ok=True)
     seeds = range(2) if quick else range(5)
     study = plot_grad_norm_truncated(os.path.join(out, "tbptt", "grad_norm_truncated.png"), seeds=seeds)
     summary["tbptt_cut_fraction_k20"] = {name: curves["cut_fraction"] for name, curves in study.items()}
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m numrnn.figures", description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="few seeds and steps: a smoke run")
-    parser.add_argument("--out", default="figures", help="folder; figures go to <out>/diagnostics")
-    args = parser.parse_args(argv)
+def add_parser(subparsers):
+    p = subparsers.add_parser("figures", help="regenerate the gradient-flow figures in figures/",
+                              description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="few seeds and steps: a smoke run")
+    p.add_argument("--out", default="figures", help="folder; figures go to OUT/diagnostics and OUT/tbptt")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args):
+    """Compute every diagnostic, draw and save its figure, and write summary.json; returns 0."""
     cfg = PRESETS["quick" if args.quick else "full"]
     out = os.path.join(args.out, "diagnostics")
     os.makedirs(out, exist_ok=True)
-    summary = {"command": "python -m numrnn.figures" + (" --quick" if args.quick else ""), "settings": cfg}
+    summary = {"command": "numrnn figures" + (" --quick" if args.quick else ""), "settings": cfg}
     started, cpu = time.perf_counter(), time.process_time()
     with threadpool_limits(1), np.errstate(over="ignore", invalid="ignore"):
         trained = grad_norm_figures(cfg, out, summary)
@@ -308,9 +303,16 @@ def main(argv=None):
             print(f"{make.__name__}: {time.perf_counter() - started:.0f} s", flush=True)
         tbptt_figure(args.out, args.quick, summary)
     summary["seconds"], summary["cpu_seconds"] = time.perf_counter() - started, time.process_time() - cpu
-    write_json(summary, os.path.join(out, "summary.json"))
+    atomic_write_text(os.path.join(out, "summary.json"), json.dumps(summary, indent=1, default=float))
     print(f"wrote {out}/*.png and summary.json in {summary['seconds']:.0f} s")
+    return 0
+
+
+def main(argv=None):
+    """``python -m numrnn.experiments.figures`` = ``numrnn figures``."""
+    from ..cli import main as cli_main
+    return cli_main(["figures", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,12 +1,12 @@
 """A two-minute tour: run versions A-D and special forward and backward, and check the gradients.
 
-    python -m numrnn.demo
+    numrnn demo
 """
 import numpy as np
 
-from .gradcheck import gradcheck_layer
-from .rnn import RNN
-from .schedule import VERSIONS, describe
+from ..nn.gradcheck import gradcheck_layer
+from ..nn.rnn import RNN
+from ..nn.schedule import VERSIONS, describe
 
 
 def main(seed=0, steps=12, batch=3, input_size=6, hidden_size=8):
@@ -24,6 +24,14 @@ def main(seed=0, steps=12, batch=3, input_size=6, hidden_size=8):
         verdict = "PASS" if report.passed(1e-7) else "FAIL"
         print(f"  |h(T-1)| = {np.linalg.norm(hs[:, -1]):.3f}; finite-difference relative errors: "
               f"{errors} -> {verdict}\n")
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser("demo", help="versions A-D and special forward, backward and gradient-checked",
+                              description=__doc__.split("\n")[0])
+    p.add_argument("--seed", type=int, default=0, help="seeds the weights and inputs (default 0)")
+    p.set_defaults(func=lambda args: main(seed=args.seed) or 0)
+    return p
 
 
 if __name__ == "__main__":

@@ -11,12 +11,12 @@ and learns by minimising the cross-entropy of the next character, reported in **
 character**, :math:`\text{bpc} = -\frac{1}{N}\sum_t \log_2 p(c_{t+1} \mid c_{\le t})`. A model that
 ignores context does no better than the unigram entropy (:func:`unigram_bits`).
 
-Training cuts the text into B parallel streams (:func:`numrnn.text.batchify`) and runs
-BPTT(k2; k1) of :mod:`numrnn.tbptt` along them: the state is carried from window to window, the
+Training cuts the text into B parallel streams (:func:`numrnn.data.text.batchify`) and runs
+BPTT(k2; k1) of :mod:`numrnn.training.tbptt` along them: the state is carried from window to window, the
 gradient is truncated at each window start. Evaluation runs the same chunked forward with the state
 carried and no truncation to worry about (no gradient), so it equals one forward over the stream.
 
-Command line (``numrnn ...``, or ``python -m numrnn.charlm ...`` without the CLI)::
+Command line (``numrnn ...``, or ``python -m numrnn.experiments.charlm ...`` without the CLI)::
 
     numrnn charlm-train --text my.txt --version A --out runs/my_lm
     numrnn charlm-sample --checkpoint runs/my_lm --chars 300 --temperature 0.8
@@ -31,13 +31,14 @@ import time
 
 import numpy as np
 
-from . import checkpoint
-from ._checks import check_int
-from .losses import log_softmax, softmax_cross_entropy
-from .model import SequenceModel
-from .optim import clip_by_global_norm, make_optimizer
-from .tbptt import check_window, truncated_steps
-from .text import Vocab, batchify, generate_text, inputs_and_targets, read_text, split
+from ..training import checkpoint
+from .._checks import check_int
+from .._io import atomic_write_text
+from ..nn.losses import log_softmax, softmax_cross_entropy
+from ..training.model import SequenceModel
+from ..training.optim import clip_by_global_norm, make_optimizer
+from ..training.tbptt import check_window, truncated_steps
+from ..data.text import Vocab, batchify, generate_text, inputs_and_targets, read_text, split
 
 LN2 = math.log(2.0)
 
@@ -47,7 +48,7 @@ def build_model(vocab_size, version="A", cell="rnn", hidden_size=64, embed_size=
                 dtype=np.float64, **layer_kwargs):
     """Embedding (V, E) -> recurrent layer of ``version`` -> softmax readout at every step.
 
-    Returns a :class:`numrnn.model.SequenceModel` with ``readout="all"`` and ``loss="ce"``.
+    Returns a :class:`numrnn.training.model.SequenceModel` with ``readout="all"`` and ``loss="ce"``.
     """
     return SequenceModel(embed_size, hidden_size, vocab_size, cell=cell, version=version,
                          readout="all", loss="ce", vocab_size=vocab_size, seed=seed, dtype=dtype,
@@ -63,7 +64,7 @@ def bits_per_char(model, streams, chunk=256, reset_every=None):
     Parameters
     ----------
     model : SequenceModel from :func:`build_model`
-    streams : int ndarray, shape (B, N), N >= 2 (from :func:`numrnn.text.batchify`)
+    streams : int ndarray, shape (B, N), N >= 2 (from :func:`numrnn.data.text.batchify`)
     chunk : int >= 1, steps per forward call
     reset_every : int >= 1, optional
         Segment length R: the state is reset to zeros at steps 0, R, 2R, ... (None: never).
@@ -170,7 +171,7 @@ def train(text, version="A", cell="rnn", hidden_size=64, embed_size=16, batch_si
     max_updates : int, optional
         Stop after this many parameter updates (to bound the time of a test or a demo).
     optimizer, lr, clip
-        Any optimiser of :mod:`numrnn.optim`; gradients clipped to global norm ``clip`` (None: no
+        Any optimiser of :mod:`numrnn.training.optim`; gradients clipped to global norm ``clip`` (None: no
         clipping).
     valid_fraction : float in (0, 1)
     seed : int
@@ -271,7 +272,7 @@ def _mean_bpc(history, last=50):
 
 # ----------------------------------------------------------------------------- checkpoints
 def save_checkpoint(path, model, vocab, optimizer=None, extra=None):
-    """Save model, optimiser and vocabulary with :func:`numrnn.checkpoint.save_checkpoint`.
+    """Save model, optimiser and vocabulary with :func:`numrnn.training.checkpoint.save_checkpoint`.
 
     Writes ``path.npz`` (arrays) and ``path.json`` (config, and in ``meta``: {"kind":
     "numrnn.charlm", "vocab": the characters in id order, "extra": e.g. the training history}).
@@ -283,7 +284,7 @@ def save_checkpoint(path, model, vocab, optimizer=None, extra=None):
 def load_checkpoint(path):
     """(model, vocab, extra) from :func:`save_checkpoint`.
 
-    Raises :class:`numrnn.checkpoint.CheckpointError` (a ValueError) naming the file if it is
+    Raises :class:`numrnn.training.checkpoint.CheckpointError` (a ValueError) naming the file if it is
     missing, corrupt, or a numrnn checkpoint of another kind of model.
     """
     ck = checkpoint.load_checkpoint(path)
@@ -457,23 +458,16 @@ def _compare_command(args):
     rows = compare_versions(args.versions, args.seeds, _corpus(args), args.workers, **kwargs)
     settings = dict(kwargs, text=args.text or f"generated({args.generate_chars}, seed={args.text_seed})",
                     seeds=args.seeds)
-    prog = "python -m numrnn.charlm" if sys.argv[0].endswith("charlm.py") else "numrnn"
+    prog = "python -m numrnn.experiments.charlm" if sys.argv[0].endswith("charlm.py") else "numrnn"
     command = " ".join([prog] + [shlex.quote(a) for a in sys.argv[1:]])
     report = results_markdown(rows, command, settings)
-    _write_atomic(args.out, report)
+    atomic_write_text(args.out, report)
     print(report)
     return 0
 
 
-def _write_atomic(path, content):
-    """Write text via a temporary file in the same directory and os.replace, readable by all."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    checkpoint.atomic_write(path, lambda f: f.write(content), mode="w")
-    os.chmod(path, 0o644)
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m numrnn.charlm")
+    parser = argparse.ArgumentParser(prog="python -m numrnn.experiments.charlm")
     add_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     return args.func(args)

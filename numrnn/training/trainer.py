@@ -19,8 +19,8 @@ import warnings
 import numpy as np
 from tqdm.auto import tqdm
 
-from ._checks import check_int
-from .init import as_generator
+from .._checks import check_int
+from ..nn.init import as_generator
 from .optim import clip_by_global_norm, global_norm
 
 
@@ -32,12 +32,12 @@ class Diverged(dict):
 
 
 class Trainer:
-    """Trains a :class:`numrnn.model.SequenceModel` with an optimiser from :mod:`numrnn.optim`.
+    """Trains a :class:`numrnn.training.model.SequenceModel` with an optimiser from :mod:`numrnn.training.optim`.
 
     Parameters
     ----------
     model : SequenceModel
-    optimizer : numrnn.optim.Optimizer
+    optimizer : numrnn.training.optim.Optimizer
     batch_size : int, default 100
         Larger than the data set: the whole set is one batch (with a warning).
     clip : float, optional
@@ -52,7 +52,7 @@ class Trainer:
         Called after every ``callback_every`` updates (e.g. for gradient-norm heat maps).
     callback_every : int, default 1
     tbptt : int or (int, int), optional
-        Truncated BPTT within each batch (:mod:`numrnn.tbptt`): ``k`` or ``(k1, k2)`` updates every
+        Truncated BPTT within each batch (:mod:`numrnn.training.tbptt`): ``k`` or ``(k1, k2)`` updates every
         k1 steps and backpropagates k2 >= k1 steps, the state carried between windows and detached.
         Needs a model with ``readout="all"``; None (default) backpropagates through whole sequences.
 

@@ -33,18 +33,16 @@ steps, so over a long stream the state of C and D grows (geometrically with ReLU
 h(t) >= h(t-S); by drift with tanh and the LSTM). ``results/charlm.md`` measures it.
 
 **Truncation cuts long paths.** A loss at step t in window j reaches back only to :math:`s_j`: every
-path from an earlier step is cut, however strong. :func:`input_grad_norm_by_lag` measures how much
-gradient a loss at the last step sends to each earlier input with and without the cut, and
-:func:`plot_grad_norm_truncated` draws it for versions A-D: at initialisation a cut at k = 20
+path from an earlier step is cut, however strong. :mod:`numrnn.analysis.truncation` measures how much
+gradient a loss at the last step sends to each earlier input with and without the cut, and draws it
+for versions A-D: at initialisation a cut at k = 20
 removes 0.02 % of A's gradient norm but 99.7 % of C's, whose gradient grows with the lag.
 """
-import os
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_array, check_int
+from .._checks import check_array, check_int
 
 
 # ----------------------------------------------------------------------------- the windows
@@ -121,14 +119,14 @@ def state_after(cache, n):
     P = cache.h.shape[0] - T
     history, steps = cache.h[n:n + P].copy(), cache.steps + n
     if hasattr(cache, "c"):
-        from .lstm import LSTMState
+        from ..nn.lstm import LSTMState
         return LSTMState(history=history, c=cache.c[n].copy(), steps=steps)
-    from .rnn import RNNState
+    from ..nn.rnn import RNNState
     return RNNState(history=history, steps=steps)
 
 
 def _cache_steps(cache):
-    from .rnn import RNNCache
+    from ..nn.rnn import RNNCache
     if isinstance(cache, RNNCache):
         return cache.a.shape[0]
     if type(cache).__name__ == "LSTMCache":
@@ -137,10 +135,10 @@ def _cache_steps(cache):
 
 
 def _state_class(layer):
-    from .rnn import RNN, RNNState
+    from ..nn.rnn import RNN, RNNState
     if isinstance(layer, RNN):
         return RNNState
-    from .lstm import LSTM, LSTMState
+    from ..nn.lstm import LSTM, LSTMState
     if isinstance(layer, LSTM):
         return LSTMState
     raise TypeError(f"layer must be an RNN or LSTM, got {type(layer).__name__}")
@@ -289,119 +287,5 @@ def truncated_gradient(model, x, y, k1, k2=None, state=None):
     return total_loss / n, {k: g / n for k, g in total.items()}
 
 
-# ------------------------------------------------------------------------------ diagnostics
-def input_grad_norm_by_lag(layer, x, dlast, window=None):
-    """How strongly a loss at the last step reaches each earlier input, with and without truncation.
-
-    .. math:: n(\\ell) = \\operatorname{mean}_b \\big\\lVert \\partial L / \\partial x_b(T-1-\\ell) \\big\\rVert,
-              \\qquad L = \\textstyle\\sum_b \\langle \\texttt{dlast}_b, h_b(T-1) \\rangle
-
-    Truncated to a window of k steps, the forward of the last k steps starts from the carried
-    state and the backward stops there, so n(l) is unchanged for l < k and exactly 0 for l >= k.
-
-    Parameters
-    ----------
-    layer : RNN or LSTM
-    x : ndarray, shape (B, T, D)
-    dlast : ndarray, shape (B, H), dL/dh(T-1)
-    window : int >= 1, optional
-        k; None for full BPTT.
-
-    Returns
-    -------
-    norms : ndarray, shape (T,), norms[l] for lag l = 0 .. T-1
-    """
-    x = check_array("x", x, 3, (None, None, layer.input_size), layer.dtype)
-    B, T, _ = x.shape
-    dlast = check_array("dlast", dlast, 2, (B, layer.hidden_size), layer.dtype)
-    start = 0 if window is None else max(0, T - check_int("window", window, 1))
-    state = None
-    if start > 0:
-        _, cache = layer.forward(x[:, :start])
-        state = cache.state
-    hs, cache = layer.forward(x[:, start:], state=state)
-    dhs = np.zeros(hs.shape, dtype=hs.dtype)
-    dhs[:, -1] = dlast
-    dx = layer.backward(dhs, cache)[0]
-    norms = np.zeros(T)
-    norms[:T - start] = np.linalg.norm(dx, axis=2).mean(axis=0)[::-1]   # lag 0 = the last step
-    return norms
-
-
-def grad_norm_truncation_study(versions=("A", "B", "C", "D"), steps=60, window=20, input_size=6,
-                               hidden_size=32, batch_size=8, seeds=range(5)):
-    """n(l) of :func:`input_grad_norm_by_lag`, full and truncated, for each version at initialisation.
-
-    For each seed: the RNN of the version (paper's init, ReLU) seeded with ``seed``, x ~ N(0, 1)
-    and dlast ~ N(0, 1) seeded with ``seed``; the curves are the median over seeds.
-
-    Returns
-    -------
-    dict version -> {"full": (T,), "truncated": (T,), "cut_fraction": float}
-        cut_fraction: the share of :math:`\\sum_\\ell n(\\ell)` (full) at lags >= window, i.e. what
-        truncation throws away, median over seeds.
-    """
-    from .rnn import RNN
-    out = {}
-    for name in versions:
-        full, trunc, cut = [], [], []
-        for seed in seeds:
-            layer = RNN.from_version(name, input_size, hidden_size, seed=seed)
-            rng = np.random.default_rng(seed)
-            x = rng.standard_normal((batch_size, steps, input_size))
-            dlast = rng.standard_normal((batch_size, hidden_size))
-            f = input_grad_norm_by_lag(layer, x, dlast)
-            full.append(f)
-            trunc.append(input_grad_norm_by_lag(layer, x, dlast, window))
-            cut.append(f[window:].sum() / f.sum() if f.sum() > 0 else 0.0)
-        out[name] = {"full": np.median(full, axis=0), "truncated": np.median(trunc, axis=0),
-                     "cut_fraction": float(np.median(cut))}
-    return out
-
-
-def plot_grad_norm_truncated(path="figures/tbptt/grad_norm_truncated.png", window=20, steps=60,
-                             seeds=range(5), **study_kwargs):
-    """Draw :func:`grad_norm_truncation_study` (one panel per version) and save it atomically.
-
-    Returns the study's dict, so the numbers in the figure can be reported.
-    """
-    import matplotlib.pyplot as plt
-    study = grad_norm_truncation_study(steps=steps, window=window, seeds=seeds, **study_kwargs)
-    fig, axes = plt.subplots(1, len(study), figsize=(3.2 * len(study), 3.2), sharey=True)
-    lags = np.arange(steps)
-    for ax, (name, curves) in zip(np.atleast_1d(axes), study.items()):
-        ax.semilogy(lags, curves["full"], label="full BPTT")
-        kept = lags < window
-        ax.semilogy(lags[kept], curves["truncated"][kept], "--", label=f"truncated, k={window}")
-        ax.axvline(window - 0.5, color="grey", lw=0.8)
-        ax.set_title(f"{name}: {100 * curves['cut_fraction']:.2g}% of the norm cut", fontsize=10)
-        ax.set_xlabel("lag T-1-t")
-    np.atleast_1d(axes)[0].set_ylabel("mean ||dL/dx(t)||, loss at T-1")
-    np.atleast_1d(axes)[0].legend(fontsize=8)
-    fig.suptitle(f"Truncation at k={window}: RNN at init, T={steps}, median of {len(list(seeds))} "
-                 f"seeds", fontsize=9)
-    fig.tight_layout()
-    _save_figure(fig, path)
-    plt.close(fig)
-    return study
-
-
-def _save_figure(fig, path):
-    """Write to a temporary file in the same directory, then os.replace: never a half-written file."""
-    path = os.fspath(path)
-    folder = os.path.dirname(path) or "."
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".png.tmp")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=120)
-        os.chmod(tmp, 0o644)                      # mkstemp makes it private (0600)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 __all__ = ["Window", "check_window", "windows", "state_after", "check_state",
-           "window_loss_and_grads", "truncated_steps", "truncated_gradient",
-           "input_grad_norm_by_lag", "grad_norm_truncation_study", "plot_grad_norm_truncated"]
+           "window_loss_and_grads", "truncated_steps", "truncated_gradient"]

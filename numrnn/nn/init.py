@@ -10,7 +10,7 @@ same bits.
 """
 import numpy as np
 
-from ._checks import check_choice
+from .._checks import check_choice
 
 
 def normal(rng, shape, scale=1.0):

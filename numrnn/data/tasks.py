@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import check_choice, check_int
+from .._checks import check_choice, check_int
 
 N_SYMBOLS, N_RECALL, BLANK, DELIMITER = 8, 10, 0, 9
 

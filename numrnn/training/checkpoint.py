@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._io import atomic_write
 from .model import SequenceModel
 from .optim import make_optimizer
 
@@ -46,30 +47,6 @@ def _paths(path):
     return base + ".npz", base + ".json"
 
 
-def atomic_write(path, write, mode="wb"):
-    """Call ``write(file)`` on a temporary file next to ``path``, then move it onto ``path``."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, mode) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, default_file_mode())           # mkstemp makes 0600; use what open() would
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def default_file_mode():
-    """0666 minus the process's umask: the mode a plain ``open(path, "w")`` would give."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
 def save_checkpoint(path, model, optimizer=None, trainer=None, meta=None):
     """Save a model (and optionally its optimiser and trainer) as ``path.npz`` + ``path.json``.
 
@@ -77,8 +54,8 @@ def save_checkpoint(path, model, optimizer=None, trainer=None, meta=None):
     ----------
     path : str or PathLike, with or without the ``.npz``/``.json`` extension
     model : SequenceModel
-    optimizer : numrnn.optim.Optimizer, optional
-    trainer : numrnn.train.Trainer, optional (its state: step, epoch, generator states, history)
+    optimizer : numrnn.training.optim.Optimizer, optional
+    trainer : numrnn.training.trainer.Trainer, optional (its state: step, epoch, generator states, history)
     meta : dict, optional, JSON-able (e.g. the command and seeds that made the run)
 
     Returns
@@ -195,5 +172,4 @@ def _jsonable(value):
     raise TypeError(f"cannot store {type(value).__name__} in a checkpoint's JSON")
 
 
-__all__ = ["save_checkpoint", "load_checkpoint", "Checkpoint", "CheckpointError", "atomic_write",
-           "default_file_mode"]
+__all__ = ["save_checkpoint", "load_checkpoint", "Checkpoint", "CheckpointError"]

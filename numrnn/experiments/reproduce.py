@@ -3,7 +3,7 @@
 One *run* trains one model on the first-element task and returns a JSON-able record. A *plan* is a
 list of run specifications: versions A, B, C, D at T = 100 and special at T = 500 (the paper's),
 the baselines a reviewer asks for (A with identity initialisation, the IRNN of Le et al. 2015, and A
-with gradient clipping), and, when :mod:`numrnn.lstm` is present, LSTM versions A-D. A length sweep
+with gradient clipping), and, when :mod:`numrnn.nn.lstm` is present, LSTM versions A-D. A length sweep
 trains A-D at several T.
 
 Runs are independent, so a sweep is ``executor.submit(run_one, spec)`` for each spec: a process pool
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checkpoint import atomic_write
+from .._io import atomic_write_text, save_figure
 
 SUCCESS = 0.01   # a run succeeds when its normalised test MSE (MSE / Var of the target) is below this
 
@@ -70,15 +70,6 @@ class RunSpec:
     group: str = "main"
 
 
-def has_lstm():
-    """True when numrnn.lstm can be imported (the LSTM rows join the plan then)."""
-    try:
-        from . import lstm  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def _spec(settings, row, version, T, seed, group="main", **over):
     keys = {f.name for f in dataclasses.fields(RunSpec)}
     base = {k: v for k, v in settings.items() if k in keys - {"row", "version", "T", "seed", "group"}}
@@ -94,11 +85,11 @@ def plan(settings=FULL, seeds=None, lstm=None, baselines=True):
     ----------
     settings : dict, FULL or QUICK or a modified copy
     seeds : list of int, default range(settings["seeds"])
-    lstm : bool, default: whether numrnn.lstm exists
+    lstm : bool, default: whether numrnn.nn.lstm exists
     baselines : bool, include "A + IRNN" and "A + clipping"
     """
     seeds = list(range(settings["seeds"])) if seeds is None else list(seeds)
-    lstm = has_lstm() if lstm is None else lstm
+    lstm = True if lstm is None else lstm
     specs = []
     for seed in seeds:
         specs += [_spec(settings, v, v, settings["T"], seed) for v in VERSIONS]
@@ -149,10 +140,10 @@ def run_one(spec):
     """
     from threadpoolctl import threadpool_limits
 
-    from .model import SequenceModel
-    from .optim import make_optimizer
-    from .tasks import first_element
-    from .train import Trainer
+    from ..training.model import SequenceModel
+    from ..training.optim import make_optimizer
+    from ..data.tasks import first_element
+    from ..training.trainer import Trainer
 
     if isinstance(spec, dict):
         spec = RunSpec(**spec)
@@ -392,21 +383,27 @@ def write_report(results, out_dir, name, title, command, settings, figures=True,
         record["notes"] = notes
         md += "\n" + notes.strip() + "\n"
     if figures:
-        from . import plots
+        from ..analysis import plots
         if any(r["spec"]["group"] == "length" for r in results):
             paths["length"] = os.path.join(figure_dir, f"{name}.png")
-            plots.save(plots.plot_length_sweep(results, title=title), paths["length"])
+            _save(plots.plot_length_sweep(results, SUCCESS, title=title), paths["length"])
         else:
             paths["curves"] = os.path.join(figure_dir, f"{name}_loss_curves.png")
-            plots.save(plots.plot_loss_curves(results, title=title), paths["curves"])
+            _save(plots.plot_loss_curves(results, title=title), paths["curves"])
             paths["final"] = os.path.join(figure_dir, f"{name}_final.png")
-            plots.save(plots.plot_final(results, title=title), paths["final"])
+            _save(plots.plot_final(results, SUCCESS, title=title), paths["final"])
         md += "\n" + "\n".join(f"![{k}]({os.path.relpath(p, results_dir)})"
                                for k, p in paths.items() if p.endswith(".png")) + "\n"
     text = json.dumps(record, indent=1)
-    atomic_write(paths["json"], lambda f: f.write(text), mode="w")
-    atomic_write(paths["md"], lambda f: f.write(md), mode="w")
+    atomic_write_text(paths["json"], text)
+    atomic_write_text(paths["md"], md)
     return paths
+
+
+def _save(fig, path):
+    import matplotlib.pyplot as plt
+    save_figure(fig, path)
+    plt.close(fig)
 
 
 def reproduce(quick=False, seeds=None, workers=None, out=".", lengths=None, executor=None,
@@ -422,7 +419,7 @@ def reproduce(quick=False, seeds=None, workers=None, out=".", lengths=None, exec
     out : directory; writes out/results and out/figures/reproduce
     lengths : list of int, also run the length sweep at these T
     executor : concurrent.futures.Executor, optional, instead of the process pool
-    lstm : bool, include the LSTM rows (default: when numrnn.lstm exists)
+    lstm : bool, include the LSTM rows (default: when numrnn.nn.lstm exists)
     overrides : dict, changes to the settings (e.g. smaller sizes in tests); recorded in the table
     main : bool, run the main table (False: only the length sweep and/or the tuning runs)
     tune : bool, also run :data:`TUNING` and write results/tuning.*
@@ -478,4 +475,4 @@ def reproduce(quick=False, seeds=None, workers=None, out=".", lengths=None, exec
 
 
 __all__ = ["FULL", "QUICK", "TUNING", "RunSpec", "plan", "length_plan", "tuning_plan", "run_one", "run_sweep", "summarise",
-           "markdown_table", "write_report", "reproduce", "SUCCESS", "has_lstm"]
+           "markdown_table", "write_report", "reproduce", "SUCCESS"]

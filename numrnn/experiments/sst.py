@@ -7,8 +7,8 @@ The model, for a sentence of tokens :math:`w_0 .. w_{T-1}`:
     x(t) = E[w_t] \odot m_E, \qquad h(0..T-1) = \text{layer}(x), \qquad
     p = \operatorname{softmax}\big((h(T-1) \odot m_R)\, W^\top + b\big)
 
-with ``layer`` an :class:`~numrnn.rnn.RNN` or :class:`~numrnn.lstm.LSTM` of paper version A..D, and
-:math:`m_E, m_R` dropout masks. It is :class:`numrnn.model.SequenceModel` with an embedding, the
+with ``layer`` an :class:`~numrnn.nn.rnn.RNN` or :class:`~numrnn.nn.lstm.LSTM` of paper version A..D, and
+:math:`m_E, m_R` dropout masks. It is :class:`numrnn.training.model.SequenceModel` with an embedding, the
 "last" readout (each sentence's last real token) and cross-entropy. "Regularisation", as in the
 paper, means dropout on the embeddings and the readout plus L2 weight decay; without it both are 0.
 
@@ -19,7 +19,7 @@ dev accuracy: the parameters of the best dev epoch are kept, test accuracy is me
 The embedding matrix (V x D, V ~ 16,600) gets a *lazy* Adam update: only the rows of the words in
 the batch move (the same rule as PyTorch's SparseAdam / TensorFlow's LazyAdam). A dense update would
 touch all 1.7 M entries on every batch and take most of the epoch's time; every other parameter gets
-the ordinary dense :class:`numrnn.optim.Adam` step.
+the ordinary dense :class:`numrnn.training.optim.Adam` step.
 
 Commands (see :func:`add_parser`): ``numrnn sst`` runs the experiment grid and writes the table and
 figures; ``numrnn sst-predict`` classifies sentences with a saved model.
@@ -34,9 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import sst as data
-from .model import SequenceModel
-from .optim import Adam, clip_by_global_norm
+from .._io import atomic_write_text
+from ..data import sst as data
+from ..training.model import SequenceModel
+from ..training.optim import Adam, clip_by_global_norm
 
 #: Published fine-grained test accuracies (%), for context only: other models and conditions.
 REFERENCES = [
@@ -156,14 +157,14 @@ def adam_rows(opt, name, theta, rows, g):
 
     Parameters
     ----------
-    opt : numrnn.optim.Adam
+    opt : numrnn.training.optim.Adam
     name : str, key of the moments, e.g. "embed.E"
     theta : ndarray, shape (V, D), updated in place
     rows : int ndarray, shape (R,), distinct
     g : ndarray, shape (R, D), the gradient of those rows
     """
     if not isinstance(opt, Adam):
-        raise TypeError(f"adam_rows needs a numrnn.optim.Adam, got {type(opt).__name__}")
+        raise TypeError(f"adam_rows needs a numrnn.training.optim.Adam, got {type(opt).__name__}")
     if opt.weight_decay:
         g = g + opt.weight_decay * theta[rows]
     m, v = opt._slot("m", name, theta), opt._slot("v", name, theta)
@@ -344,7 +345,7 @@ def run(config, loaded, save_dir=None, progress=False):
 # ------------------------------------------------------------------------- save and predict
 def save_model(path, model, vocab, result=None):
     """A checkpoint (``path.npz`` + ``path.json``) whose metadata holds the vocabulary."""
-    from .checkpoint import save_checkpoint
+    from ..training.checkpoint import save_checkpoint
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     meta = {"task": "sst", "vocab": vocab.to_dict(), "labels": list(data.LABELS)}
@@ -355,7 +356,7 @@ def save_model(path, model, vocab, result=None):
 
 def load_model(path):
     """(model, vocab) from :func:`save_model`."""
-    from .checkpoint import load_checkpoint
+    from ..training.checkpoint import load_checkpoint
 
     checkpoint = load_checkpoint(path)
     if (checkpoint.meta or {}).get("task") != "sst":
@@ -389,7 +390,7 @@ def experiment(configs, sst_dir, out, figures, jobs=2, save_dir=None, command=""
 
     def write():
         runs = [results[c.name] for c in configs if c.name in results]
-        data.atomic_write_text(json_path, json.dumps({**header, "runs": runs}, indent=1))
+        atomic_write_text(json_path, json.dumps({**header, "runs": runs}, indent=1))
         return runs
 
     def finished(result):
@@ -483,7 +484,7 @@ def write_table(path, header, runs):
               f"ran {header['jobs']} runs in parallel (plus any other load); \"CPU s\" is that "
               f"process's CPU time. The {len(runs)} runs took {sum(r['total_seconds'] for r in runs) / 60:.0f} "
               "min of wall-clock time summed over runs.", ""]
-    data.atomic_write_text(path, "\n".join(lines))
+    atomic_write_text(path, "\n".join(lines))
 
 
 def plot(folder, runs, header):
@@ -610,12 +611,12 @@ def main_predict(args, stdin=None):
 
 
 def main(argv=None):
-    """``python -m numrnn.sst sst ...`` works without the package's CLI."""
-    parser = argparse.ArgumentParser(prog="python -m numrnn.sst")
+    """``python -m numrnn.experiments.sst sst ...`` works without the package's CLI."""
+    parser = argparse.ArgumentParser(prog="python -m numrnn.experiments.sst")
     add_parser(parser.add_subparsers(dest="command", required=True))
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
-    args.command_line = " ".join(["python -m numrnn.sst", *argv])
+    args.command_line = " ".join(["python -m numrnn.experiments.sst", *argv])
     return args.func(args)
 
 

@@ -28,7 +28,7 @@ Backward through time, for t = T-1 .. 0, where :math:`\delta h(t)` and :math:`\d
 
 Versions of the paper: A (K=1, S=0), B (K=2, S=0), C (K=1, S=2), D (K=2, S=2), special (K=4, S=4).
 
-Layout as in :mod:`numrnn.rnn`: public arrays are batch-first, inside time comes first. Hidden
+Layout as in :mod:`numrnn.nn.rnn`: public arrays are batch-first, inside time comes first. Hidden
 states live in ``h`` of shape (P + T, B, H) with P = max(1, S) slots of history in front
 (``h[P + t]`` is h(t)); cell states in ``c`` of shape (1 + T, B, H) (``c[t + 1]`` is c(t), ``c[0]``
 is c0). The gates of step t are ``gates[t]`` of shape (B, 4H), already through their nonlinearity.
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import init as initialisers
-from ._checks import check_array, check_choice, check_dtype, check_int
+from .._checks import check_array, check_choice, check_dtype, check_int
 from .rnn import _chunk_steps, _sum_outer
 from .schedule import check_schedule, is_skip_step, matrix_index, version
 
@@ -259,7 +259,7 @@ class LSTM:
         P, K, S = self.n_history, self.n_matrices, self.skip
         W, t0 = self.params, cache.steps
 
-        # BPTT in chunks of C steps, last chunk first, as in numrnn.rnn: only a window of gradients is
+        # BPTT in chunks of C steps, last chunk first, as in numrnn.nn.rnn: only a window of gradients is
         # held. Within a chunk [s, e): dh[P + t - s] is dh(t) (summed up from the loss, step t+1 and
         # step t+S), dz[t - s] is dz(t); dh[:P] collects dh(s-P .. s-1) for the chunk before.
         H = self.hidden_size

@@ -27,16 +27,16 @@ h(t) from everything after it:
     \frac{\partial L}{\partial W_x} = \sum_t \delta u(t)\, x(t)^\top, \quad
     \frac{\partial L}{\partial b} = \sum_t \delta u(t)
 
-Layout as in :mod:`numrnn.rnn`: hidden states in ``h`` of shape (P + T, B, H) with P = max(1, S)
+Layout as in :mod:`numrnn.nn.rnn`: hidden states in ``h`` of shape (P + T, B, H) with P = max(1, S)
 slots of history in front (``h[P + t]`` is h(t)), and the carried state is an
-:class:`~numrnn.rnn.RNNState`.
+:class:`~numrnn.nn.rnn.RNNState`.
 """
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import init as initialisers
-from ._checks import check_array, check_choice, check_dtype, check_int
+from .._checks import check_array, check_choice, check_dtype, check_int
 from .activations import sigmoid
 from .rnn import RNNState, _sum_outer, start_history
 from .schedule import check_schedule, is_skip_step, matrix_index, version
@@ -59,7 +59,7 @@ class GRUCache:
 
     @property
     def state(self):
-        """The :class:`~numrnn.rnn.RNNState` to carry into the next chunk."""
+        """The :class:`~numrnn.nn.rnn.RNNState` to carry into the next chunk."""
         P = self.h.shape[0] - self.gates.shape[0]
         return RNNState(history=self.h[-P:].copy(), steps=self.steps + self.gates.shape[0])
 

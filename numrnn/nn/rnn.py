@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import init as initialisers
-from ._checks import check_array, check_choice, check_dtype, check_int
+from .._checks import check_array, check_choice, check_dtype, check_int
 from .activations import ACTIVATIONS
 from .schedule import check_schedule, is_skip_step, matrix_index, version
 

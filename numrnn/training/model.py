@@ -20,7 +20,7 @@ Backward runs the same chain in reverse order, each piece by its own backward fu
     \delta E = \textstyle\sum_{b,t:\ \text{token}=v} \delta x(b, t) \odot m_E
 
 The loss returns its exact gradient and never clips: clipping is the trainer's job
-(:func:`numrnn.optim.clip_by_global_norm`), so gradient checks of this model stay meaningful.
+(:func:`numrnn.training.optim.clip_by_global_norm`), so gradient checks of this model stay meaningful.
 
 Parameters live in the layer, the readout and the embedding; :attr:`SequenceModel.params` is a flat
 dict of the *same* arrays ("layer.W1", "layer.Wx", "layer.b", "readout.W", "readout.b", "embed.E"),
@@ -28,11 +28,11 @@ so an optimiser that updates them in place trains the model.
 """
 import numpy as np
 
-from . import init as initialisers
-from . import layers
-from ._checks import check_array, check_choice, check_dtype, check_int
-from .losses import mse_loss, softmax_cross_entropy
-from .schedule import version as version_of
+from ..nn import init as initialisers
+from ..nn import layers
+from .._checks import check_array, check_choice, check_dtype, check_int
+from ..nn.losses import mse_loss, softmax_cross_entropy
+from ..nn.schedule import version as version_of
 
 CELLS = ("rnn", "lstm", "gru")
 READOUTS = ("last", "all")
@@ -46,7 +46,7 @@ def make_layer(cell="rnn", version=None, *, input_size, hidden_size, n_matrices=
     Parameters
     ----------
     cell : {"rnn", "lstm", "gru"}
-        :class:`numrnn.rnn.RNN`, :class:`numrnn.lstm.LSTM` or :class:`numrnn.gru.GRU` (imported only
+        :class:`numrnn.nn.rnn.RNN`, :class:`numrnn.nn.lstm.LSTM` or :class:`numrnn.nn.gru.GRU` (imported only
         when asked for).
     version : {"A", "B", "C", "D", "special"}, optional
         Sets (n_matrices, skip) from the paper; give either ``version`` or ``n_matrices``/``skip``.
@@ -71,11 +71,11 @@ def make_layer(cell="rnn", version=None, *, input_size, hidden_size, n_matrices=
     n_matrices = 1 if n_matrices is None else n_matrices
     skip = 0 if skip is None else skip
     if cell == "rnn":
-        from .rnn import RNN as Layer
+        from ..nn.rnn import RNN as Layer
     elif cell == "lstm":
-        from .lstm import LSTM as Layer
+        from ..nn.lstm import LSTM as Layer
     else:
-        from .gru import GRU as Layer
+        from ..nn.gru import GRU as Layer
     return Layer(input_size, hidden_size, n_matrices=n_matrices, skip=skip, seed=seed, dtype=dtype,
                  **layer_kwargs)
 

@@ -9,7 +9,7 @@ On a skip step t - S >= -1, so the skip reads at most back to h(-1) = h0.
 """
 from collections import namedtuple
 
-from ._checks import check_int
+from .._checks import check_int
 
 Version = namedtuple("Version", ["n_matrices", "skip"])
 

@@ -20,7 +20,7 @@ import os
 
 import numpy as np
 
-from ._checks import check_int
+from .._checks import check_int
 
 
 # -------------------------------------------------------------------------------- reading

@@ -1,0 +1,1 @@
+"""Experiment drivers behind the ``numrnn`` command: reproduce, figures, sst, charlm, demo."""

@@ -1,0 +1,159 @@
+r"""The cells as the equations read: one step function, one plain reversed loop.
+
+This is the code to read next to the paper. :mod:`numrnn.nn.rnn` computes exactly the same numbers,
+faster (chunked products, reused buffers); the test suite holds the two equal to 1e-12 and both
+against finite differences. Notebook 02 prints this module.
+
+The RNN (equation numbers as cited in the code, here and in :mod:`numrnn.nn.rnn`), with
+:math:`k(t) = (t \bmod K) + 1` and :math:`[\text{skip}(t)] = [(t+1) \bmod S = 0]`:
+
+.. math::
+
+    (1)\quad a(t) &= W_{k(t)}\, h(t-1) + W_x\, x(t) + b \\
+    (2)\quad h(t) &= \phi(a(t)) + [\text{skip}(t)]\; h(t-S)
+
+Backward, for t = T-1 down to 0, where :math:`\delta h(t)` is complete when step t is reached
+(it has the loss's part and the parts from steps t+1 and t+S, which ran before):
+
+.. math::
+
+    (3)\quad \delta h(t-S) &\mathrel{+}= \delta h(t) \quad \text{on skip steps: the skip path, no } \phi' \\
+    (4)\quad \delta a(t) &= \delta h(t) \odot \phi'(a(t)) \\
+    (5)\quad \delta h(t-1) &\mathrel{+}= W_{k(t)}^\top\, \delta a(t) \\
+    (6)\quad \delta W_{k(t)} &\mathrel{+}= \delta a(t)\, h(t-1)^\top \quad \text{(only the matrix step t used)} \\
+    (7)\quad \delta W_x \mathrel{+}= \delta a(t)\, x(t)^\top, &\quad \delta b \mathrel{+}= \delta a(t), \quad
+             \delta x(t) = W_x^\top \delta a(t)
+
+Arrays are batch-first as in the rest of numrnn: x (B, T, D), h (B, H). In the loops below the
+hidden states and their gradients are dictionaries keyed by the time step t, from -P to T-1 with
+P = max(1, S), so ``h[t - S]`` and ``dh[t - S]`` read exactly like the equations; ``h[-1]`` is h0.
+"""
+import numpy as np
+
+from .activations import ACTIVATIONS
+from .schedule import is_skip_step, matrix_index
+
+
+# ------------------------------------------------------------------------------- one step
+def rnn_step_forward(x_t, h_prev, W, Wx, b, h_skip=None, activation="relu"):
+    """One step, equations (1)-(2).
+
+    Parameters
+    ----------
+    x_t : ndarray, shape (B, D)
+    h_prev : ndarray, shape (B, H), h(t-1)
+    W : ndarray, shape (H, H), the matrix W_{k(t)} this step uses
+    Wx : ndarray, shape (H, D);  b : ndarray, shape (H,)
+    h_skip : ndarray, shape (B, H), optional: h(t-S) on a skip step, None otherwise
+    activation : "relu" or "tanh"
+
+    Returns
+    -------
+    h : ndarray, shape (B, H)
+    cache : tuple (x_t, h_prev, W, Wx, a, activation, skipped)
+    """
+    phi, _ = ACTIVATIONS[activation]
+    a = h_prev @ W.T + x_t @ Wx.T + b                        # (1)
+    h = phi(a)                                               # (2) phi(a(t))
+    if h_skip is not None:
+        h = h + h_skip                                       # (2) + h(t-S)
+    return h, (x_t, h_prev, W, Wx, a, activation, h_skip is not None)
+
+
+def rnn_step_backward(dh, cache):
+    """The backward of one step, equations (3)-(7), for the *complete* gradient dh = dL/dh(t).
+
+    Returns
+    -------
+    dict with "h_prev" (B, H): this step's part of dL/dh(t-1); "h_skip" (B, H) or None: its part of
+    dL/dh(t-S); "x" (B, D); "W" (H, H): this step's term of dL/dW_{k(t)}; "Wx" (H, D); "b" (H,).
+    """
+    x_t, h_prev, W, Wx, a, activation, skipped = cache
+    _, phi_grad = ACTIVATIONS[activation]
+    da = dh * phi_grad(a)                                    # (4)
+    return {"h_skip": dh if skipped else None,               # (3) identity: no phi' on the skip
+            "h_prev": da @ W,                                # (5)
+            "W": da.T @ h_prev,                              # (6)
+            "Wx": da.T @ x_t, "b": da.sum(axis=0), "x": da @ Wx}   # (7)
+
+
+# ---------------------------------------------------------------------------- a sequence
+def rnn_forward(params, x, n_matrices=1, skip=0, h0=None, activation="relu", history=None, steps=0):
+    """Equations (1)-(2) for t = 0 .. T-1.
+
+    Parameters
+    ----------
+    params : dict with W1..WK (H, H), Wx (H, D), b (H,)
+    x : ndarray, shape (B, T, D)
+    n_matrices, skip : int, K and S
+    h0 : ndarray, shape (B, H), optional, h(-1); zeros by default
+    activation : "relu" or "tanh"
+    history : ndarray, shape (P, B, H), optional: h(-P) .. h(-1) carried from an earlier chunk
+        (as ``RNNState.history``); excludes h0
+    steps : int, the global index of local step 0 (as ``RNNState.steps``), so the schedule continues
+
+    Returns
+    -------
+    hs : ndarray, shape (B, T, H)
+    cache : dict with "h" (dict t -> (B, H) for t = -P .. T-1), "steps" (dict t -> step cache),
+        and the settings
+    """
+    K, S = n_matrices, skip
+    B, T, _ = x.shape
+    H = params["b"].shape[0]
+    P = max(1, S)
+    h = {t: np.zeros((B, H), dtype=x.dtype) for t in range(-P, 0)}
+    if history is not None:
+        h.update({t: history[P + t] for t in range(-P, 0)})
+    elif h0 is not None:
+        h[-1] = h0
+    step_caches = {}
+    for t in range(T):
+        W = params[f"W{matrix_index(steps + t, K) + 1}"]
+        h_skip = h[t - S] if is_skip_step(steps + t, S) else None
+        h[t], step_caches[t] = rnn_step_forward(x[:, t], h[t - 1], W, params["Wx"], params["b"],
+                                                h_skip, activation)
+    hs = np.stack([h[t] for t in range(T)], axis=1)
+    return hs, {"h": h, "steps": step_caches, "K": K, "S": S, "offset": steps, "P": P}
+
+
+def rnn_backward(dhs, cache):
+    """BPTT for :func:`rnn_forward`: equations (3)-(7) in one reversed loop.
+
+    Parameters
+    ----------
+    dhs : ndarray, shape (B, T, H): dL/dh(t) from the loss alone, for every step
+    cache : from :func:`rnn_forward`
+
+    Returns
+    -------
+    dx : ndarray, shape (B, T, D)
+    grads : dict W1..WK, Wx, b (shapes of the parameters)
+    dh : dict t -> (B, H): the complete dL/dh(t) for t = -P .. T-1; dh[-1] is dL/dh0 and
+        dh[-P] .. dh[-1] the gradient of a carried history
+    """
+    K, S, P, offset = cache["K"], cache["S"], cache["P"], cache["offset"]
+    steps = cache["steps"]
+    B, T, H = dhs.shape
+    dh = {t: np.zeros((B, H), dtype=dhs.dtype) for t in range(-P, T)}
+    for t in range(T):
+        dh[t] = dh[t] + dhs[:, t]                            # the loss's direct part
+    W_shape = steps[0][2].shape
+    grads = {f"W{k + 1}": np.zeros(W_shape, dtype=dhs.dtype) for k in range(K)}
+    grads["Wx"] = np.zeros_like(steps[0][3])
+    grads["b"] = np.zeros(H, dtype=dhs.dtype)
+    dx = {}
+    for t in reversed(range(T)):                             # dh[t] is complete here
+        d = rnn_step_backward(dh[t], steps[t])
+        if is_skip_step(offset + t, S):
+            dh[t - S] = dh[t - S] + d["h_skip"]              # (3) the skip line: dh(t-S) += dh(t)
+        dh[t - 1] = dh[t - 1] + d["h_prev"]                  # (5)
+        name = f"W{matrix_index(offset + t, K) + 1}"
+        grads[name] += d["W"]                                # (6) each W_k from its own steps only
+        grads["Wx"] += d["Wx"]                               # (7)
+        grads["b"] += d["b"]
+        dx[t] = d["x"]
+    return np.stack([dx[t] for t in range(T)], axis=1), grads, dh
+
+
+__all__ = ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward"]

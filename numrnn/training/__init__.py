@@ -1,0 +1,1 @@
+"""Training: the sequence model around a cell, optimisers, the trainer, truncated BPTT, checkpoints."""
