@@ -20,6 +20,15 @@ def check_choice(name, value, choices):
     return value
 
 
+def check_finite(name, value):
+    """Return ``value`` as a float, or raise naming ``name`` if it is not a finite real number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return float(value)
+
+
 def check_dtype(name, dtype):
     """Return ``dtype`` as a numpy float32/float64 dtype, or raise naming ``name``."""
     try:
