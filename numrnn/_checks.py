@@ -4,6 +4,14 @@ import numbers
 import numpy as np
 
 
+class NonFiniteError(ValueError):
+    """A value that must be finite holds NaN or inf.
+
+    A ValueError, so callers that check input see an ordinary input error; the trainer catches this
+    one class inside a training step and records it as a divergence (the inputs were checked before).
+    """
+
+
 def check_int(name, value, minimum=None):
     """Return ``value`` as an int, or raise naming ``name`` if it is not a whole number >= minimum."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -27,6 +35,25 @@ def check_finite(name, value):
     if not np.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     return float(value)
+
+
+def check_real(name, value, low=None, high=None, low_open=False, high_open=False):
+    """Return ``value`` as a finite float in the given range, or raise naming ``name``.
+
+    ``low``/``high`` are bounds (None: none); ``low_open``/``high_open`` exclude them. NaN and inf
+    are always refused.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    if (low is not None and (value < low or (low_open and value == low))) or \
+            (high is not None and (value > high or (high_open and value == high))):
+        lo = "(-inf" if low is None else ("(" if low_open else "[") + f"{low:g}"
+        hi = "inf)" if high is None else f"{high:g}" + (")" if high_open else "]")
+        raise ValueError(f"{name} must lie in {lo}, {hi}, got {value:g}")
+    return value
 
 
 def check_dtype(name, dtype):
@@ -56,7 +83,7 @@ def check_array(name, value, ndim, shape=None, dtype=None):
             if want is not None and got != want:
                 raise ValueError(f"{name} has shape {value.shape}; expected {_shape_str(shape)} (axis {axis})")
     if not np.all(np.isfinite(value)):
-        raise ValueError(f"{name} contains NaN or inf")
+        raise NonFiniteError(f"{name} contains NaN or inf")
     return value if dtype is None else value.astype(dtype, copy=False)
 
 
