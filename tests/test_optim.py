@@ -141,3 +141,107 @@ def test_bad_settings_name_the_argument():
         SGD(lr=0.1).step(_params(), {"layer.W1": np.zeros(2), "layer.b": np.zeros(2)})
     with pytest.raises(ValueError, match="adam"):
         SGD(lr=0.1).load_state_dict(Adam().state_dict())
+
+
+# ------------------------------------------------------------------ issue 17: every input checked
+@pytest.mark.parametrize("make,argument", [
+    (lambda: SGD(lr="0.1"), "lr"), (lambda: SGD(lr=float("inf")), "lr"), (lambda: SGD(lr=-1e-3), "lr"),
+    (lambda: SGD(lr=0.1, weight_decay=float("inf")), "weight_decay"),
+    (lambda: SGD(lr=0.1, weight_decay=float("nan")), "weight_decay"),
+    (lambda: SGD(lr=0.1, weight_decay="a lot"), "weight_decay"),
+    (lambda: Adam(eps=0.0), "eps"), (lambda: Adam(eps=-1e-8), "eps"), (lambda: Adam(eps=float("nan")), "eps"),
+    (lambda: RMSProp(lr=0.1, eps=0.0), "eps"), (lambda: RMSProp(lr=0.1, eps=float("nan")), "eps"),
+    (lambda: RMSProp(lr=0.1, rho=float("nan")), "rho"), (lambda: RMSProp(lr=0.1, rho="high"), "rho"),
+    (lambda: Adam(beta1=float("nan")), "beta1"), (lambda: Adam(beta1=-0.1), "beta1"),
+    (lambda: Adam(beta2=None), "beta2"),
+    (lambda: Momentum(lr=0.1, momentum=float("nan")), "momentum"),
+    (lambda: Momentum(lr=0.1, momentum="0.9"), "momentum"),
+    (lambda: make_optimizer("adam", lr=0.1, betas=(0.9, 0.99)), "betas"),
+    (lambda: make_optimizer(3, lr=0.1), "optimizer"),
+])
+def test_every_hyperparameter_is_checked_and_named(make, argument):
+    with pytest.raises((ValueError, TypeError), match=argument):
+        make()
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_clipping_refuses_non_finite_gradients_by_name(bad):
+    g = {"a": np.array([3.0, 0.0]), "b": np.array([[0.0, bad]])}
+    with pytest.raises(ValueError, match="gradient b .*NaN or inf"):
+        clip_by_global_norm(g, 1.0)
+
+
+def test_clipping_scales_huge_finite_gradients_instead_of_overflowing():
+    g = {"a": np.full(4, 1e200), "b": np.array([-1e200])}          # the sum of squares overflows
+    clipped, norm = clip_by_global_norm(g, 1.0)
+    assert norm == pytest.approx(np.sqrt(5) * 1e200)
+    assert global_norm(clipped) == pytest.approx(1.0)
+    np.testing.assert_allclose(clipped["b"], [-1 / np.sqrt(5)])
+
+
+@pytest.mark.parametrize("max_norm", [0, -1.0, float("nan"), float("inf"), "5"])
+def test_clipping_names_a_bad_threshold(max_norm):
+    with pytest.raises((ValueError, TypeError), match="max_norm"):
+        clip_by_global_norm({"a": np.ones(2)}, max_norm)
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "rmsprop", "adam"])
+def test_an_update_that_overflows_is_refused_and_changes_nothing(name):
+    from numrnn._checks import NonFiniteError
+    p, opt = _params(), make_optimizer(name, lr=1e-3)
+    opt.step(p, _grads(0))
+    before, state = {k: v.copy() for k, v in p.items()}, opt.state_dict()
+    huge = {k: np.full_like(v, 1e308) for k, v in p.items()}
+    opt.lr = 1e308 if name in ("sgd", "momentum") else opt.lr
+    p["layer.W1"][0, 0] = 1e308 if name in ("rmsprop", "adam") else p["layer.W1"][0, 0]
+    before["layer.W1"][0, 0] = p["layer.W1"][0, 0]
+    with pytest.raises(NonFiniteError, match="layer.W1"):
+        with np.errstate(over="ignore", invalid="ignore"):
+            opt.step(p, huge if name in ("sgd", "momentum") else {k: -v for k, v in huge.items()})
+    for k in p:
+        np.testing.assert_array_equal(p[k], before[k])
+    after = opt.state_dict()
+    assert after["t"] == state["t"]
+    for slot, table in state["slots"].items():
+        for k, v in table.items():
+            np.testing.assert_array_equal(after["slots"][slot][k], v)
+
+
+def test_an_inf_gradient_is_refused_by_the_optimiser_too():
+    from numrnn._checks import NonFiniteError
+    p, opt = _params(), Adam(lr=0.1)
+    with pytest.raises(NonFiniteError, match="gradient of layer.b"):
+        opt.step(p, {"layer.W1": np.zeros((2, 2)), "layer.b": np.array([np.inf, 0.0])})
+    assert opt.t == 0 and opt.state == {"m": {}, "v": {}}
+
+
+# ------------------------------------------------------------------------- lazy Adam rows
+def test_lazy_adam_rows_equal_dense_adam_on_the_touched_rows():
+    rng = np.random.default_rng(0)
+    E0, rows = rng.standard_normal((7, 3)), np.array([1, 4, 5])
+    g_dense = np.zeros_like(E0)
+    lazy, dense = Adam(lr=0.1, lazy=("E",)), Adam(lr=0.1)
+    E_lazy, E_dense = E0.copy(), E0.copy()
+    for _ in range(3):                          # every step touches the same rows: equal to dense
+        g_dense[rows] = rng.standard_normal((3, 3))
+        lazy.step({"E": E_lazy}, {"E": g_dense[rows]}, rows={"E": rows})
+        dense.step({"E": E_dense}, {"E": g_dense})
+    np.testing.assert_allclose(E_lazy, E_dense, rtol=1e-14)
+    np.testing.assert_array_equal(E_lazy[[0, 2, 3, 6]], E0[[0, 2, 3, 6]])
+    lazy.step({"E": E_lazy}, {"E": np.ones((1, 3))}, rows={"E": np.array([0])})   # other rows stay put
+    np.testing.assert_array_equal(E_lazy[rows], E_dense[rows])
+    assert not np.array_equal(E_lazy[0], E0[0])
+
+
+def test_lazy_rows_decay_only_the_touched_rows_and_are_checked():
+    E = np.ones((4, 2))
+    opt = Adam(lr=0.1, weight_decay=0.5, lazy=("E",))
+    opt.step({"E": E}, {"E": np.zeros((2, 2))}, rows={"E": np.array([0, 2])})
+    assert np.all(E[[1, 3]] == 1) and np.all(E[[0, 2]] < 1)
+    with pytest.raises(ValueError, match="rows"):
+        opt.step({"E": E}, {"E": np.zeros((2, 2))})                        # rows not given
+    with pytest.raises(ValueError, match="rows of E"):
+        opt.step({"E": E}, {"E": np.zeros((2, 2))}, rows={"E": np.array([0, 9])})
+    with pytest.raises(ValueError, match="lazy"):
+        SGD(lr=0.1).step({"E": E}, {"E": np.zeros((2, 2))}, rows={"E": np.array([0, 1])})
+    assert Adam(lazy=("E",)).hyper["lazy"] == ["E"]
