@@ -1,26 +1,37 @@
-"""How fast is numrnn's hand-written BPTT? Beside PyTorch, and beside what the BLAS can do.
+"""How fast is numrnn's hand-written BPTT? Beside the strongest PyTorch a user would pick, and the BLAS.
 
 For each row (a layer, a size, a dtype) one forward and one backward call are timed, contenders
 interleaved in one process (their order rotates every repetition), median of ``--reps`` repetitions
-after ``--warmup`` untimed ones. Contenders:
+after ``--warmup`` untimed ones. Wall clock is the measure (``--clock cpu`` switches); the process's
+CPU time is printed beside it. Contenders:
 
-- ``numrnn``    : ``layer.forward(x)`` then ``layer.backward(dhs, cache)``.
-- ``eager``     : the same equations as a PyTorch eager loop over time, backward by autograd
-                  (``out.backward(dhs)``); same weights, checked to give the same numbers.
-- ``nn.RNN``    : ``torch.nn.RNN(nonlinearity="relu")``, version A only (it has no K or S).
+- ``numrnn``  : ``layer.forward(x)`` then ``layer.backward(dhs, cache)``.
+- ``eager``   : the same equations as a PyTorch eager loop over time, written as a competent user
+                writes it (one input product, split once with ``unbind``; ``addmm`` per step; one
+                ``stack``), backward by autograd (``hs.backward(dhs)``). Same weights, checked to
+                give the same numbers. Its backward is O(T) (``backward_bytes_per_step``).
+- ``nn.RNN`` / ``nn.LSTM`` : PyTorch's fused kernels with numrnn's weights, version A only (they
+                have no K or S). Gate order i, f, g, o as numrnn's; numrnn's one bias b is
+                ``bias_ih`` and ``bias_hh`` is 0.
 
 The limit: every matrix product the BPTT must do (per step: the recurrent product forward and
 backward; per sequence: input projection, dW_k, dWx, dx) is timed alone in numpy at its own shape;
-the sum is a lower bound on the time (elementwise work and Python counted as zero). Each row prints
-its time as a multiple of that bound; "bpeak" is the time of the same FLOPs at the 1024^3 speed.
+the sum is a lower bound on the time (elementwise work and Python counted as zero). ``x bound`` is a
+time as a multiple of it; "bpeak" is the time of the same FLOPs at the 1024^3 speed. Where numrnn's
+time goes beyond the bound is measured per row: Python (the same call at B = H = 1), the kernel
+(system time: page faults of fresh arrays) and the rest (elementwise ufuncs, memory traffic).
 
 Memory: tracemalloc's peak over one numrnn forward + backward (numpy reports its buffers to
 tracemalloc), against the bytes of what BPTT must keep: h(-P..T-1) and a(0..T-1) for the RNN;
 h, c and the four gates for the LSTM.
 
+Load: the 1-minute load average is read at the start, after every row and at the end. Above
+``--max-load`` (default threads + 0.5) the machine was busy: the output and the saved files say
+BUSY, and ``--require-idle`` refuses to report.
+
 Run ``python benchmarks/bench_bptt.py --help``; ``--quick`` is a fast sanity run.
-PyTorch is optional (``pip install -e ".[bench]"``); without it, or without numrnn/lstm.py, the
-script prints what it skipped and why.
+PyTorch is optional (``pip install -e ".[bench]"``); without it the script runs numrnn and the
+bound, and prints what it skipped and why.
 """
 import argparse
 import gc
@@ -28,6 +39,7 @@ import json
 import math
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -41,20 +53,22 @@ from threadpoolctl import threadpool_info, threadpool_limits
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)                      # run from a checkout without installing
 
-from numrnn.rnn import RNN  # noqa: E402
+from numrnn import LSTM, RNN  # noqa: E402
 
 CONFIGS = [(100, 100, 6, 64), (100, 100, 6, 256), (32, 500, 6, 64)]   # (B, T, D, H)
-LAYERS = [("rnn", "A"), ("rnn", "D"), ("lstm", "D")]
+LAYERS = [("rnn", "A"), ("rnn", "D"), ("lstm", "A"), ("lstm", "D")]
+VERSIONS = ("A", "B", "C", "D", "special")
+FUSED = {"rnn": "nn.RNN", "lstm": "nn.LSTM"}     # PyTorch's fused layer per family (version A only)
 SEED = 0
 SCALE = 0.3            # small recurrent gain: version D (skips add identity paths) stays finite over 500 steps
+TARGETS = {"eager": 0.5, "nn.RNN": 0.5, "nn.LSTM": 1.0, "x_bound": 2.5, "memory": 1.5}
+AGREE = {"float32": 1e-3, "float64": 1e-9}       # largest relative difference that counts as the same
 
 
 # ----------------------------------------------------------------------------- contenders
 def make_layer(family, name, D, H, dtype):
-    if family == "rnn":
-        return RNN.from_version(name, D, H, scale=SCALE, seed=SEED, dtype=dtype)
-    from numrnn.lstm import LSTM
-    return LSTM.from_version(name, D, H, scale=SCALE, seed=SEED, dtype=dtype)
+    cls = RNN if family == "rnn" else LSTM
+    return cls.from_version(name, D, H, scale=SCALE, seed=SEED, dtype=dtype)
 
 
 def numrnn_contender(layer, x, dhs):
@@ -66,13 +80,20 @@ def numrnn_contender(layer, x, dhs):
 
 
 def torch_rnn_loop(torch, x, p, K, S):
-    """h(t) = relu(W_k h(t-1) + Wx x(t) + b) [+ h(t-S)], as numrnn.rnn, time-major inside."""
+    """h(t) = relu(W_k h(t-1) + Wx x(t) + b) [+ h(t-S)], as numrnn's RNN, as a competent user writes it.
+
+    The input projection is one product, split once into T views with ``unbind``: its backward
+    stacks the T gradients once. (Indexing ``u[t]`` inside the loop instead makes the backward of
+    every step fill a zero tensor of the whole (T, B, H): O(T^2).) ``addmm`` adds u(t) inside the
+    product; the outputs are stacked once at the end.
+    """
     B, T, _ = x.shape
     P = max(1, S)
-    u = x.transpose(0, 1) @ p["Wx"].T + p["b"]            # (T, B, H): one input product
+    u = (x.transpose(0, 1) @ p["Wx"].T + p["b"]).unbind(0)   # T views (B, H): Wx x(t) + b
+    W_T = [p[f"W{k + 1}"].T for k in range(K)]
     h = [x.new_zeros(B, p["Wx"].shape[0])] * P             # h(-P) .. h(-1)
     for t in range(T):
-        ht = torch.relu(u[t] + h[-1] @ p[f"W{t % K + 1}"].T)
+        ht = torch.relu(torch.addmm(u[t], h[-1], W_T[t % K]))
         if S >= 2 and (t + 1) % S == 0:
             ht = ht + h[-S]                               # h[-S] is h(t-S)
         h.append(ht)
@@ -80,27 +101,31 @@ def torch_rnn_loop(torch, x, p, K, S):
 
 
 def torch_lstm_loop(torch, x, p, K, S):
-    """The equations of numrnn.lstm: gates i, f, g, o; skip added to h only."""
+    """The equations of numrnn's LSTM (gates i, f, g, o; skip added to h only), written as
+    :func:`torch_rnn_loop`."""
     B, T, _ = x.shape
     P, H = max(1, S), p["W1"].shape[1]
-    u = x.transpose(0, 1) @ p["Wx"].T + p["b"]            # (T, B, 4H)
+    u = (x.transpose(0, 1) @ p["Wx"].T + p["b"]).unbind(0)   # T views (B, 4H)
+    W_T = [p[f"W{k + 1}"].T for k in range(K)]
     h = [x.new_zeros(B, H)] * P
     c = x.new_zeros(B, H)
     for t in range(T):
-        z = u[t] + h[-1] @ p[f"W{t % K + 1}"].T
-        i, f, o = torch.sigmoid(z[:, :H]), torch.sigmoid(z[:, H:2 * H]), torch.sigmoid(z[:, 3 * H:])
-        c = f * c + i * torch.tanh(z[:, 2 * H:3 * H])
-        ht = o * torch.tanh(c)
+        i, f, g, o = torch.addmm(u[t], h[-1], W_T[t % K]).chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        ht = torch.sigmoid(o) * torch.tanh(c)
         if S >= 2 and (t + 1) % S == 0:
             ht = ht + h[-S]
         h.append(ht)
     return torch.stack(h[P:], dim=1)
 
 
+LOOPS = {"rnn": torch_rnn_loop, "lstm": torch_lstm_loop}
+
+
 def eager_contender(torch, family, layer, x, dhs):
     leaves = {k: torch.tensor(v, requires_grad=True) for k, v in layer.params.items()}
     xt, dht = torch.tensor(x, requires_grad=True), torch.tensor(dhs)
-    loop = torch_rnn_loop if family == "rnn" else torch_lstm_loop
+    loop = LOOPS[family]
 
     def run():
         for leaf in (xt, *leaves.values()):
@@ -111,10 +136,18 @@ def eager_contender(torch, family, layer, x, dhs):
     return run
 
 
-def nn_rnn_contender(torch, layer, x, dhs):
+def fused_contender(torch, family, layer, x, dhs):
+    """torch.nn.RNN(nonlinearity="relu") or torch.nn.LSTM carrying numrnn's weights (version A).
+
+    Both keep W (G*H, H) and Wx (G*H, D) with the gate blocks of the LSTM in the order i, f, g, o,
+    as numrnn does, so the matrices copy over as they are; numrnn's one bias b becomes bias_ih and
+    bias_hh is 0 (only their sum enters the equations).
+    """
     H, D = layer.hidden_size, layer.input_size
-    net = torch.nn.RNN(D, H, nonlinearity="relu", batch_first=True,
-                       dtype=torch.float32 if layer.dtype == np.float32 else torch.float64)
+    kind = torch.nn.RNN if family == "rnn" else torch.nn.LSTM
+    extra = {"nonlinearity": "relu"} if family == "rnn" else {}
+    net = kind(D, H, batch_first=True, **extra,
+               dtype=torch.float32 if layer.dtype == np.float32 else torch.float64)
     with torch.no_grad():                                 # the same weights as numrnn's layer
         net.weight_hh_l0.copy_(torch.tensor(layer.params["W1"]))
         net.weight_ih_l0.copy_(torch.tensor(layer.params["Wx"]))
@@ -127,7 +160,8 @@ def nn_rnn_contender(torch, layer, x, dhs):
         xt.grad = None
         hs, _ = net(xt)
         hs.backward(dht)
-        grads = {"W1": net.weight_hh_l0.grad, "Wx": net.weight_ih_l0.grad, "b": net.bias_ih_l0.grad}
+        grads = {"W1": net.weight_hh_l0.grad, "Wx": net.weight_ih_l0.grad, "b": net.bias_ih_l0.grad,
+                 "b (bias_hh)": net.bias_hh_l0.grad}      # b = bias_ih + bias_hh: the same gradient
         return hs, xt.grad, grads
     return run
 
@@ -140,7 +174,29 @@ def disagreement(reference, other):
         return float(np.max(np.abs(a - b)) / max(np.max(np.abs(a)), 1e-30))
     hs, dx, grads = reference
     ohs, odx, ograds = other
-    return max([rel(hs, ohs), rel(dx, odx)] + [rel(grads[k], ograds[k]) for k in ograds])
+    return max([rel(hs, ohs), rel(dx, odx)] + [rel(grads[k.split()[0]], ograds[k]) for k in ograds])
+
+
+def backward_bytes_per_step(torch, family, T, B=2, D=3, H=4, K=1, S=0, loop=None):
+    """Bytes torch allocates in the backward of the eager loop, per step (torch.profiler).
+
+    Constant in T for an O(T) backward; growing with T when each step's backward touches a
+    (T, B, H) tensor (``u[t]`` inside the loop). Deterministic: it counts allocations, not time.
+    """
+    from torch.profiler import ProfilerActivity, profile
+    loop = loop or LOOPS[family]
+    G = 1 if family == "rnn" else 4
+    gen = torch.Generator().manual_seed(SEED)
+    p = {f"W{k + 1}": torch.randn(G * H, H, generator=gen, dtype=torch.float64) * 0.3 for k in range(K)}
+    p.update(Wx=torch.randn(G * H, D, generator=gen, dtype=torch.float64),
+             b=torch.zeros(G * H, dtype=torch.float64))
+    for leaf in p.values():
+        leaf.requires_grad_(True)
+    x = torch.randn(B, T, D, generator=gen, dtype=torch.float64, requires_grad=True)
+    hs = loop(torch, x, p, K, S)
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        hs.backward(torch.ones_like(hs))
+    return sum(e.self_cpu_memory_usage for e in prof.events() if e.self_cpu_memory_usage > 0) / T
 
 
 # ----------------------------------------------------------------------------- timing
@@ -148,22 +204,28 @@ CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 def time_interleaved(contenders, reps, warmup):
-    """Median wall and CPU seconds of each contender; order rotated every repetition."""
+    """Per contender: median wall and CPU seconds of one call, mean system seconds and minor page
+    faults per call. The order of the contenders rotates every repetition."""
     names = list(contenders)
-    wall = {n: [] for n in names}
-    cpu = {n: [] for n in names}
+    samples = {n: {"wall": [], "cpu": [], "sys": [], "minflt": []} for n in names}
     for rep in range(warmup + reps):
         order = names[rep % len(names):] + names[:rep % len(names)]
         for name in order:
             gc.collect()
+            r0 = resource.getrusage(resource.RUSAGE_SELF)
             w0, c0 = time.perf_counter(), time.process_time()
             contenders[name]()
             w1, c1 = time.perf_counter(), time.process_time()
+            r1 = resource.getrusage(resource.RUSAGE_SELF)
             if rep >= warmup:
-                wall[name].append(w1 - w0)
-                cpu[name].append(c1 - c0)
-    return ({n: statistics.median(wall[n]) for n in names},
-            {n: statistics.median(cpu[n]) for n in names})
+                s = samples[name]
+                s["wall"].append(w1 - w0)
+                s["cpu"].append(c1 - c0)
+                s["sys"].append(r1.ru_stime - r0.ru_stime)
+                s["minflt"].append(r1.ru_minflt - r0.ru_minflt)
+    return {n: {"wall": statistics.median(s["wall"]), "cpu": statistics.median(s["cpu"]),
+                "sys": statistics.fmean(s["sys"]), "minflt": statistics.fmean(s["minflt"])}
+            for n, s in samples.items()}
 
 
 def matmul_seconds(m, k, n, dtype, reps, clock=time.perf_counter):
@@ -207,6 +269,38 @@ def blas_bound(products, dtype, reps, cache, clock):
     return seconds, flops
 
 
+def python_seconds(family, name, T, D, dtype, reps, blas_cache, clock):
+    """Python's and numpy's per-call cost of one forward + backward over T steps: the same call at
+    B = 1, H = 1, where the arithmetic is nearly nothing, minus that size's own BLAS bound."""
+    layer = make_layer(family, name, D, 1, dtype)
+    rng = np.random.default_rng(SEED)
+    run = numrnn_contender(layer, rng.standard_normal((1, T, D)).astype(dtype),
+                           rng.standard_normal((1, T, 1)).astype(dtype))
+    run()
+    samples = []
+    for _ in range(reps):
+        gc.collect()
+        t0 = clock()
+        run()
+        samples.append(clock() - t0)
+    tiny_bound, _ = blas_bound(bptt_products(family, 1, T, D, 1, layer.n_matrices), dtype, reps,
+                               blas_cache, clock)
+    return max(0.0, statistics.median(samples) - tiny_bound)
+
+
+def breakdown(total, bound, python, kernel):
+    """numrnn's seconds split into BLAS (the bound), Python, kernel (page faults) and the rest."""
+    return {"blas": bound, "python": python, "kernel": kernel,
+            "rest": total - bound - python - kernel}
+
+
+def format_breakdown(b):
+    total = sum(b.values())
+    return "  ".join(f"{label} {1e3 * b[key]:6.2f} ms ({100 * b[key] / total:3.0f}%)"
+                     for key, label in (("blas", "BLAS"), ("python", "Python"), ("kernel", "kernel"),
+                                        ("rest", "elementwise+rest")))
+
+
 # ----------------------------------------------------------------------------- memory
 def peak_bytes(run):
     """tracemalloc's peak of one call, above what was allocated before it."""
@@ -228,13 +322,14 @@ def must_keep_bytes(family, layer, B, T):
     return size * B * H * ((P + T) + (1 + T) + 4 * T)
 
 
-# ----------------------------------------------------------------------------- the run
+# ----------------------------------------------------------------------------- the machine
 def machine_info(torch, threads):
     info = {"date_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
             "python": platform.python_version(), "numpy": np.__version__,
             "torch": getattr(torch, "__version__", None), "threads": threads,
             "torch_threads": torch.get_num_threads() if torch else None,
-            "cpu": _lscpu(), "loadavg_start": os.getloadavg(),
+            "torch_interop_threads": torch.get_num_interop_threads() if torch else None,
+            "cpu": _lscpu(),
             "env": {k: v for k, v in os.environ.items()
                     if k.startswith(("OPENBLAS_", "OMP_", "MKL_", "GOTO", "BLIS"))},
             "blas": [{k: d.get(k) for k in ("internal_api", "version", "architecture",
@@ -258,12 +353,42 @@ def _git_head():
     try:
         head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                               capture_output=True, text=True, check=True).stdout.strip()
-        timed = ["numrnn/rnn.py", "numrnn/lstm.py"]
-        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", *timed],
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "numrnn"],
                                capture_output=True, text=True, check=True).stdout.strip()
-        return head + (" (rnn.py/lstm.py modified)" if dirty else "")
+        return head + (" (numrnn/ modified)" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return None
+
+
+class LoadWatch:
+    """The 1-minute load average at the start, after every row and at the end, against a limit."""
+
+    def __init__(self, limit):
+        self.limit, self.samples = limit, [("start", os.getloadavg()[0])]
+
+    def sample(self, when):
+        self.samples.append((when, os.getloadavg()[0]))
+
+    @property
+    def start(self):
+        return self.samples[0][1]
+
+    @property
+    def end(self):
+        return self.samples[-1][1]
+
+    @property
+    def highest(self):
+        return max(self.samples, key=lambda s: s[1])
+
+    def busy_reasons(self):
+        over = [load for _when, load in self.samples if load > self.limit]
+        return [f"1-minute load above {self.limit:g} at {len(over)} of {len(self.samples)} readings: "
+                + self.describe()] if over else []
+
+    def describe(self):
+        when, load = self.highest
+        return f"load average start {self.start:.2f}, highest {load:.2f} ({when}), end {self.end:.2f}"
 
 
 def import_torch(no_torch, say):
@@ -278,16 +403,7 @@ def import_torch(no_torch, say):
     return torch
 
 
-def available_layers(layers, say):
-    try:
-        import numrnn.lstm  # noqa: F401
-    except ImportError as err:
-        if any(f == "lstm" for f, _ in layers):
-            say(f"skipped: LSTM rows (numrnn.lstm not importable: {err})")
-        return [(f, v) for f, v in layers if f != "lstm"]
-    return layers
-
-
+# ----------------------------------------------------------------------------- the run
 def bench_row(family, name, config, dtype, torch, args, blas_cache):
     B, T, D, H = config
     rng = np.random.default_rng(SEED)
@@ -297,40 +413,56 @@ def bench_row(family, name, config, dtype, torch, args, blas_cache):
     contenders = {"numrnn": numrnn_contender(layer, x, dhs)}
     if torch is not None:
         contenders["eager"] = eager_contender(torch, family, layer, x, dhs)
-        if family == "rnn" and layer.n_matrices == 1 and layer.skip < 2:
-            contenders["nn.RNN"] = nn_rnn_contender(torch, layer, x, dhs)
+        if layer.n_matrices == 1 and layer.skip < 2:
+            contenders[FUSED[family]] = fused_contender(torch, family, layer, x, dhs)
     reference = contenders["numrnn"]()
     if not np.all(np.isfinite(reference[0])):
         raise RuntimeError(f"{family} {name} {config}: activations are not finite; lower SCALE")
     agree = max([disagreement(reference, run()) for n, run in contenders.items() if n != "numrnn"],
                 default=0.0)
-    wall, cpu = time_interleaved(contenders, args.reps, args.warmup)
+    timed = time_interleaved(contenders, args.reps, args.warmup)
+    clock = CLOCKS[args.clock]
     bound, flops = blas_bound(bptt_products(family, B, T, D, H, layer.n_matrices), dtype,
-                              args.blas_reps, blas_cache, CLOCKS[args.clock])
+                              args.blas_reps, blas_cache, clock)
+    seconds = {n: t[args.clock] for n, t in timed.items()}
+    python = python_seconds(family, name, T, D, dtype, args.reps, blas_cache, clock)
     peak = peak_bytes(contenders["numrnn"])
     keep = must_keep_bytes(family, layer, B, T)
     return {"layer": f"{family.upper()} {name}", "B": B, "T": T, "D": D, "H": H,
-            "dtype": np.dtype(dtype).name, "seconds": wall if args.clock == "wall" else cpu,
-            "wall_s": wall, "cpu_s": cpu, "bound_s": bound,
-            "gflop": flops / 1e9, "peak_bytes": peak, "keep_bytes": keep, "max_rel_diff": agree}
+            "dtype": np.dtype(dtype).name, "clock": args.clock, "seconds": seconds,
+            "wall_s": {n: t["wall"] for n, t in timed.items()},
+            "cpu_s": {n: t["cpu"] for n, t in timed.items()},
+            "sys_s": {n: t["sys"] for n, t in timed.items()},
+            "minor_faults": {n: t["minflt"] for n, t in timed.items()},
+            "bound_s": bound, "gflop": flops / 1e9, "peak_bytes": peak, "keep_bytes": keep,
+            "max_rel_diff": agree, "agrees": agree <= AGREE[np.dtype(dtype).name],
+            "breakdown_s": breakdown(seconds["numrnn"], bound, python, timed["numrnn"]["sys"])}
+
+
+def fused_name(r):
+    return next((n for n in FUSED.values() if n in r["seconds"]), None)
 
 
 def format_row(r, peak_gflops):
-    w = r["seconds"]
-    ms = lambda n: f"{1e3 * w[n]:8.2f}" if n in w else f"{'-':>8}"          # noqa: E731
-    ratio = lambda n: f"{w['numrnn'] / w[n]:6.2f}" if n in w else f"{'-':>6}"  # noqa: E731
-    times_bound = "/".join(f"{w[n] / r['bound_s']:.1f}" for n in ("numrnn", "eager", "nn.RNN") if n in w)
+    w, c = r["seconds"], r["cpu_s"] if r["clock"] == "wall" else r["wall_s"]
+    fused = fused_name(r)
+    ms = lambda n: f"{1e3 * w[n]:8.2f} {1e3 * c[n]:7.2f}" if n in w else f"{'-':>8} {'-':>7}"  # noqa: E731
+    ratio = lambda n: f"{w['numrnn'] / w[n]:6.2f}" if n in w else f"{'-':>6}"   # noqa: E731
+    times_bound = "/".join(f"{w[n] / r['bound_s']:.1f}" for n in ("numrnn", "eager", fused) if n in w)
     return (f"{r['layer']:<7}{r['B']:>4}{r['T']:>4}{r['D']:>3}{r['H']:>4} {r['dtype']:<8}"
-            f"{ms('numrnn')}{ms('eager')}{ms('nn.RNN')}  {ratio('eager')} {ratio('nn.RNN')}"
+            f"{ms('numrnn')}{ms('eager')}{ms(fused)}  {ratio('eager')} {ratio(fused)}"
             f"{r['gflop']:7.3f}{1e3 * r['bound_s']:8.2f}{1e3 * r['gflop'] / peak_gflops[r['dtype']]:7.2f}"
-            f"  {times_bound:<14}{r['peak_bytes'] / 2**20:7.1f}{r['keep_bytes'] / 2**20:7.1f}"
-            f"{r['peak_bytes'] / r['keep_bytes']:6.2f}  {r['max_rel_diff']:.1e}")
+            f"  {times_bound:<15}{r['peak_bytes'] / 2**20:7.1f}{r['keep_bytes'] / 2**20:7.1f}"
+            f"{r['peak_bytes'] / r['keep_bytes']:6.2f}  {r['max_rel_diff']:.1e}"
+            + ("" if r["agrees"] else "  DISAGREE"))
 
 
-HEADER = ("layer     B   T  D   H dtype    numrnn   eager  nn.RNN   /eager /nnRNN  GFLOP bound  bpeak"
-          "  x bound        peakMB keepMB  mem   agree\n"
-          "                                    ms      ms      ms                          ms     ms"
-          "  nr/eager/nnRNN")
+def header(clock):
+    other = "cpu" if clock == "wall" else "wall"
+    return ("layer     B   T  D   H dtype    --- numrnn ---  ---- eager ----  - nn.RNN/LSTM -  /eager  /nn."
+            "  GFLOP  bound  bpeak  x bound         peakMB keepMB  mem   agree\n"
+            f"                               {clock:>5} ms {other:>4} ms {clock:>5} ms {other:>4} ms "
+            f"{clock:>5} ms {other:>4} ms                      ms     ms  nr/eager/nn.")
 
 
 def geomean(values):
@@ -338,16 +470,51 @@ def geomean(values):
 
 
 def summary(rows):
-    eager = [r["seconds"]["numrnn"] / r["seconds"]["eager"] for r in rows if "eager" in r["seconds"]]
-    nn_rnn = [r["seconds"]["numrnn"] / r["seconds"]["nn.RNN"] for r in rows if "nn.RNN" in r["seconds"]]
+    """The ratios the targets are about, over the rows that have each contender."""
+    def ratios(contender):
+        return [r["seconds"]["numrnn"] / r["seconds"][contender] for r in rows if contender in r["seconds"]]
+    times_bound = [r["seconds"]["numrnn"] / r["bound_s"] for r in rows]
     worst_bound = max(rows, key=lambda r: r["seconds"]["numrnn"] / r["bound_s"])
     worst_mem = max(rows, key=lambda r: r["peak_bytes"] / r["keep_bytes"])
-    return {"geomean_numrnn_over_eager": geomean(eager), "n_eager": len(eager),
-            "geomean_numrnn_over_nn_rnn": geomean(nn_rnn), "n_nn_rnn": len(nn_rnn),
-            "worst_times_bound": worst_bound["seconds"]["numrnn"] / worst_bound["bound_s"],
-            "worst_times_bound_row": _row_name(worst_bound),
-            "worst_memory_ratio": worst_mem["peak_bytes"] / worst_mem["keep_bytes"],
-            "worst_memory_row": _row_name(worst_mem)}
+    s = {}
+    for contender, key in (("eager", "eager"), ("nn.RNN", "nn_rnn"), ("nn.LSTM", "nn_lstm")):
+        values = ratios(contender)
+        s[f"geomean_numrnn_over_{key}"] = geomean(values)
+        s[f"worst_numrnn_over_{key}"] = max(values, default=float("nan"))
+        s[f"n_{key}"] = len(values)
+    s.update(worst_times_bound=max(times_bound), worst_times_bound_row=_row_name(worst_bound),
+             rows_over_bound=[_row_name(r) for r, v in zip(rows, times_bound) if v > TARGETS["x_bound"]],
+             worst_memory_ratio=worst_mem["peak_bytes"] / worst_mem["keep_bytes"],
+             worst_memory_row=_row_name(worst_mem),
+             rows_disagreeing=[_row_name(r) for r in rows if not r["agrees"]],
+             wall_over_cpu_numrnn=statistics.median(r["wall_s"]["numrnn"] / r["cpu_s"]["numrnn"]
+                                                    for r in rows))
+    return s
+
+
+def target_lines(s, rows):
+    """The targets of issue 18, measured: one line each, met or missed (never asserted in tests)."""
+    def verdict(value, target):
+        return "n/a (no rows)" if math.isnan(value) else ("met" if value <= target else "MISSED")
+    lines = ["TARGETS (ratios below 1: numrnn is faster)"]
+    for contender, key, rows_are in (("eager", "eager", "all rows"), ("nn.RNN", "nn_rnn", "RNN A rows"),
+                                     ("nn.LSTM", "nn_lstm", "LSTM A rows")):
+        g, n = s[f"geomean_numrnn_over_{key}"], s[f"n_{key}"]
+        lines.append(f"  geomean numrnn / {contender:<8} {g:5.2f} over {n:2d} {rows_are:<12} "
+                     f"(worst row {s[f'worst_numrnn_over_{key}']:.2f})  target <= {TARGETS[contender]}: "
+                     f"{verdict(g, TARGETS[contender])}")
+    over = s["rows_over_bound"]
+    lines.append(f"  x BLAS bound: worst {s['worst_times_bound']:.2f} ({s['worst_times_bound_row']}), "
+                 f"{len(over)} of {len(rows)} rows over {TARGETS['x_bound']}  target <= {TARGETS['x_bound']}: "
+                 f"{verdict(s['worst_times_bound'], TARGETS['x_bound'])}")
+    for r in rows:
+        if _row_name(r) in over:
+            lines.append(f"    {_row_name(r):<34} {r['seconds']['numrnn'] / r['bound_s']:.2f} x bound: "
+                         + format_breakdown(r["breakdown_s"]))
+    lines.append(f"  memory: worst peak {s['worst_memory_ratio']:.2f} x what BPTT keeps "
+                 f"({s['worst_memory_row']})  target <= {TARGETS['memory']}: "
+                 f"{verdict(s['worst_memory_ratio'], TARGETS['memory'])}")
+    return lines
 
 
 def _row_name(r):
@@ -366,17 +533,26 @@ def parse_args(argv):
     p.add_argument("--config", action="append", metavar="B,T,D,H",
                    help="a size to run instead of the three defaults (repeatable)")
     p.add_argument("--dtype", action="append", choices=["float32", "float64"])
-    p.add_argument("--layer", action="append", choices=["rnn-A", "rnn-D", "lstm-D"])
+    p.add_argument("--layer", action="append",
+                   choices=[f"{f}-{v}" for f in ("rnn", "lstm") for v in VERSIONS],
+                   help="default: rnn-A, rnn-D, lstm-A, lstm-D")
     p.add_argument("--no-torch", action="store_true", help="numrnn and the BLAS bound only")
     p.add_argument("--clock", choices=list(CLOCKS), default="wall",
-                   help="wall (default) or cpu: process CPU time, robust on a busy machine; "
-                        "the same as wall for one thread on an idle one (use with --threads 1)")
+                   help="the clock of the ratios: wall (default) or cpu (process CPU time, with "
+                        "--threads 1); the other is printed beside it")
+    p.add_argument("--max-load", type=float,
+                   help="1-minute load average above which the machine counts as busy "
+                        "(default: threads + 0.5, i.e. nothing else running)")
+    p.add_argument("--require-idle", action="store_true",
+                   help="refuse to report (exit status 3, nothing saved) if the machine was busy")
+    p.add_argument("--no-eager-check", action="store_true",
+                   help="skip the profiler check that the eager contender's backward is O(T)")
     p.add_argument("--save", metavar="PREFIX", help="also write PREFIX.txt and PREFIX.json")
     args = p.parse_args(argv)
     if args.quick:
         args.reps, args.warmup, args.blas_reps, args.peak_size = 3, 1, 3, 512
-    if min(args.reps, args.blas_reps, args.threads) < 1 or args.warmup < 0:
-        p.error("--reps, --blas-reps and --threads must be >= 1, --warmup >= 0")
+    if min(args.reps, args.blas_reps, args.threads, args.peak_size) < 1 or args.warmup < 0:
+        p.error("--reps, --blas-reps, --threads and --peak-size must be >= 1, --warmup >= 0")
     if args.clock == "cpu" and args.threads != 1:
         p.error("--clock cpu adds up the CPU time of all threads: use it with --threads 1")
     try:
@@ -388,11 +564,14 @@ def parse_args(argv):
         p.error("--config takes four positive integers B,T,D,H")
     args.dtype = args.dtype or ["float32", "float64"]
     args.layer = [tuple(s.split("-")) for s in args.layer] if args.layer else LAYERS
+    if args.max_load is None:
+        args.max_load = args.threads + 0.5
     return args
 
 
 def main(argv=None):
     args = parse_args(argv)
+    started = time.perf_counter()
     lines = []
 
     def say(text=""):
@@ -400,42 +579,80 @@ def main(argv=None):
         lines.append(text)
 
     say("command: python benchmarks/bench_bptt.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+    load = LoadWatch(args.max_load)
+    if args.require_idle and load.busy_reasons():
+        say(f"REFUSED: the machine is busy ({'; '.join(load.busy_reasons())}); nothing measured")
+        raise SystemExit(3)
     torch = import_torch(args.no_torch, say)
-    layers = available_layers(args.layer, say)
     with threadpool_limits(limits=args.threads):
         if torch is not None:
             torch.set_num_threads(args.threads)
         info = machine_info(torch, args.threads)
         say(f"machine: {info['cpu']['model']}, {info['cpu']['cpus']} CPUs; python {info['python']}, "
             f"numpy {info['numpy']}, torch {info['torch']}; git {info['git']}; {info['date_utc']} UTC")
-        say(f"threads: numpy BLAS {args.threads}, torch {info['torch_threads']}; "
-            f"load average at start {info['loadavg_start'][0]:.2f}; env {info['env'] or '{}'}")
+        say(f"threads: numpy BLAS {args.threads}, torch {info['torch_threads']} "
+            f"(interop {info['torch_interop_threads']}); env {info['env'] or '{}'}")
+        say(f"load average at start {load.start:.2f} (busy above {args.max_load:g})")
         for lib in info["blas"]:
             say(f"  {lib['internal_api']} {lib['version']} kernel={lib['architecture']} "
                 f"threads={lib['num_threads']} ({os.path.basename(lib['filepath'])})")
+        if torch is not None and not args.no_eager_check:
+            for family in sorted({f for f, _ in args.layer}):
+                per_step = [backward_bytes_per_step(torch, family, T) for T in (16, 64)]
+                say(f"eager {family} backward: torch allocates {per_step[0]:.0f} bytes/step at T=16, "
+                    f"{per_step[1]:.0f} at T=64 (profiler; constant per step = O(T) backward)")
         n = args.peak_size
         peak = {dt: 2 * n**3 / matmul_seconds(n, n, n, dt, args.blas_reps, CLOCKS[args.clock]) / 1e9
                 for dt in args.dtype}
         say(f"numpy matmul at {n}^3: " + ", ".join(f"{dt} {g:.1f} GFLOP/s" for dt, g in peak.items()))
-        say(f"timing: {args.clock} clock, median of {args.reps} after {args.warmup} warm-up, forward + "
-            f"backward, contenders interleaved; seed {SEED}, init normal scale {SCALE}")
+        say(f"timing: {args.clock} clock (the other beside it), median of {args.reps} after {args.warmup} "
+            f"warm-up, forward + backward, contenders interleaved; seed {SEED}, init normal scale {SCALE}")
         say()
-        say(HEADER)
+        header_at = len(lines)
+        say(header(args.clock))
         rows, blas_cache = [], {}
-        for family, name in layers:
+        for family, name in args.layer:
             for config in args.config:
                 for dt in args.dtype:
                     row = bench_row(family, name, config, np.dtype(dt).type, torch, args, blas_cache)
                     rows.append(row)
                     say(format_row(row, peak))
+                    load.sample(f"after {_row_name(row)}")
+        say()
+        say(f"where numrnn's time goes ({args.clock} clock): BLAS = the bound; Python = the same call at "
+            "B = H = 1; kernel = system time (page faults of fresh arrays); elementwise+rest = what is left")
+        for r in rows:
+            say(f"  {_row_name(r):<34} {1e3 * r['seconds']['numrnn']:8.2f} ms = "
+                + format_breakdown(r["breakdown_s"]) + f"; {r['minor_faults']['numrnn']:.0f} page faults")
         say()
         say("matmul speed at the loop's shapes (GFLOP/s): " + "; ".join(
             f"{m}x{k}x{n} {dt} {2 * m * k * n / s / 1e9:.1f}" for (m, k, n, dt), s in blas_cache.items()))
     s = summary(rows)
-    info["loadavg_end"] = os.getloadavg()
-    say(f"load average at end {info['loadavg_end'][0]:.2f}")
-    say(f"SUMMARY ({args.clock} clock) geomean numrnn/eager = {s['geomean_numrnn_over_eager']:.2f} over {s['n_eager']} rows; "
+    load.sample("at end")
+    busy = load.busy_reasons()
+    info.update(loadavg=load.samples, busy=bool(busy), busy_reasons=busy,
+                minutes=(time.perf_counter() - started) / 60)
+    s["busy"] = bool(busy)
+    say(f"{load.describe()}; median wall/cpu of numrnn {s['wall_over_cpu_numrnn']:.2f} "
+        "(above ~1.05 the process waited for a core)")
+    if s["rows_disagreeing"]:
+        say(f"DISAGREE: the contenders compute different numbers on {s['rows_disagreeing']}")
+    if busy:
+        banner = (f"BUSY: the machine was busy during this run ({'; '.join(busy)}): the times are "
+                  "not a clean measurement; rerun on an idle machine")
+        if args.require_idle:
+            say(f"REFUSED (--require-idle): {banner}; nothing saved")
+            raise SystemExit(3)
+        say(banner)
+        lines.insert(0, banner)
+        lines[header_at + 1] = lines[header_at + 1].replace("\n", "   [BUSY]\n", 1)
+    for line in target_lines(s, rows):
+        say(line)
+    say(f"run took {info['minutes']:.1f} min")
+    say(f"SUMMARY ({args.clock} clock{', BUSY' if busy else ''}) geomean numrnn/eager = "
+        f"{s['geomean_numrnn_over_eager']:.2f} over {s['n_eager']} rows; "
         f"numrnn/nn.RNN = {s['geomean_numrnn_over_nn_rnn']:.2f} over {s['n_nn_rnn']} rows; "
+        f"numrnn/nn.LSTM = {s['geomean_numrnn_over_nn_lstm']:.2f} over {s['n_nn_lstm']} rows; "
         f"worst x bound {s['worst_times_bound']:.2f} ({s['worst_times_bound_row']}); "
         f"worst memory {s['worst_memory_ratio']:.2f} x keep ({s['worst_memory_row']})")
     if args.save:
