@@ -1,14 +1,15 @@
 r"""The paper's GRU family: K recurrent matrices used in turn and a skip over S steps.
 
-Forward, for t = 0 .. T-1 with h(-1) = h0, gates in the order r, z, n (reset, update, candidate);
-the recurrent product is split as :math:`a = W_{k(t)} h(t-1) = (a_r, a_z, a_n)` and the input part as
-:math:`u = W_x x(t) + b = (u_r, u_z, u_n)`:
+Forward, for t = 0 .. T-1 with h(-1) = h0, gates in the order r, z, n (reset, update, candidate),
+:math:`k(t) = (t \bmod K) + 1`; the recurrent product is split as
+:math:`a = W_{k(t)} h(t-1) = (a_r, a_z, a_n)` and the input part as :math:`u = W_x x(t) + b = (u_r, u_z, u_n)`:
 
 .. math::
 
-    r &= \sigma(u_r + a_r), \qquad z = \sigma(u_z + a_z), \qquad k(t) = (t \bmod K) + 1 \\
-    n &= \tanh(u_n + r \odot a_n) \\
-    h(t) &= (1 - z) \odot n + z \odot h(t-1) + [\,(t+1) \bmod S = 0\,]\; h(t-S)
+    (G1)\quad a(t) &= W_{k(t)}\, h(t-1), \qquad u(t) = W_x\, x(t) + b \\
+    (G2)\quad r &= \sigma(u_r + a_r), \qquad z = \sigma(u_z + a_z) \\
+    (G3)\quad n &= \tanh(u_n + r \odot a_n) \\
+    (G4)\quad h(t) &= (1 - z) \odot n + z \odot h(t-1) + [\,(t+1) \bmod S = 0\,]\; h(t-S)
 
 The reset gate scales the recurrent product (the form of cuDNN and PyTorch), so one product
 :math:`W_k h(t-1)` per step serves all three gates.
@@ -18,38 +19,44 @@ h(t) from everything after it:
 
 .. math::
 
-    \delta h(t-S) &\mathrel{+}= \delta h(t) \quad \text{on skip steps (identity: no gate on it)} \\
-    \delta h(t-1) &\mathrel{+}= \delta h(t) \odot z \quad \text{(the update path)} \\
-    \delta u_n &= \delta h\,(1-z)\,(1-n^2), \quad \delta a_n = \delta u_n \odot r \\
-    \delta u_r &= \delta u_n\, a_n\, r(1-r), \quad \delta u_z = \delta h\,(h(t-1) - n)\, z(1-z) \\
-    \delta h(t-1) &\mathrel{+}= W_{k(t)}^\top (\delta u_r, \delta u_z, \delta a_n) \\
-    \frac{\partial L}{\partial W_k} &= \sum_{t:\,k(t)=k} \delta a(t)\, h(t-1)^\top, \quad
-    \frac{\partial L}{\partial W_x} = \sum_t \delta u(t)\, x(t)^\top, \quad
-    \frac{\partial L}{\partial b} = \sum_t \delta u(t)
+    (G5)\quad \delta h(t-S) &\mathrel{+}= \delta h(t) \quad \text{on skip steps (identity: no gate on it)} \\
+    (G6)\quad \delta h(t-1) &\mathrel{+}= \delta h(t) \odot z \quad \text{(the update path)} \\
+    (G7)\quad \delta u_n &= \delta h\,(1-z)\,(1-n^2), \quad \delta a_n = \delta u_n \odot r \\
+    (G8)\quad \delta u_r &= \delta a_r = \delta u_n\, a_n\, r(1-r), \quad
+        \delta u_z = \delta a_z = \delta h\,(h(t-1) - n)\, z(1-z) \\
+    (G9)\quad \delta h(t-1) &\mathrel{+}= W_{k(t)}^\top\, \delta a(t) \\
+    (G10)\quad \frac{\partial L}{\partial W_k} &= \sum_{t:\,k(t)=k} \delta a(t)\, h(t-1)^\top \\
+    (G11)\quad \frac{\partial L}{\partial W_x} &= \sum_t \delta u(t)\, x(t)^\top, \quad
+    \frac{\partial L}{\partial b} = \sum_t \delta u(t), \quad \delta x(t) = W_x^\top \delta u(t)
+
+The numbers are cited in the loops below and in :mod:`numrnn.nn.reference` (one step function
+pair and one plain reversed loop: the same numbers, to 1e-12).
 
 Layout as in :mod:`numrnn.nn.rnn`: hidden states in ``h`` of shape (P + T, B, H) with P = max(1, S)
 slots of history in front (``h[P + t]`` is h(t)), and the carried state is an
-:class:`~numrnn.nn.rnn.RNNState`.
+:class:`~numrnn.nn.base.RNNState`.
 """
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import init as initialisers
-from .._checks import check_array, check_choice, check_dtype, check_int
 from .activations import sigmoid
-from .rnn import RNNState, _sum_outer, start_history
-from .schedule import check_schedule, is_skip_step, matrix_index, version
+from .base import RecurrentCache, RecurrentLayer, _chunk_steps, bptt_chunks, transposed_matrices
+from .rnn import _input_grad, _input_part
+from .schedule import is_skip_step, matrix_index
 
 
 @dataclass(frozen=True)
-class GRUCache:
+class GRUCache(RecurrentCache):
     """Everything the backward needs, time-major.
 
     x : (T, B, D) inputs.  gates : (T, B, 3H) r, z, n after their nonlinearity.
     a_n : (T, B, H) the candidate's recurrent part (W_k h(t-1))_n, before the reset gate.
     h : (P + T, B, H) hidden states with P slots of history in front (h[P + t] is h(t)).
     steps : global index of local step 0 (0 unless a carried state was given).
+
+    ``state`` (:class:`~numrnn.nn.base.RNNState`) is the state to carry into the next chunk,
+    ``state_at(n)`` the state after the first n steps.
     """
     x: np.ndarray
     gates: np.ndarray
@@ -57,14 +64,8 @@ class GRUCache:
     h: np.ndarray
     steps: int
 
-    @property
-    def state(self):
-        """The :class:`~numrnn.nn.rnn.RNNState` to carry into the next chunk."""
-        P = self.h.shape[0] - self.gates.shape[0]
-        return RNNState(history=self.h[-P:].copy(), steps=self.steps + self.gates.shape[0])
 
-
-class GRU:
+class GRU(RecurrentLayer):
     """GRU layer with K alternating matrices and a skip connection every S steps.
 
     Parameters
@@ -91,54 +92,12 @@ class GRU:
     params : dict
         "W1".."WK" (3H, H), "Wx" (3H, D), "b" (3H,); rows in gate order r, z, n.
     """
-
-    def __init__(self, input_size, hidden_size, n_matrices=1, skip=0, init="normal", scale=1.0,
-                 seed=None, dtype=np.float64):
-        self.input_size = check_int("input_size", input_size, 1)
-        self.hidden_size = check_int("hidden_size", hidden_size, 1)
-        self.n_matrices, self.skip = check_schedule(n_matrices, skip)
-        self.init = check_choice("init", init, initialisers.INITS)
-        if isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)):
-            raise TypeError(f"scale must be a number, got {type(scale).__name__}")
-        if not np.isfinite(scale):
-            raise ValueError(f"scale must be finite, got {scale}")
-        self.scale = float(scale)
-        self.dtype = check_dtype("dtype", dtype)
-        self.params = self._initial_params(initialisers.as_generator(seed))
-
-    @classmethod
-    def from_version(cls, name, input_size, hidden_size, **kwargs):
-        """Build a paper version by name ("A", "B", "C", "D", "special")."""
-        n_matrices, skip = version(name)
-        return cls(input_size, hidden_size, n_matrices=n_matrices, skip=skip, **kwargs)
-
-    def _initial_params(self, rng):
-        H, D = self.hidden_size, self.input_size
-        params = {f"W{k + 1}": np.concatenate([initialisers.recurrent_matrix(
-            self.init, rng, (H, H), self.scale) for _gate in "rzn"]) for k in range(self.n_matrices)}
-        params["Wx"] = initialisers.normal(rng, (3 * H, D))
-        params["b"] = np.zeros(3 * H)
-        return {name: value.astype(self.dtype) for name, value in params.items()}
-
-    @property
-    def config(self):
-        """The constructor arguments (without seed), enough to rebuild the layer."""
-        return dict(input_size=self.input_size, hidden_size=self.hidden_size,
-                    n_matrices=self.n_matrices, skip=self.skip, init=self.init, scale=self.scale,
-                    dtype=self.dtype.name)
-
-    def __repr__(self):
-        return (f"GRU(input_size={self.input_size}, hidden_size={self.hidden_size}, "
-                f"n_matrices={self.n_matrices}, skip={self.skip})")
-
-    @property
-    def n_history(self):
-        """P = max(1, S): how many past hidden states a step can read."""
-        return max(1, self.skip)
+    n_gates = 3
+    cache_class = GRUCache
 
     # ------------------------------------------------------------------ forward
     def forward(self, x, h0=None, state=None):
-        """Run the GRU over a whole sequence.
+        """Run the GRU over a whole sequence: equations (G1)-(G4) for t = 0 .. T-1.
 
         Parameters
         ----------
@@ -154,30 +113,28 @@ class GRU:
             h(0) .. h(T-1), a read-only view into the cache.
         cache : GRUCache
         """
-        x = check_array("x", x, 3, (None, None, self.input_size), self.dtype)
+        x = self._check_x(x)
         B, T, _ = x.shape
-        if T < 1 or B < 1:
-            raise ValueError(f"x must hold at least one sequence of one step, got shape {x.shape}")
         P, K, S, H = self.n_history, self.n_matrices, self.skip, self.hidden_size
-        W, Wx, b = self.params, self.params["Wx"], self.params["b"]
+        start = self.start_state(B, h0, state)
+        t0 = start.steps
 
         h = np.empty((P + T, B, H), dtype=self.dtype)
         a_n = np.empty((T, B, H), dtype=self.dtype)
-        history, t0 = start_history(self, B, h0, state)
-        h[:P] = history                               # h(-P) .. h(-1); h(-1) = h0
-        x = x.transpose(1, 0, 2)                      # (T, B, D), time-major
-        gates = x @ Wx.T + b                          # u(t) = Wx x(t) + b for all t: one product
-
+        h[:P] = start.history                         # h(-P) .. h(-1); h(-1) = h0
+        x = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, D), time-major
+        gates = _input_part(x, self.params["Wx"], self.params["b"],
+                            out=np.empty((T, B, 3 * H), dtype=self.dtype))  # (G1) u(t), all t
+        W_T = transposed_matrices(self.params, K)
         for t in range(T):
-            k = matrix_index(t0 + t, K)
-            a = h[P + t - 1] @ W[f"W{k + 1}"].T       # a(t) = W_k h(t-1) = (a_r, a_z, a_n)
-            gates[t, :, :2 * H] = sigmoid(gates[t, :, :2 * H] + a[:, :2 * H])  # r, z = sigmoid(u + a)
+            a = h[P + t - 1] @ W_T[matrix_index(t0 + t, K)]  # (G1) a(t) = W_k h(t-1) = (a_r, a_z, a_n)
+            gates[t, :, :2 * H] = sigmoid(gates[t, :, :2 * H] + a[:, :2 * H])  # (G2) r, z
             r, z, n = _blocks(gates[t])               # views; n still holds u_n
             a_n[t] = a[:, 2 * H:]
-            np.tanh(n + r * a_n[t], out=n)            # n = tanh(u_n + r a_n)
-            h[P + t] = n + z * (h[P + t - 1] - n)     # h(t) = (1-z) n + z h(t-1)
+            np.tanh(n + r * a_n[t], out=n)            # (G3) n = tanh(u_n + r a_n)
+            h[P + t] = n + z * (h[P + t - 1] - n)     # (G4) h(t) = (1-z) n + z h(t-1)
             if is_skip_step(t0 + t, S):
-                h[P + t] += h[P + t - S]              #        + h(t-S)   on skip steps
+                h[P + t] += h[P + t - S]              # (G4)        + h(t-S)   on skip steps
 
         hs = h[P:].transpose(1, 0, 2)
         hs.flags.writeable = False
@@ -185,7 +142,7 @@ class GRU:
 
     # ----------------------------------------------------------------- backward
     def backward(self, dhs, cache, return_dinit=False):
-        """Backpropagation through time.
+        """Backpropagation through time: equations (G5)-(G11) for t = T-1 .. 0.
 
         Parameters
         ----------
@@ -203,44 +160,33 @@ class GRU:
             Fresh arrays with the keys and shapes of :attr:`params`.
         dinit : dict, only with ``return_dinit=True``
         """
-        if not isinstance(cache, GRUCache):
-            raise TypeError(f"cache must be the GRUCache returned by forward, got {type(cache).__name__}")
-        T, B, _ = cache.gates.shape
-        dhs = check_array("dhs", dhs, 3, (B, T, self.hidden_size), self.dtype)
-        P, K, S = self.n_history, self.n_matrices, self.skip
-        W, t0 = self.params, cache.steps
+        dhs = self._check_backward_args(dhs, cache)   # (T, B, H), time-major
+        T, B, H = dhs.shape
+        P, K, S, t0 = self.n_history, self.n_matrices, self.skip, cache.steps
+        W = [self.params[f"W{k + 1}"] for k in range(K)]
 
-        dh = np.zeros_like(cache.h)                   # dh[P + t] is the total dL/dh(t)
-        dh[P:] = dhs.transpose(1, 0, 2)               # start from the loss's direct part
-        du = np.empty_like(cache.gates)               # dL/du(t), u = Wx x + b
-        da = np.empty_like(cache.gates)               # dL/da(t), a = W_k h(t-1)
-
-        for t in reversed(range(T)):                  # dh[P + t] is complete: its users came later
-            if is_skip_step(t0 + t, S):
-                dh[P + t - S] += dh[P + t]            # skip path: dh(t-S) += dh(t), no gate on it
-            dh[P + t - 1] += _cell_backward(dh[P + t], cache.h[P + t - 1], cache.gates[t],
-                                            cache.a_n[t], du[t], da[t])  # update path: dh z
-            k = matrix_index(t0 + t, K)
-            dh[P + t - 1] += da[t] @ W[f"W{k + 1}"]   # recurrent path: dh(t-1) += W_k^T da(t)
-
-        grads = self._param_grads(du, da, cache)
-        dx = (du @ W["Wx"]).transpose(1, 0, 2)        # dx(t) = Wx^T du(t)
+        grads = self._zero_grads()
+        dx = np.empty((T, B, self.input_size), dtype=self.dtype)
+        C = _chunk_steps(T, B, P)
+        du_buffer = np.empty((C, B, 3 * H), dtype=self.dtype)
+        da_buffer = np.empty((C, B, 3 * H), dtype=self.dtype)
+        for s, e, dh_window in bptt_chunks(dhs, P, self.dtype):  # dh_window[P + t - s] is dh(t)
+            du_window, da_window = du_buffer[:e - s], da_buffer[:e - s]  # du(t), da(t) at [t - s]
+            for t in reversed(range(s, e)):           # dh(t) is complete: steps t+1, t+S came first
+                dh_t = dh_window[P + t - s]
+                if is_skip_step(t0 + t, S):
+                    dh_window[P + t - s - S] += dh_t  # (G5) skip path: dh(t-S) += dh(t), no gate
+                dh_window[P + t - s - 1] += _cell_backward(
+                    dh_t, cache.h[P + t - 1], cache.gates[t], cache.a_n[t],
+                    du_window[t - s], da_window[t - s])  # (G6)-(G8); returns the update path dh z
+                dh_window[P + t - s - 1] += da_window[t - s] @ W[matrix_index(t0 + t, K)]  # (G9)
+            self._add_param_grads(grads, da_window, cache, s, d_in=du_window)  # (G10), (G11)
+            _input_grad(du_window, self.params["Wx"], out=dx[s:e])  # (G11) dx(t) = Wx^T du(t)
+        dx = dx.transpose(1, 0, 2)
         if return_dinit:
-            return dx, grads, {"h0": dh[P - 1].copy(), "history": dh[:P].copy()}
+            history = dh_window[:P].copy()            # dh(-P) .. dh(-1) of the first chunk
+            return dx, grads, {"h0": history[-1].copy(), "history": history}
         return dx, grads
-
-    def _param_grads(self, du, da, cache):
-        """Whole-sequence products after the loop; W_k sums only over the steps that used it."""
-        T, B, H3 = du.shape
-        P, K, t0, H = self.n_history, self.n_matrices, cache.steps, self.hidden_size
-        h_prev = cache.h[P - 1:P - 1 + T]             # h(t-1) for t = 0..T-1
-        grads = {}
-        for k in range(K):
-            first = (k - t0) % K                      # first local step that uses W_{k+1}
-            grads[f"W{k + 1}"] = _sum_outer(da[first::K], h_prev[first::K], H3, H)
-        grads["Wx"] = _sum_outer(du, cache.x, H3, cache.x.shape[2])
-        grads["b"] = du.sum(axis=(0, 1))
-        return grads
 
 
 def _cell_backward(dh, h_prev, gates, a_n, du, da):
@@ -259,16 +205,19 @@ def _cell_backward(dh, h_prev, gates, a_n, du, da):
     r, z, n = _blocks(gates)
     du_r, du_z, du_n = _blocks(du)
     da_r, da_z, da_n = _blocks(da)
-    du_n[...] = dh * (1 - z) * (1 - n * n)            # h = (1-z) n + z h(t-1),  n = tanh(u_n + r a_n)
-    da_n[...] = du_n * r
-    du_r[...] = du_n * a_n * r * (1 - r)              # r = sigmoid(u_r + a_r)
-    du_z[...] = dh * (h_prev - n) * z * (1 - z)       # z = sigmoid(u_z + a_z)
+    du_n[...] = dh * (1 - z) * (1 - n * n)            # (G7) h = (1-z) n + z h(t-1), n = tanh(u_n + r a_n)
+    da_n[...] = du_n * r                              # (G7)
+    du_r[...] = du_n * a_n * r * (1 - r)              # (G8) r = sigmoid(u_r + a_r)
+    du_z[...] = dh * (h_prev - n) * z * (1 - z)       # (G8) z = sigmoid(u_z + a_z)
     da_r[...] = du_r                                  # r and z see u and a alike
     da_z[...] = du_z
-    return dh * z                                     # update path: dh(t-1) += dh z
+    return dh * z                                     # (G6) update path: dh(t-1) += dh z
 
 
 def _blocks(a):
     """The gate blocks r, z, n of a (B, 3H) array, as views."""
     H = a.shape[1] // 3
     return a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
+
+
+__all__ = ["GRU", "GRUCache"]

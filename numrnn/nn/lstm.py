@@ -1,13 +1,14 @@
 r"""The paper's LSTM family: K recurrent matrices used in turn and a skip over S steps.
 
-Forward, for t = 0 .. T-1 with h(-1) = h0 and c(-1) = c0, gates in the order i, f, g, o:
+Forward, for t = 0 .. T-1 with h(-1) = h0 and c(-1) = c0, gates in the order i, f, g, o, and
+:math:`k(t) = (t \bmod K) + 1`:
 
 .. math::
 
-    z(t) &= W_{k(t)}\, h(t-1) + W_x\, x(t) + b, \qquad k(t) = (t \bmod K) + 1 \\
-    i, f, o &= \sigma(z_i), \sigma(z_f), \sigma(z_o), \qquad g = \tanh(z_g) \\
-    c(t) &= f \odot c(t-1) + i \odot g \\
-    h(t) &= o \odot \tanh(c(t)) + [\,(t+1) \bmod S = 0\,]\; h(t-S)
+    (L1)\quad z(t) &= W_{k(t)}\, h(t-1) + W_x\, x(t) + b \\
+    (L2)\quad i, f, o &= \sigma(z_i), \sigma(z_f), \sigma(z_o), \qquad g = \tanh(z_g) \\
+    (L3)\quad c(t) &= f \odot c(t-1) + i \odot g \\
+    (L4)\quad h(t) &= o \odot \tanh(c(t)) + [\,(t+1) \bmod S = 0\,]\; h(t-S)
 
 The skip is added to the output h only; the cell state has no skip.
 
@@ -16,15 +17,18 @@ Backward through time, for t = T-1 .. 0, where :math:`\delta h(t)` and :math:`\d
 
 .. math::
 
-    \delta h(t-S) &\mathrel{+}= \delta h(t) \quad \text{on skip steps (identity: no gate on it)} \\
-    \delta c(t) &\mathrel{+}= \delta h(t) \odot o \odot (1 - \tanh^2 c(t)) \\
-    \delta z_i, \delta z_f, \delta z_g, \delta z_o &= \delta c\, g\, i(1-i),\;
+    (L5)\quad \delta h(t-S) &\mathrel{+}= \delta h(t) \quad \text{on skip steps (identity: no gate on it)} \\
+    (L6)\quad \delta c(t) &\mathrel{+}= \delta h(t) \odot o \odot (1 - \tanh^2 c(t)) \\
+    (L7)\quad \delta z_i, \delta z_f, \delta z_g, \delta z_o &= \delta c\, g\, i(1-i),\;
         \delta c\, c(t-1)\, f(1-f),\; \delta c\, i\, (1-g^2),\; \delta h\, \tanh c(t)\, o(1-o) \\
-    \delta c(t-1) &= \delta c(t) \odot f \quad \text{(the cell path)} \\
-    \delta h(t-1) &\mathrel{+}= W_{k(t)}^\top \delta z(t) \\
-    \frac{\partial L}{\partial W_k} &= \sum_{t:\,k(t)=k} \delta z(t)\, h(t-1)^\top, \quad
-    \frac{\partial L}{\partial W_x} = \sum_t \delta z(t)\, x(t)^\top, \quad
-    \frac{\partial L}{\partial b} = \sum_t \delta z(t)
+    (L8)\quad \delta c(t-1) &= \delta c(t) \odot f \quad \text{(the cell path)} \\
+    (L9)\quad \delta h(t-1) &\mathrel{+}= W_{k(t)}^\top \delta z(t) \\
+    (L10)\quad \frac{\partial L}{\partial W_k} &= \sum_{t:\,k(t)=k} \delta z(t)\, h(t-1)^\top \\
+    (L11)\quad \frac{\partial L}{\partial W_x} &= \sum_t \delta z(t)\, x(t)^\top, \quad
+    \frac{\partial L}{\partial b} = \sum_t \delta z(t), \quad \delta x(t) = W_x^\top \delta z(t)
+
+The numbers are cited in the loops below and in :mod:`numrnn.nn.reference` (one step function
+pair and one plain reversed loop: the same numbers, to 1e-12).
 
 Versions of the paper: A (K=1, S=0), B (K=2, S=0), C (K=1, S=2), D (K=2, S=2), special (K=4, S=4).
 
@@ -38,10 +42,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import init as initialisers
-from .._checks import check_array, check_choice, check_dtype, check_int
-from .rnn import _chunk_steps, _sum_outer
-from .schedule import check_schedule, is_skip_step, matrix_index, version
+from .._checks import check_finite
+from .base import (RecurrentCache, RecurrentLayer, _chunk_steps, bptt_chunks, transposed_matrices)
+from .rnn import _input_grad, _input_part
+from .schedule import is_skip_step, matrix_index
 
 
 @dataclass(frozen=True)
@@ -58,13 +62,16 @@ class LSTMState:
 
 
 @dataclass(frozen=True)
-class LSTMCache:
+class LSTMCache(RecurrentCache):
     """Everything the backward needs, time-major.
 
     x : (T, B, D) inputs.  gates : (T, B, 4H) i, f, g, o after their nonlinearity.
     h : (P + T, B, H) hidden states with P slots of history in front (h[P + t] is h(t)).
     c : (1 + T, B, H) cell states, c[t + 1] is c(t).  tanh_c : (T, B, H) tanh(c(t)).
     steps : global index of local step 0 (0 unless a carried state was given).
+
+    ``state`` (:class:`LSTMState`) is the state to carry into the next chunk, ``state_at(n)`` the
+    state after the first n steps.
     """
     x: np.ndarray
     gates: np.ndarray
@@ -73,15 +80,13 @@ class LSTMCache:
     tanh_c: np.ndarray
     steps: int
 
-    @property
-    def state(self):
-        """The :class:`LSTMState` to carry into the next chunk."""
-        P = self.h.shape[0] - self.gates.shape[0]
-        return LSTMState(history=self.h[-P:].copy(), c=self.c[-1].copy(),
-                         steps=self.steps + self.gates.shape[0])
+    state_class = LSTMState
+
+    def _carried_at(self, n):
+        return {"c": self.c[n].copy()}                # c(n-1)
 
 
-class LSTM:
+class LSTM(RecurrentLayer):
     """LSTM layer with K alternating matrices and a skip connection every S steps.
 
     Parameters
@@ -113,57 +118,25 @@ class LSTM:
     params : dict
         "W1".."WK" (4H, H), "Wx" (4H, D), "b" (4H,); rows in gate order i, f, g, o.
     """
+    n_gates = 4
+    cache_class = LSTMCache
+    state_class = LSTMState
+    config_names = ("input_size", "hidden_size", "n_matrices", "skip", "init", "scale", "forget_bias")
 
     def __init__(self, input_size, hidden_size, n_matrices=1, skip=0, init="normal", scale=1.0,
                  forget_bias=1.0, seed=None, dtype=np.float64):
-        self.input_size = check_int("input_size", input_size, 1)
-        self.hidden_size = check_int("hidden_size", hidden_size, 1)
-        self.n_matrices, self.skip = check_schedule(n_matrices, skip)
-        self.init = check_choice("init", init, initialisers.INITS)
-        self.scale = _check_finite("scale", scale)
-        self.forget_bias = _check_finite("forget_bias", forget_bias)
-        self.dtype = check_dtype("dtype", dtype)
-        self.params = self._initial_params(initialisers.as_generator(seed))
+        self.forget_bias = check_finite("forget_bias", forget_bias)
+        super().__init__(input_size, hidden_size, n_matrices, skip, init=init, scale=scale,
+                         seed=seed, dtype=dtype)
 
-    @classmethod
-    def from_version(cls, name, input_size, hidden_size, **kwargs):
-        """Build a paper version by name ("A", "B", "C", "D", "special")."""
-        n_matrices, skip = version(name)
-        return cls(input_size, hidden_size, n_matrices=n_matrices, skip=skip, **kwargs)
-
-    def _initial_params(self, rng):
-        H, D = self.hidden_size, self.input_size
-        params = {f"W{k + 1}": self._recurrent_matrix(rng) for k in range(self.n_matrices)}
-        params["Wx"] = initialisers.normal(rng, (4 * H, D))
-        params["b"] = np.zeros(4 * H)
-        params["b"][H:2 * H] = self.forget_bias
-        return {name: value.astype(self.dtype) for name, value in params.items()}
-
-    def _recurrent_matrix(self, rng):
-        """(4H, H): one H x H block per gate, i, f, g, o, each drawn by the init scheme."""
-        H = self.hidden_size
-        return np.concatenate([initialisers.recurrent_matrix(self.init, rng, (H, H), self.scale)
-                               for _gate in "ifgo"])
-
-    @property
-    def config(self):
-        """The constructor arguments (without seed), enough to rebuild the layer."""
-        return dict(input_size=self.input_size, hidden_size=self.hidden_size,
-                    n_matrices=self.n_matrices, skip=self.skip, init=self.init, scale=self.scale,
-                    forget_bias=self.forget_bias, dtype=self.dtype.name)
-
-    def __repr__(self):
-        return (f"LSTM(input_size={self.input_size}, hidden_size={self.hidden_size}, "
-                f"n_matrices={self.n_matrices}, skip={self.skip})")
-
-    @property
-    def n_history(self):
-        """P = max(1, S): how many past hidden states a step can read."""
-        return max(1, self.skip)
+    def _initial_bias(self):
+        b = super()._initial_bias()
+        b[self.hidden_size:2 * self.hidden_size] = self.forget_bias
+        return b
 
     # ------------------------------------------------------------------ forward
     def forward(self, x, h0=None, c0=None, state=None):
-        """Run the LSTM over a whole sequence.
+        """Run the LSTM over a whole sequence: equations (L1)-(L4) for t = 0 .. T-1.
 
         Parameters
         ----------
@@ -181,58 +154,37 @@ class LSTM:
             h(0) .. h(T-1), a read-only view into the cache.
         cache : LSTMCache
         """
-        x = check_array("x", x, 3, (None, None, self.input_size), self.dtype)
+        x = self._check_x(x)
         B, T, _ = x.shape
-        if T < 1 or B < 1:
-            raise ValueError(f"x must hold at least one sequence of one step, got shape {x.shape}")
         P, K, S, H = self.n_history, self.n_matrices, self.skip, self.hidden_size
-        W, Wx, b = self.params, self.params["Wx"], self.params["b"]
+        start = self.start_state(B, h0, state, c0=c0)
+        t0 = start.steps
 
-        W_T = [np.ascontiguousarray(W[f"W{k + 1}"].T) for k in range(K)]  # contiguous W_k^T: faster
         h = np.empty((P + T, B, H), dtype=self.dtype)
         c = np.empty((1 + T, B, H), dtype=self.dtype)
         tanh_c = np.empty((T, B, H), dtype=self.dtype)
-        h[:P], c[0], t0 = self._initial_state(B, h0, c0, state)  # h(-P)..h(-1), c(-1)
-        x = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, D), time-major (D is small)
-        gates = np.empty((T, B, 4 * H), dtype=self.dtype)
-        np.matmul(x.reshape(T * B, -1), Wx.T, out=gates.reshape(T * B, -1))  # Wx x(t) + b for all t:
-        gates += b                                                            # one product
-
+        h[:P], c[0] = start.history, start.c          # h(-P) .. h(-1), c(-1)
+        x = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, D), time-major
+        gates = _input_part(x, self.params["Wx"], self.params["b"],
+                            out=np.empty((T, B, 4 * H), dtype=self.dtype))  # Wx x(t) + b, all t
+        W_T = transposed_matrices(self.params, K)
         for t in range(T):
-            k = matrix_index(t0 + t, K)
-            gates[t] += h[P + t - 1] @ W_T[k]             # z(t) = W_k h(t-1) + Wx x(t) + b
-            i, f, g, o = _activate_gates(gates[t])        # i, f, o = sigmoid, g = tanh (in place)
-            np.multiply(f, c[t], out=c[t + 1])            # c(t) = f c(t-1)
-            c[t + 1] += i * g                             #        + i g
+            gates[t] += h[P + t - 1] @ W_T[matrix_index(t0 + t, K)]  # (L1) z(t) = W_k h(t-1) + ...
+            i, f, g, o = _activate_gates(gates[t])    # (L2) i, f, o = sigmoid, g = tanh (in place)
+            np.multiply(f, c[t], out=c[t + 1])        # (L3) c(t) = f c(t-1)
+            c[t + 1] += i * g                         #             + i g
             np.tanh(c[t + 1], out=tanh_c[t])
-            np.multiply(o, tanh_c[t], out=h[P + t])       # h(t) = o tanh(c(t))
+            np.multiply(o, tanh_c[t], out=h[P + t])   # (L4) h(t) = o tanh(c(t))
             if is_skip_step(t0 + t, S):
-                h[P + t] += h[P + t - S]                  #        + h(t-S)   on skip steps
+                h[P + t] += h[P + t - S]              # (L4)        + h(t-S)   on skip steps
 
         hs = h[P:].transpose(1, 0, 2)
         hs.flags.writeable = False
         return hs, LSTMCache(x=x, gates=gates, h=h, c=c, tanh_c=tanh_c, steps=t0)
 
-    def _initial_state(self, B, h0, c0, state):
-        """The P history slots in front of h(0), c(-1), and the global index of step 0."""
-        P, H = self.n_history, self.hidden_size
-        if state is not None:
-            if h0 is not None or c0 is not None:
-                raise ValueError("give either h0/c0 or state, not both")
-            if not isinstance(state, LSTMState):
-                raise TypeError(f"state must be an LSTMState, got {type(state).__name__}")
-            return (check_array("state.history", state.history, 3, (P, B, H)),
-                    check_array("state.c", state.c, 2, (B, H)),
-                    check_int("state.steps", state.steps, 0))
-        history = np.zeros((P, B, H), dtype=self.dtype)
-        if h0 is not None:
-            history[-1] = check_array("h0", h0, 2, (B, H))
-        c = np.zeros((B, H)) if c0 is None else check_array("c0", c0, 2, (B, H))
-        return history, c, 0
-
     # ----------------------------------------------------------------- backward
     def backward(self, dhs, cache, return_dinit=False):
-        """Backpropagation through time.
+        """Backpropagation through time: equations (L5)-(L11) for t = T-1 .. 0.
 
         Parameters
         ----------
@@ -252,65 +204,31 @@ class LSTM:
             the same result and nothing accumulates across calls.
         dinit : dict, only with ``return_dinit=True``
         """
-        if not isinstance(cache, LSTMCache):
-            raise TypeError(f"cache must be the LSTMCache returned by forward, got {type(cache).__name__}")
-        T, B, _ = cache.gates.shape
-        dhs = check_array("dhs", dhs, 3, (B, T, self.hidden_size), self.dtype)
-        P, K, S = self.n_history, self.n_matrices, self.skip
-        W, t0 = self.params, cache.steps
+        dhs = self._check_backward_args(dhs, cache)   # (T, B, H), time-major
+        T, B, H = dhs.shape
+        P, K, S, t0 = self.n_history, self.n_matrices, self.skip, cache.steps
+        W = [self.params[f"W{k + 1}"] for k in range(K)]
 
-        # BPTT in chunks of C steps, last chunk first, as in numrnn.nn.rnn: only a window of gradients is
-        # held. Within a chunk [s, e): dh[P + t - s] is dh(t) (summed up from the loss, step t+1 and
-        # step t+S), dz[t - s] is dz(t); dh[:P] collects dh(s-P .. s-1) for the chunk before.
-        H = self.hidden_size
-        C = _chunk_steps(T, B, P)
-        dh_window = np.empty((P + C, B, H), dtype=self.dtype)
-        dz_window = np.empty((C, B, 4 * H), dtype=self.dtype)
-        dhs = dhs.transpose(1, 0, 2)                  # (T, B, H), time-major view
+        grads = self._zero_grads()
         dx = np.empty((T, B, self.input_size), dtype=self.dtype)
-        grads = {name: np.zeros_like(value) for name, value in W.items()}
-        carry = np.zeros((P, B, H), dtype=self.dtype)  # dh(e-P .. e-1) from the chunk after
+        dz_buffer = np.empty((_chunk_steps(T, B, P), B, 4 * H), dtype=self.dtype)
         dc = np.zeros((B, H), dtype=self.dtype)       # dL/dc(t) from the steps after t
-        for s in reversed(range(0, T, C)):
-            e = min(s + C, T)
-            dh, dz = dh_window[:P + e - s], dz_window[:e - s]
-            dh[:P] = 0
-            dh[P:] = dhs[s:e]                         # the loss's direct part
-            dh[-P:] += carry                          # + what steps >= e sent back (C >= P)
-
-            for t in reversed(range(s, e)):           # dh[P + t - s] is complete: its users came later
-                j = P + t - s
+        for s, e, dh_window in bptt_chunks(dhs, P, self.dtype):  # dh_window[P + t - s] is dh(t)
+            dz_window = dz_buffer[:e - s]                         # dz_window[t - s] is dz(t)
+            for t in reversed(range(s, e)):           # dh(t) is complete: steps t+1, t+S came first
+                dh_t, dz_t = dh_window[P + t - s], dz_window[t - s]
                 if is_skip_step(t0 + t, S):
-                    dh[j - S] += dh[j]                # skip path: dh(t-S) += dh(t), no gate on it
-                dc = _cell_backward(dh[j], dc, cache.gates[t], cache.tanh_c[t], cache.c[t],
-                                    out=dz[t - s])    # dz(t); returns dc(t-1) = dc(t) * f
-                k = matrix_index(t0 + t, K)
-                dh[j - 1] += dz[t - s] @ W[f"W{k + 1}"]  # recurrent path: dh(t-1) += W_k^T dz(t)
-
-            self._add_param_grads(grads, dz, cache, s)
-            dx[s:e] = (dz.reshape((e - s) * B, -1) @ W["Wx"]).reshape(e - s, B, -1)  # Wx^T dz(t)
-            carry = dh[:P].copy()
+                    dh_window[P + t - s - S] += dh_t  # (L5) skip path: dh(t-S) += dh(t), no gate
+                dc = _cell_backward(dh_t, dc, cache.gates[t], cache.tanh_c[t], cache.c[t],
+                                    out=dz_t)         # (L6)-(L8) dz(t); returns dc(t-1) = dc(t) f
+                dh_window[P + t - s - 1] += dz_t @ W[matrix_index(t0 + t, K)]  # (L9) += W_k^T dz(t)
+            self._add_param_grads(grads, dz_window, cache, s)     # (L10), (L11) dW_k, dWx, db
+            _input_grad(dz_window, self.params["Wx"], out=dx[s:e])  # (L11) dx(t) = Wx^T dz(t)
         dx = dx.transpose(1, 0, 2)
         if return_dinit:
-            return dx, grads, {"h0": carry[-1].copy(), "c0": dc, "history": carry}
+            history = dh_window[:P].copy()            # dh(-P) .. dh(-1) of the first chunk
+            return dx, grads, {"h0": history[-1].copy(), "c0": dc, "history": history}
         return dx, grads
-
-    def _param_grads(self, dz, cache):
-        """The parameter gradients of a whole sequence from its dz (T, B, 4H)."""
-        grads = {name: np.zeros_like(value) for name, value in self.params.items()}
-        self._add_param_grads(grads, dz, cache, 0)
-        return grads
-
-    def _add_param_grads(self, grads, dz, cache, s):
-        """Add steps s .. s+n-1 (dz: (n, B, 4H)); W_k sums only over the steps that used it."""
-        n, B, H4 = dz.shape
-        P, K, t0, H = self.n_history, self.n_matrices, cache.steps, self.hidden_size
-        h_prev = cache.h[P - 1 + s:P - 1 + s + n]     # h(t-1) for t = s .. s+n-1
-        for k in range(K):
-            first = (k - t0 - s) % K                  # first local step that uses W_{k+1}
-            grads[f"W{k + 1}"] += _sum_outer(dz[first::K], h_prev[first::K], H4, H)
-        grads["Wx"] += _sum_outer(dz, cache.x[s:s + n], H4, cache.x.shape[2])
-        grads["b"] += dz.sum(axis=(0, 1))
 
 
 def _activate_gates(z):
@@ -360,13 +278,13 @@ def _cell_backward(dh, dc, gates, tanh_c, c_prev, out):
     """
     i, f, g, o = _gate_blocks(gates)
     dz_i, dz_f, dz_g, dz_o = _gate_blocks(out)
-    dc = dc + dh * o * (1 - tanh_c * tanh_c)          # total dc(t) = from c(t+1) + dh o tanh'(c)
-    np.multiply(dc, g, out=dz_i)                      # c = f c(t-1) + i g:   di = dc g
+    dc = dc + dh * o * (1 - tanh_c * tanh_c)          # (L6) total dc(t) = from c(t+1) + dh o tanh'(c)
+    np.multiply(dc, g, out=dz_i)                      # (L7) c = f c(t-1) + i g:  di = dc g
     np.multiply(dc, c_prev, out=dz_f)                 #                       df = dc c(t-1)
     np.multiply(dc, i, out=dz_g)                      #                       dg = dc i
     np.multiply(dh, tanh_c, out=dz_o)                 # h = o tanh(c):        do = dh tanh(c)
-    out *= _gate_derivatives(gates)                   # dz = d(gate) * gate'(z), all four at once
-    return dc * f                                     # cell path: dc(t-1) = dc(t) f
+    out *= _gate_derivatives(gates)                   # (L7) dz = d(gate) gate'(z), all four at once
+    return dc * f                                     # (L8) cell path: dc(t-1) = dc(t) f
 
 
 def _gate_derivatives(gates):
@@ -378,9 +296,4 @@ def _gate_derivatives(gates):
     return d
 
 
-def _check_finite(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return float(value)
+__all__ = ["LSTM", "LSTMCache", "LSTMState"]

@@ -42,7 +42,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import check_array, check_int
+from .._checks import check_int
+from ..nn.base import require_cache_state, require_protocol
 
 
 # ----------------------------------------------------------------------------- the windows
@@ -99,49 +100,22 @@ def windows(n_steps, k1, k2=None):
 def state_after(cache, n):
     """The state after the first ``n`` steps of a chunk, read from the chunk's cache.
 
-    For a chunk whose cache holds ``h`` of shape (P + T, B, H) (``h[P + t]`` is h(t)), the state
-    after n steps is h(n-P) .. h(n-1) = ``h[n : n + P]``; an LSTM also carries c(n-1) = ``c[n]``.
+    Every numrnn cache offers it as ``cache.state_at(n)`` (:class:`numrnn.nn.base.RecurrentCache`):
+    for a cache holding ``h`` of shape (P + T, B, H) (``h[P + t]`` is h(t)), the state after n steps
+    is h(n-P) .. h(n-1) = ``h[n : n + P]`` (an LSTM also carries c(n-1)).
     ``state_after(cache, T)`` equals ``cache.state``.
 
     Parameters
     ----------
-    cache : RNNCache or LSTMCache
+    cache : the cache of a layer's forward, with ``state_at(n)``
     n : int in 0..T
 
     Returns
     -------
-    RNNState or LSTMState
+    the layer's state (RNNState for the RNN and the GRU, LSTMState for the LSTM)
     """
-    T = _cache_steps(cache)
-    n = check_int("n", n, 0)
-    if n > T:
-        raise ValueError(f"n must lie in 0..{T} (the chunk's steps), got {n}")
-    P = cache.h.shape[0] - T
-    history, steps = cache.h[n:n + P].copy(), cache.steps + n
-    if hasattr(cache, "c"):
-        from ..nn.lstm import LSTMState
-        return LSTMState(history=history, c=cache.c[n].copy(), steps=steps)
-    from ..nn.rnn import RNNState
-    return RNNState(history=history, steps=steps)
-
-
-def _cache_steps(cache):
-    from ..nn.rnn import RNNCache
-    if isinstance(cache, RNNCache):
-        return cache.a.shape[0]
-    if type(cache).__name__ == "LSTMCache":
-        return cache.gates.shape[0]
-    raise TypeError(f"cache must be an RNNCache or LSTMCache, got {type(cache).__name__}")
-
-
-def _state_class(layer):
-    from ..nn.rnn import RNN, RNNState
-    if isinstance(layer, RNN):
-        return RNNState
-    from ..nn.lstm import LSTM, LSTMState
-    if isinstance(layer, LSTM):
-        return LSTMState
-    raise TypeError(f"layer must be an RNN or LSTM, got {type(layer).__name__}")
+    require_cache_state(cache, "truncated BPTT")
+    return cache.state_at(n)
 
 
 def check_state(layer, state, batch_size, name="state"):
@@ -149,8 +123,8 @@ def check_state(layer, state, batch_size, name="state"):
 
     Parameters
     ----------
-    layer : RNN or LSTM
-    state : RNNState or LSTMState or None
+    layer : a layer with the richer protocol (numrnn's RNN, LSTM, GRU)
+    state : the layer's state, or None
     batch_size : int
         B of the chunk about to be run.
     name : str
@@ -158,28 +132,12 @@ def check_state(layer, state, batch_size, name="state"):
 
     Returns
     -------
-    state, unchanged (None passes).
+    state, unchanged (None passes). A layer without ``check_state`` of its own is trusted to check
+    the state in its forward.
     """
-    if state is None:
-        return None
-    expected = _state_class(layer)
-    if not isinstance(state, expected):
-        raise TypeError(f"{name} must be an {expected.__name__} for this {type(layer).__name__} layer, "
-                        f"got {type(state).__name__}: was it made by another model?")
-    P, B, H = layer.n_history, batch_size, layer.hidden_size
-    history = getattr(state, "history", None)
-    if not isinstance(history, np.ndarray) or history.shape != (P, B, H):
-        got = getattr(history, "shape", type(history).__name__)
-        raise ValueError(
-            f"{name}.history has shape {got}, but this layer (K={layer.n_matrices}, S={layer.skip}, "
-            f"H={H}) on {B} streams needs ({P}, {B}, {H}): step t reads h(t-1) and, on skip steps, "
-            f"h(t-S), so the last max(1, S) = {P} hidden states must be carried. Was {name} made "
-            f"by a model with another skip, hidden size or batch size?")
-    check_array(f"{name}.history", history, 3)
-    if expected.__name__ == "LSTMState":
-        check_array(f"{name}.c", state.c, 2, (B, H))
-    check_int(f"{name}.steps", state.steps, 0)
-    return state
+    if state is None or not hasattr(layer, "check_state"):
+        return state
+    return layer.check_state(state, batch_size, name)
 
 
 # --------------------------------------------------------------------------- one window
@@ -194,7 +152,7 @@ def window_loss_and_grads(model, x, y, state=None, n_context=0, carry=None, trai
     model : SequenceModel with readout="all"
     x : ndarray, shape (B, L_w) tokens or (B, L_w, D) inputs
     y : ndarray, shape (B, L_w) labels ("ce") or (B, L_w, O) targets ("mse")
-    state : RNNState or LSTMState, optional
+    state : the layer's carried state (RNNState for the RNN and the GRU, LSTMState), optional
         The carried state entering the window (zeros when None).
     n_context : int in 0..L_w-1
         c: the first c steps are context; their losses do not count.
@@ -211,6 +169,7 @@ def window_loss_and_grads(model, x, y, state=None, n_context=0, carry=None, trai
         "state": the state after ``carry`` steps, to enter the next window;
         "n_loss": how many (stream, step) losses the mean is over; "pred": the predictions.
     """
+    require_protocol(model.layer, "truncated BPTT", state=True)
     if model.readout_mode != "all":
         raise ValueError('truncated BPTT needs a model with readout="all" (a loss at every step), '
                          f'got readout={model.readout_mode!r}')

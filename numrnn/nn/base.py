@@ -1,0 +1,416 @@
+r"""The layer protocol every recurrent cell follows, and :class:`RecurrentLayer`, the base of numrnn's.
+
+The protocol
+------------
+numrnn never asks what class a layer is; it asks what the layer can do. Any object that offers the
+**minimal part** can be trained, gradient-checked and diagnosed; the **richer part** adds carried
+state (chunks, truncated BPTT) and the gradient on the initial state.
+
+Minimal part (a from-scratch cell in plain NumPy, e.g. ``tests/scratch_cell.py``):
+
+- ``params``: dict name -> float ndarray. The model and the optimiser update these arrays *in
+  place*, so ``forward`` must read them from ``params`` each time (not from copies).
+- ``input_size``, ``hidden_size``: D and H; ``dtype``: the float dtype of ``params``.
+- ``forward(x, h0=None) -> (hs, cache)``: x of shape (B, T, D), h0 = h(-1) of shape (B, H) or
+  None for zeros; hs of shape (B, T, H); ``cache`` is anything ``backward`` needs.
+- ``backward(dhs, cache) -> (dx, grads)``: dhs = dL/dh(t) of shape (B, T, H) (the direct part from
+  whatever reads the outputs); dx of shape (B, T, D); grads keyed and shaped like ``params``,
+  *fresh* arrays (calling backward twice gives the same answer and changes neither ``cache`` nor
+  ``params``).
+
+Richer part (what :class:`RecurrentLayer` gives numrnn's RNN, LSTM and GRU):
+
+- ``forward(x, h0=None, state=None)``: start from a carried state instead of h0;
+- ``cache.state`` and ``cache.state_at(n)``: the state after the chunk's last step, and after its
+  first n steps (``cache.state == cache.state_at(T)``); a state holds the last
+  P = ``n_history`` hidden states, any other carried tensor (the LSTM's cell c) and the global
+  step count, so the matrix schedule and the skips continue across chunks;
+- ``backward(dhs, cache, return_dinit=True) -> (dx, grads, dinit)``: ``dinit["h0"]`` (B, H) is
+  dL/dh(-1), ``dinit["history"]`` (P, B, H) the gradient on a carried history (and
+  ``dinit["c0"]`` for the LSTM);
+- ``n_history``: P = max(1, S), how many past hidden states a step can read;
+- ``check_state(state, batch_size)``: refuse a state this layer cannot continue from, saying why.
+
+What each numrnn feature needs:
+
+==========================================================  =============================================
+feature                                                     needs
+==========================================================  =============================================
+``SequenceModel(layer=...)`` and ``Trainer``                the minimal part
+``numrnn.gradcheck.gradcheck_layer``                        minimal (checks params and x); with
+                                                            ``return_dinit`` it also checks h0
+``analysis.truncation.input_grad_norm_by_lag`` (full BPTT)  the minimal part
+``analysis.gradients.hidden_grads_by_lag``, grad norm by    ``forward(..., state=)``, ``cache.state``,
+lag, ``LagNormRecorder``                                    ``backward(..., return_dinit=True)``
+truncated BPTT (``training.tbptt``, ``Trainer(tbptt=)``)    ``forward(..., state=)``,
+                                                            ``cache.state_at(n)``
+Jacobians, path split, per-matrix accounting                numrnn's :class:`~numrnn.nn.rnn.RNN` itself
+==========================================================  =============================================
+
+A layer that lacks a part a feature needs is refused up front by :func:`require_protocol`, with an
+error that names the feature and the missing method or attribute (never an AttributeError from
+numrnn's insides).
+
+The base
+--------
+:class:`RecurrentLayer` holds what numrnn's three cells share: the constructor checks,
+:meth:`~RecurrentLayer.from_version`, :attr:`~RecurrentLayer.config`, ``__repr__``,
+:attr:`~RecurrentLayer.n_history`, the start state (:meth:`~RecurrentLayer.start_state`,
+:meth:`~RecurrentLayer.check_state`), the per-matrix gradient sums
+(:meth:`~RecurrentLayer._add_param_grads`) and the chunked BPTT scaffolding
+(:func:`bptt_chunks`). A cell adds its gates (``n_gates`` blocks of H rows in every matrix), its
+``forward`` and its ``backward``. Every cache derives from :class:`RecurrentCache`, which gives
+``state_at(n)`` and ``state``.
+"""
+import inspect
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from . import init as initialisers
+from .._checks import check_array, check_choice, check_dtype, check_finite, check_int
+from .schedule import check_schedule, version
+
+
+# ----------------------------------------------------------------------------- the state
+@dataclass(frozen=True)
+class RNNState:
+    """What one chunk hands to the next so that chunked processing equals whole processing.
+
+    The state of a layer whose state is its hidden history alone (the RNN and the GRU).
+
+    history : (P, B, H) the last P = max(1, S) hidden states, oldest first; history[-1] is h(t-1).
+    steps : int, how many steps came before, so that the matrix schedule and skip steps continue.
+    """
+    history: np.ndarray
+    steps: int = 0
+
+
+class RecurrentCache:
+    """Base of every numrnn cache: the state after any number of the chunk's steps.
+
+    A cache holds ``x`` (T, B, D) time-major, ``h`` (P + T, B, H) with P slots of history in front
+    (``h[P + t]`` is h(t)) and ``steps``, the global index of local step 0. A subclass whose state
+    carries more than the hidden history (the LSTM's cell c) sets ``state_class`` and
+    :meth:`_carried_at`.
+    """
+    state_class = RNNState
+
+    def state_at(self, n):
+        """The state after the first ``n`` local steps, n in 0..T: h(n-P) .. h(n-1) and steps + n.
+
+        ``state_at(0)`` is the state the chunk started from; ``state_at(T)`` is :attr:`state`.
+        """
+        T = self.x.shape[0]
+        n = check_int("n", n, 0)
+        if n > T:
+            raise ValueError(f"n must lie in 0..{T} (the chunk's steps), got {n}")
+        P = self.h.shape[0] - T
+        return self.state_class(history=self.h[n:n + P].copy(), steps=self.steps + n,
+                                **self._carried_at(n))
+
+    def _carried_at(self, n):
+        """The carried tensors other than the hidden history after n steps (none here)."""
+        return {}
+
+    @property
+    def state(self):
+        """The state to carry into the next chunk: :meth:`state_at` (T)."""
+        return self.state_at(self.x.shape[0])
+
+
+# ----------------------------------------------------------------------------- the base
+class RecurrentLayer(ABC):
+    """Base of numrnn's recurrent layers: K alternating matrices and a skip every S steps.
+
+    Parameters
+    ----------
+    input_size : int
+        D, the size of x(t).
+    hidden_size : int
+        H, the size of h(t).
+    n_matrices : int, default 1
+        K >= 1 recurrent matrices W1..WK; step t uses W_{(t mod K)+1}.
+    skip : int, default 0
+        S >= 0; on steps with (t+1) mod S == 0, h(t-S) is added to h(t). S = 0 or 1: no skip.
+    init : {"normal", "orthogonal", "identity"}, default "normal"
+        Scheme of the recurrent matrices, applied to each gate's H x H block separately. "normal"
+        draws N(0, scale^2/H) entries. Wx is always drawn N(0, 1/D); b starts at 0 (the LSTM's
+        forget gate at ``forget_bias``).
+    scale : float, default 1.0
+        Gain of the recurrent initialisation.
+    seed : int or numpy.random.Generator, optional
+        Seeds the initialisation: the same seed gives the same bits.
+    dtype : float32 or float64, default float64
+        float64 for gradient checks, float32 for training.
+
+    Attributes
+    ----------
+    params : dict
+        "W1".."WK" (G H, H), "Wx" (G H, D), "b" (G H,), with G = ``n_gates`` blocks of rows.
+
+    A subclass sets ``n_gates``, ``cache_class``, ``state_class`` (default :class:`RNNState`),
+    ``config_names`` (its constructor arguments, in order, for :attr:`config`) and implements
+    :meth:`forward` and :meth:`backward`; it checks its own extra arguments before calling
+    ``super().__init__``.
+    """
+    n_gates = 1
+    cache_class = RecurrentCache
+    state_class = RNNState
+    config_names = ("input_size", "hidden_size", "n_matrices", "skip", "init", "scale")
+    repr_names = ("input_size", "hidden_size", "n_matrices", "skip")
+
+    def __init__(self, input_size, hidden_size, n_matrices=1, skip=0, init="normal", scale=1.0,
+                 seed=None, dtype=np.float64):
+        self.input_size = check_int("input_size", input_size, 1)
+        self.hidden_size = check_int("hidden_size", hidden_size, 1)
+        self.n_matrices, self.skip = check_schedule(n_matrices, skip)
+        self.init = check_choice("init", init, initialisers.INITS)
+        self.scale = check_finite("scale", scale)
+        self.dtype = check_dtype("dtype", dtype)
+        self.params = self._initial_params(initialisers.as_generator(seed))
+
+    @classmethod
+    def from_version(cls, name, input_size, hidden_size, **kwargs):
+        """Build a paper version by name ("A", "B", "C", "D", "special")."""
+        n_matrices, skip = version(name)
+        given = [arg for arg in ("n_matrices", "skip") if arg in kwargs]
+        if given:
+            raise ValueError(
+                f"from_version({name!r}) sets n_matrices={n_matrices} and skip={skip} itself; got "
+                f"{' and '.join(given)} too. To choose them, use {cls.__name__}(input_size, "
+                f"hidden_size, n_matrices=..., skip=...), e.g. {cls.__name__}({input_size}, "
+                f"{hidden_size}, skip={kwargs.get('skip', 3)})")
+        return cls(input_size, hidden_size, n_matrices=n_matrices, skip=skip, **kwargs)
+
+    def _initial_params(self, rng):
+        """W_k: ``n_gates`` blocks of H x H, each drawn by the init scheme; Wx N(0, 1/D); b."""
+        G, H, D = self.n_gates, self.hidden_size, self.input_size
+        params = {f"W{k + 1}": np.concatenate([initialisers.recurrent_matrix(
+            self.init, rng, (H, H), self.scale) for _gate in range(G)]) for k in range(self.n_matrices)}
+        params["Wx"] = initialisers.normal(rng, (G * H, D))
+        params["b"] = self._initial_bias()
+        return {name: value.astype(self.dtype) for name, value in params.items()}
+
+    def _initial_bias(self):
+        return np.zeros(self.n_gates * self.hidden_size)
+
+    @property
+    def config(self):
+        """The constructor arguments (without seed), enough to rebuild the layer."""
+        return dict({name: getattr(self, name) for name in self.config_names}, dtype=self.dtype.name)
+
+    def __repr__(self):
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.repr_names)
+        return f"{type(self).__name__}({args})"
+
+    @property
+    def n_history(self):
+        """P = max(1, S): how many past hidden states a step can read."""
+        return max(1, self.skip)
+
+    # ------------------------------------------------------------------- the start state
+    def start_state(self, batch_size, h0=None, state=None, **initial):
+        """The state entering step 0: a carried ``state`` (checked), or zeros with h(-1) = h0.
+
+        ``initial`` gives the other carried tensors by their name plus "0" (the LSTM's ``c0``).
+
+        Returns
+        -------
+        state_class instance with history (P, B, H), steps, and the other carried tensors.
+        """
+        if state is not None:
+            if h0 is not None or any(value is not None for value in initial.values()):
+                raise ValueError(f"give either {'/'.join(['h0', *initial])} or state, not both")
+            return self.check_state(state, batch_size)
+        P, B, H = self.n_history, batch_size, self.hidden_size
+        history = np.zeros((P, B, H), dtype=self.dtype)
+        if h0 is not None:
+            history[-1] = check_array("h0", h0, 2, (B, H), self.dtype)
+        carried = {name: np.zeros((B, H), dtype=self.dtype) if initial.get(f"{name}0") is None
+                   else check_array(f"{name}0", initial[f"{name}0"], 2, (B, H), self.dtype)
+                   for name in self._carried_names()}
+        return self.state_class(history=history, steps=0, **carried)
+
+    def check_state(self, state, batch_size, name="state"):
+        """Refuse a carried state that this layer cannot continue from, saying why; return it."""
+        cls = self.state_class
+        if not isinstance(state, cls):
+            raise TypeError(f"{name} must be an {cls.__name__} for this {type(self).__name__} layer, "
+                            f"got {type(state).__name__}: was it made by another model?")
+        P, B, H = self.n_history, batch_size, self.hidden_size
+        history = getattr(state, "history", None)
+        if not isinstance(history, np.ndarray) or history.shape != (P, B, H):
+            got = getattr(history, "shape", type(history).__name__)
+            raise ValueError(
+                f"{name}.history has shape {got}, but this layer (K={self.n_matrices}, S={self.skip}, "
+                f"H={H}) on {B} streams needs ({P}, {B}, {H}): step t reads h(t-1) and, on skip steps, "
+                f"h(t-S), so the last max(1, S) = {P} hidden states must be carried. Was {name} made "
+                f"by a model with another skip, hidden size or batch size?")
+        check_array(f"{name}.history", history, 3)
+        for carried in self._carried_names():
+            check_array(f"{name}.{carried}", getattr(state, carried), 2, (B, H))
+        check_int(f"{name}.steps", state.steps, 0)
+        return state
+
+    def _carried_names(self):
+        """The fields of the state other than history and steps (the LSTM's "c")."""
+        return [f.name for f in fields(self.state_class) if f.name not in ("history", "steps")]
+
+    # ------------------------------------------------------------ checks of forward/backward
+    def _check_x(self, x):
+        """x as an array of this layer's dtype, shape (B, T, D) with B, T >= 1."""
+        x = check_array("x", x, 3, (None, None, self.input_size), self.dtype)
+        if x.shape[0] < 1 or x.shape[1] < 1:
+            raise ValueError(f"x must hold at least one sequence of one step, got shape {x.shape}")
+        return x
+
+    def _check_backward_args(self, dhs, cache):
+        """The cache's type and dhs's shape (B, T, H); dhs returned time-major (T, B, H)."""
+        if not isinstance(cache, self.cache_class):
+            raise TypeError(f"cache must be the {self.cache_class.__name__} returned by forward, "
+                            f"got {type(cache).__name__}")
+        T, B = cache.x.shape[:2]
+        dhs = check_array("dhs", dhs, 3, (B, T, self.hidden_size), self.dtype)
+        return dhs.transpose(1, 0, 2)
+
+    # ------------------------------------------------------------------ the abstract pair
+    @abstractmethod
+    def forward(self, x, h0=None, state=None):
+        """x (B, T, D) -> hs (B, T, H) and a :class:`RecurrentCache`."""
+
+    @abstractmethod
+    def backward(self, dhs, cache, return_dinit=False):
+        """dhs (B, T, H) -> dx (B, T, D), grads like :attr:`params` (and dinit)."""
+
+    # ------------------------------------------------------------ the per-matrix gradient sums
+    def _add_param_grads(self, grads, d_rec, cache, s, d_in=None):
+        """Add the parameter gradients of local steps s .. s+n-1 to ``grads``, in place.
+
+        .. math:: \\delta W_k \\mathrel{+}= \\sum_{t:\\,k(t)=k} \\delta_{rec}(t)\\, h(t-1)^\\top, \\quad
+                  \\delta W_x \\mathrel{+}= \\sum_t \\delta_{in}(t)\\, x(t)^\\top, \\quad
+                  \\delta b \\mathrel{+}= \\sum_t \\delta_{in}(t)
+
+        ``d_rec`` (n, B, G H) is the gradient of the recurrent product W_k h(t-1), ``d_in`` that of
+        Wx x(t) + b (the same array for the RNN and the LSTM; the GRU's reset gate makes them differ).
+        W_k sums only over the steps that used it.
+        """
+        d_in = d_rec if d_in is None else d_in
+        n, _, rows = d_rec.shape
+        P, K, t0, H = self.n_history, self.n_matrices, cache.steps, self.hidden_size
+        h_prev = cache.h[P - 1 + s:P - 1 + s + n]     # h(t-1) for t = s .. s+n-1
+        for k in range(K):
+            first = (k - t0 - s) % K                  # first local step that uses W_{k+1}
+            grads[f"W{k + 1}"] += _sum_outer(d_rec[first::K], h_prev[first::K], rows, H)
+        grads["Wx"] += _sum_outer(d_in, cache.x[s:s + n], rows, cache.x.shape[2])
+        grads["b"] += d_in.sum(axis=(0, 1))
+
+    def _zero_grads(self):
+        return {name: np.zeros_like(value) for name, value in self.params.items()}
+
+
+# ------------------------------------------------------------------ the fast helpers
+def bptt_chunks(dhs, P, dtype):
+    """The chunks of a fast backward, last first: yields (s, e, dh_window) for steps [s, e).
+
+    ``dh_window`` (P + e - s, B, H) holds ``dh_window[P + t - s]`` = dL/dh(t) for t in [s, e),
+    started from the loss's direct part ``dhs[t]`` plus what the chunk after sent back, and
+    ``dh_window[:P]`` = dh(s-P .. s-1), zero, for the caller's loop to fill. When the caller asks
+    for the next chunk, ``dh_window[:P]`` is carried into it. After the last chunk (s = 0),
+    ``dh_window[:P]`` of the last one yielded is the gradient on the entering history.
+
+    Performance: only a window of C steps of gradients is held (memory ~ C/T of the activations),
+    and a chunk of about 2048 rows (steps x batch) keeps the per-chunk products (dW_k, dWx, db,
+    dx) cache-sized and few. C >= P, so the P rows carried back fit in one chunk.
+    """
+    T, B, H = dhs.shape
+    C = _chunk_steps(T, B, P)
+    buffer = np.empty((P + C, B, H), dtype=dtype)
+    carry = np.zeros((P, B, H), dtype=dtype)          # dh(e-P .. e-1) from the chunk after
+    for s in reversed(range(0, T, C)):
+        e = min(s + C, T)
+        dh_window = buffer[:P + e - s]
+        dh_window[:P] = 0
+        dh_window[P:] = dhs[s:e]                      # the loss's direct part
+        dh_window[-P:] += carry                       # + what steps >= e sent back (C >= P)
+        yield s, e, dh_window
+        carry = dh_window[:P].copy()
+
+
+def _chunk_steps(T, B, P, rows=2048):
+    """Steps per BPTT chunk: about ``rows`` rows (steps x batch) per product, at least P, at most T."""
+    return max(P, min(T, -(-rows // B)))
+
+
+def _sum_outer(da, v, rows, cols):
+    """sum over steps and batch of da(t) v(t)^T as one matrix product; zeros if no step used it.
+
+    Performance: computed as (V^T dA)^T with dA (steps*batch, rows), V (steps*batch, cols): the
+    same numbers; OpenBLAS is faster with the long axis of both operands contiguous. Returns a
+    C-ordered array.
+    """
+    if da.shape[0] == 0:
+        return np.zeros((rows, cols), dtype=da.dtype)
+    return np.ascontiguousarray((v.reshape(-1, cols).T @ da.reshape(-1, rows)).T)
+
+
+def transposed_matrices(params, K):
+    """[W_1^T .. W_K^T] as C-contiguous arrays (performance: h @ W^T with a contiguous W^T is faster)."""
+    return [np.ascontiguousarray(params[f"W{k + 1}"].T) for k in range(K)]
+
+
+# ------------------------------------------------------------------ the protocol, checked
+MINIMAL = ("params", "input_size", "hidden_size", "dtype", "forward", "backward")
+
+
+def require_protocol(layer, feature, state=False, dinit=False):
+    """Refuse ``layer`` up front if it lacks a part of the protocol ``feature`` needs.
+
+    Parameters
+    ----------
+    layer : any object
+    feature : str
+        How the error names what was asked, e.g. "numrnn.gradcheck.gradcheck_layer".
+    state : bool
+        The feature needs ``forward(x, h0=None, state=None)`` (and a cache with ``state``/``state_at``).
+    dinit : bool
+        The feature needs ``backward(dhs, cache, return_dinit=True)``.
+
+    Raises
+    ------
+    TypeError naming the feature, the layer's class and every missing method or attribute.
+    """
+    missing = [name for name in MINIMAL if not hasattr(layer, name)]
+    if hasattr(layer, "params") and not isinstance(layer.params, dict):
+        missing.append("params (a dict of float arrays)")
+    if state and hasattr(layer, "forward") and not accepts(layer.forward, "state"):
+        missing.append("forward(x, h0=None, state=None)")
+    if dinit and hasattr(layer, "backward") and not accepts(layer.backward, "return_dinit"):
+        missing.append("backward(dhs, cache, return_dinit=True)")
+    if missing:
+        part = "the richer layer protocol" if (state or dinit) else "the layer protocol"
+        raise TypeError(f"{feature} needs {part}; {type(layer).__name__} lacks "
+                        f"{', '.join(missing)} (see numrnn.nn.base or the README, 'Write your own cell')")
+
+
+def require_cache_state(cache, feature, method="state_at"):
+    """Refuse a cache without ``state``/``state_at(n)``, naming the feature that needs it."""
+    if not hasattr(cache, method):
+        what = "state_at(n) (the carried state after n steps)" if method == "state_at" else "state"
+        raise TypeError(f"{feature} needs the richer layer protocol: the cache of forward must offer "
+                        f"{what}; a {type(cache).__name__} has none (see numrnn.nn.base or the "
+                        f"README, 'Write your own cell')")
+
+
+def accepts(function, name):
+    """True if ``function`` takes a keyword argument ``name`` (or any keyword, **kwargs)."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):                   # a builtin without a signature: assume yes
+        return True
+    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+__all__ = ["RecurrentLayer", "RecurrentCache", "RNNState", "bptt_chunks", "require_protocol",
+           "require_cache_state", "accepts", "MINIMAL"]
