@@ -32,7 +32,7 @@ def test_loaded_model_predicts_identically(tmp_path):
     assert loaded.model.config == trainer.model.config and loaded.meta == {"cmd": "x"}
     assert loaded.model.params["layer.W1"].dtype == np.float32
     np.testing.assert_array_equal(loaded.model.predict(TASK.x_test), trainer.model.predict(TASK.x_test))
-    assert [p for p in os.listdir(tmp_path) if p.startswith(".tmp")] == []
+    assert sorted(os.listdir(tmp_path)) == ["run.json", "run.npz"]       # no temporary file left
     mask = os.umask(0)
     os.umask(mask)
     assert os.stat(npz).st_mode & 0o777 == 0o666 & ~mask        # not mkstemp's 0600
@@ -106,3 +106,86 @@ def test_a_failed_save_leaves_no_file_behind(tmp_path):
     with pytest.raises(TypeError, match="cannot store"):
         save_checkpoint(tmp_path / "x", model, meta={"bad": object()})
     assert os.listdir(tmp_path) == []
+
+
+# ------------------------------------------------------------------------------ killed saves
+def _known_state(i):
+    """Model and optimiser whose every number says which save (i) they belong to."""
+    model = SequenceModel(2, 3, 1, version="B", seed=0)
+    for k, name in enumerate(sorted(model.params)):
+        model.params[name][...] = i + k / 8
+    opt = Adam(lr=1e-3)
+    opt.load_state_dict({"name": "adam", "hyper": opt.hyper, "t": i,
+                         "slots": {"m": {n: np.full_like(v, -i) for n, v in model.params.items()},
+                                   "v": {n: np.full_like(v, 2 * i) for n, v in model.params.items()}}})
+    return model, opt, {"i": i, "note": "x" * (i % 7)}          # the metadata's size varies too
+
+
+def _assert_is_save(ck, i):
+    model, opt, meta = _known_state(i)
+    assert ck.meta == meta
+    for name, value in model.params.items():
+        np.testing.assert_array_equal(ck.model.params[name], value)
+    state, saved = ck.optimizer.state_dict(), opt.state_dict()
+    assert state["t"] == i
+    for slot in ("m", "v"):
+        for name in model.params:
+            np.testing.assert_array_equal(state["slots"][slot][name], saved["slots"][slot][name])
+
+
+def _save_forever(path, start, report):
+    """The child: save i = start, start+1, ..., writing (0, i) before and (1, i) after each save."""
+    import struct
+    try:
+        for i in range(start, start + 10 ** 6):
+            model, opt, meta = _known_state(i)
+            os.write(report, struct.pack("<bq", 0, i))
+            save_checkpoint(path, model, opt, meta=meta)
+            os.write(report, struct.pack("<bq", 1, i))
+    except BaseException:
+        os.write(report, struct.pack("<bq", 2, 0))
+    finally:
+        os._exit(1)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the kill test forks a child (POSIX only)")
+def test_a_save_killed_at_random_moments_always_leaves_the_newest_complete_checkpoint(tmp_path):
+    """A child saves in a loop; SIGKILL it at seeded random moments, many times (< 20 s in all).
+
+    After every kill the checkpoint loads and is exactly one save: the last one the child finished,
+    or a later one it was in the middle of when killed, and never older than the one loaded
+    before; never a mix of two saves, never an error.
+    """
+    import signal
+    import struct
+    import time
+
+    path, rng = tmp_path / "ck", np.random.default_rng(17)
+    save_checkpoint(path, *_known_state(0)[:2], meta=_known_state(0)[2])
+    started = done = loaded = kills = 0
+    begin = time.monotonic()
+    while kills < 150 and time.monotonic() - begin < 12:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:                                              # the child never returns
+            os.close(read_end)
+            _save_forever(path, started + 1, write_end)
+        os.close(write_end)
+        time.sleep(rng.uniform(0.0, 0.03))
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        kills += 1
+        with os.fdopen(read_end, "rb") as f:
+            records = f.read()
+        for kind, i in struct.iter_unpack("<bq", records[: len(records) // 9 * 9]):
+            assert kind != 2, "the saving child failed"
+            started, done = (i, done) if kind == 0 else (started, i)
+        ck = load_checkpoint(path)
+        # saves done+1..started were each cut short by a kill; any of them may have got in place
+        assert max(done, loaded) <= ck.meta["i"] <= max(started, done), (ck.meta, loaded, started, done)
+        loaded = ck.meta["i"]
+        _assert_is_save(ck, loaded)
+    assert kills >= 10 and done >= 10          # the loop really ran and really got interrupted
+    save_checkpoint(path, *_known_state(started + 1)[:2], meta=_known_state(started + 1)[2])
+    assert sorted(os.listdir(tmp_path)) == ["ck.json", "ck.npz"]   # what killed saves left is gone
+    _assert_is_save(load_checkpoint(path), started + 1)
