@@ -189,3 +189,110 @@ def test_a_save_killed_at_random_moments_always_leaves_the_newest_complete_check
     save_checkpoint(path, *_known_state(started + 1)[:2], meta=_known_state(started + 1)[2])
     assert sorted(os.listdir(tmp_path)) == ["ck.json", "ck.npz"]   # what killed saves left is gone
     _assert_is_save(load_checkpoint(path), started + 1)
+
+
+# ---------------------------------------------------------------- the metadata is checked too
+def _edit_json(js, edit):
+    info = json.loads(open(js, encoding="utf-8").read())
+    edit(info)
+    with open(js, "w", encoding="utf-8") as f:
+        json.dump(info, f, indent=1, sort_keys=True)
+
+
+@pytest.mark.parametrize("field, edit", [
+    ("config.activation", lambda info: info["config"].update(activation="tanh")),
+    ("config.hidden_size", lambda info: info["config"].update(hidden_size=5)),
+    ("meta.vocab", lambda info: info["meta"]["vocab"].reverse()),
+    ("meta.lr", lambda info: info["meta"].update(lr=0.5)),
+    ("optimizer.hyper.lr", lambda info: info["optimizer"]["hyper"].update(lr=1.0)),
+    ("trainer.step", lambda info: info["trainer"].update(step=999)),
+])
+def test_an_edited_json_field_is_refused_naming_the_file_and_the_field(tmp_path, field, edit):
+    trainer = _trainer()
+    _fit(trainer, 1)
+    npz, js = save_checkpoint(tmp_path / "run", trainer.model, trainer.optimizer, trainer,
+                              meta={"vocab": ["a", "b", "c"], "lr": 0.01})
+    _edit_json(js, edit)
+    with pytest.raises(CheckpointError, match=rf"run\.json was changed after it was saved.* {field}\b"):
+        load_checkpoint(tmp_path / "run")
+
+
+@pytest.mark.parametrize("content", [b"[1, 2, 3]", b"\xff\xfe not utf-8", b"", b'{"format": 2',
+                                     b'{"format": 2, "config": 7}', b"null"])
+def test_a_malformed_json_is_refused_naming_the_file(tmp_path, content):
+    model = SequenceModel(2, 4, 1, version="A", seed=0)
+    npz, js = save_checkpoint(tmp_path / "m", model)
+    with open(js, "wb") as f:
+        f.write(content)
+    with pytest.raises(CheckpointError, match=r"m\.json"):
+        load_checkpoint(tmp_path / "m")
+
+
+def test_the_json_of_a_save_killed_before_replacing_it_is_recognised_and_ignored(tmp_path):
+    old, new = SequenceModel(2, 4, 1, version="A", seed=0), SequenceModel(2, 4, 1, version="A", seed=1)
+    npz, js = save_checkpoint(tmp_path / "m", old, meta={"which": "old"})
+    old_json = open(js, "rb").read()
+    save_checkpoint(tmp_path / "m", new, meta={"which": "new"})
+    with open(js, "wb") as f:                         # as if killed between the two replaces
+        f.write(old_json)
+    ck = load_checkpoint(tmp_path / "m")
+    assert ck.meta == {"which": "new"}
+    np.testing.assert_array_equal(ck.model.params["layer.W1"], new.params["layer.W1"])
+    os.remove(js)                                     # the .npz is complete on its own
+    assert load_checkpoint(tmp_path / "m").meta == {"which": "new"}
+
+
+def test_a_changed_array_inside_the_npz_is_refused(tmp_path):
+    model = SequenceModel(2, 4, 1, version="A", seed=0)
+    npz, js = save_checkpoint(tmp_path / "m", model)
+    with np.load(npz) as data:
+        members = {k: data[k] for k in data.files}
+    members["param/layer.W1"] = members["param/layer.W1"] + 1.0
+    np.savez(npz, **members)
+    with pytest.raises(CheckpointError, match=r"m\.npz: array 'param/layer.W1' does not match its checksum"):
+        load_checkpoint(tmp_path / "m")
+
+
+def test_a_checkpoint_of_format_1_still_loads(tmp_path):
+    """Format 1: the arrays in NAME.npz, the metadata and the .npz's SHA-256 in NAME.json."""
+    import hashlib
+    model = SequenceModel(2, 4, 1, version="C", seed=3)
+    arrays = {f"param/{k}": v for k, v in model.params.items()}
+    np.savez(tmp_path / "old.npz", **arrays)
+    info = {"format": 1, "config": model.config, "meta": {"cmd": "old"},
+            "dropout_rng": model.dropout_rng.bit_generator.state,
+            "arrays": {k: list(v.shape) for k, v in arrays.items()},
+            "sha256": hashlib.sha256(open(tmp_path / "old.npz", "rb").read()).hexdigest()}
+    (tmp_path / "old.json").write_text(json.dumps(info))
+    ck = load_checkpoint(tmp_path / "old")
+    assert ck.meta == {"cmd": "old"}
+    np.testing.assert_array_equal(ck.model.params["layer.W1"], model.params["layer.W1"])
+
+
+def test_directories_and_bad_arguments_are_named(tmp_path):
+    model = SequenceModel(2, 4, 1, version="A", seed=0)
+    (tmp_path / "d.npz").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"d\.npz is a directory"):
+        save_checkpoint(tmp_path / "d", model)
+    with pytest.raises(CheckpointError, match=r"d\.npz is a directory"):
+        load_checkpoint(tmp_path / "d")
+    with pytest.raises(ValueError, match="names a folder"):
+        save_checkpoint(str(tmp_path) + os.sep, model)
+    with pytest.raises(TypeError, match="checkpoint path must be a path"):
+        save_checkpoint(None, model)
+    with pytest.raises(TypeError, match="checkpoint path must be a path"):
+        load_checkpoint(3)
+    with pytest.raises(TypeError, match="model must be a SequenceModel"):
+        save_checkpoint(tmp_path / "x", "model")
+    with pytest.raises(TypeError, match="optimizer must be"):
+        save_checkpoint(tmp_path / "x", model, optimizer="adam")
+    with pytest.raises(TypeError, match="trainer must be"):
+        save_checkpoint(tmp_path / "x", model, trainer=object())
+    with pytest.raises(TypeError, match="meta must be a dict"):
+        save_checkpoint(tmp_path / "x", model, meta=["a"])
+    with pytest.raises(TypeError, match=r"meta\['a'\] has the key 1 \(int\)"):
+        save_checkpoint(tmp_path / "x", model, meta={"a": {1: "one"}})
+    save_checkpoint(tmp_path / "x", model)
+    with pytest.raises(TypeError, match="model must be a SequenceModel or None"):
+        load_checkpoint(tmp_path / "x", model="model")
+    assert sorted(os.listdir(tmp_path)) == ["d.npz", "x.json", "x.npz"]
