@@ -39,9 +39,11 @@ def test_lag_curves_draw_seeds_thin_and_the_median_bold(tmp_path):
                                 title="setting", ylabel="norm")
     ax = fig.axes[0]
     assert ax.get_yscale() == "log" and ax.get_title() == "init" and ax.get_ylabel() == "norm"
-    assert ax.get_xlabel().startswith("lag") and fig._suptitle.get_text() == "setting"
+    assert ax.get_xlabel().startswith("lag") and fig._suptitle.get_text().startswith("setting")
+    assert "median" in fig._suptitle.get_text()        # says what the bold line is
     lines = ax.get_lines()
     assert len(lines) == 4 and lines[-1].get_label() == "A" and lines[-1].get_linewidth() > 2
+    assert lines[-1].get_color() == plots.VERSION_COLOURS["A"] and lines[-1].get_marker() == "o"
     np.testing.assert_allclose(lines[-1].get_ydata(), plots.log_median(values))
     saved_png(fig, tmp_path)
 
@@ -80,6 +82,11 @@ def test_sweep_summary_and_heatmap(tmp_path):
                "C": (np.array([10, 20]), np.arange(5), np.ones((2, 5)))}
     fig = plots.plot_lag_heatmap(records, title="heat")
     assert [ax.get_title() for ax in fig.axes[:2]] == ["A", "C"]
+    meshes = [ax.collections[0] for ax in fig.axes[:2]]
+    assert meshes[0].get_clim()[0] < -8 and meshes[0].get_clim()[1] > -1   # A's own range: ~ -9 .. 0
+    low, high = meshes[1].get_clim()                  # C is flat at log10 1 = 0: a one-decade range around it,
+    assert (low, high) == (-0.5, 0.5)                 # not a sliver of a range shared with A
+    assert meshes[0].get_cmap().name == "viridis"     # sequential: no white middle that looks blank
     saved_png(fig, tmp_path, "heat.png")
 
 
@@ -150,3 +157,63 @@ def test_figures_command_quick_writes_every_figure_and_the_summary(tmp_path, mon
     assert summary["tbptt_cut_fraction_k20"]["C"] > summary["tbptt_cut_fraction_k20"]["A"]
     assert set(summary["grad_norm_ratio_last_lag"]["init"]) == {"A", "B", "C", "D", "special"}
     assert [run["steps"] for run in summary["training"]["A"]] == [4, 4]
+
+
+def test_figures_are_made_through_pyplot_so_jupyter_renders_them():
+    """A Figure built without pyplot shows as the text <Figure ...> in a fresh kernel (issue 14)."""
+    import matplotlib.pyplot as plt
+    lags, values = curves()
+    made = [plots.plot_lag_curves({"p": {"A": (lags, values)}}, title="t", ylabel="y"),
+            plots.plot_weight_contributions({"B": (np.ones((2, 4)), np.array([1, 2, 1, 2]))}, title="t"),
+            plots.plot_sweep_summary(np.array([0.5, 1.0]), {"A": np.ones((2, 3))}, title="t", ylabel="y"),
+            plots.plot_lag_heatmap({"A": (np.arange(2), np.arange(3), np.ones((2, 3)))}, title="t"),
+            plots.plot_truncation_study({"s": {"A": dict(full=np.ones(5), truncated=np.ones(5),
+                                                         cut_fraction=0.5)}}, window=2, title="t"),
+            plots.plot_skip_step_graph()]
+    for fig in made:
+        assert plt.fignum_exists(fig.number), fig
+        plt.close(fig)
+
+
+@pytest.mark.parametrize("label, colour, ls, marker", [
+    ("C", "tab:green", "-", "^"), ("D", "tab:red", "--", "v"), ("LSTM C", "tab:green", "--", "^"),
+    ("RNN D", "tab:red", "-", "v"), ("total", "black", "--", None), ("skip path (>= 1 skip edge)", "tab:cyan", "-", None)])
+def test_one_palette_with_line_styles_per_version(label, colour, ls, marker):
+    style = plots.line_style(label)
+    assert (style["color"], style["ls"], style["marker"]) == (colour, ls, marker)
+
+
+def test_overlapping_versions_differ_in_line_style_and_matrices_avoid_version_colours():
+    styles = [(plots.VERSION_STYLES[v]["ls"], plots.VERSION_STYLES[v]["marker"]) for v in plots.VERSION_COLOURS]
+    assert len(set(styles)) == len(styles)
+    assert plots.VERSION_STYLES["A"]["ls"] != plots.VERSION_STYLES["B"]["ls"]
+    assert plots.VERSION_STYLES["C"]["ls"] != plots.VERSION_STYLES["D"]["ls"]
+    assert not set(plots.MATRIX_COLOURS) & set(plots.VERSION_COLOURS.values())
+
+
+@pytest.mark.parametrize("fraction, text", [(0.9975, "99.75%"), (0.0002, "0.02%"), (1.0, "100.00%"),
+                                            (0.99999, ">99.99%"), (1e-7, "<0.01%"), (0.0, "0.00%")])
+def test_percentages_never_read_1e02(fraction, text):
+    assert plots.format_percent(fraction) == text
+
+
+def test_truncation_study_figure_titles_and_rows(tmp_path):
+    study = {v: dict(full=np.linspace(1, 2, 10), truncated=np.linspace(1, 2, 10), cut_fraction=f)
+             for v, f in (("A", 0.0002), ("C", 0.9975))}
+    fig = plots.plot_truncation_study({"scale 1": study, "scale 0.25": study}, window=4, title="cut")
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["A: 0.02% of the norm cut", "C: 99.75% of the norm cut"] * 2
+    assert fig.axes[0].get_ylabel().startswith("scale 1") and fig.axes[2].get_ylabel().startswith("scale 0.25")
+    full = fig.axes[1].get_lines()[0]
+    assert full.get_color() == plots.VERSION_COLOURS["C"]
+    assert len(fig.axes[1].get_lines()[1].get_xdata()) == 4          # truncated: only lags < k
+    saved_png(fig, tmp_path, "trunc.png")
+
+
+def test_skip_step_graph_draws_forward_and_backward(tmp_path):
+    fig = plots.plot_skip_step_graph(S=2)
+    forward, backward = fig.axes
+    texts = " ".join(t.get_text() for t in backward.texts)
+    assert "h(t-2)" in texts and "unchanged, no relu'" in texts and r"\delta a = \delta h(t) \odot [a > 0]" in texts
+    assert len(forward.patches) == len(backward.patches) == 8     # the same eight edges, reversed
+    saved_png(fig, tmp_path, "graph.png")

@@ -8,18 +8,74 @@ for the command that computes and saves them all), so a notebook can draw its ow
 - :func:`plot_weight_contributions`: each step's contribution to dW_k, coloured by matrix.
 - :func:`plot_sweep_summary`: gradient reaching the first step against the initial scale.
 - :func:`plot_lag_heatmap`: gradient norm over (training step, lag), one panel per version.
+- :func:`plot_truncation_study`: what truncated BPTT cuts, full against truncated, per version.
+- :func:`plot_skip_step_graph`: the computational graph of one skip step, forward and backward.
+
+Every figure is made through :mod:`matplotlib.pyplot` (``plt.figure``/``plt.subplots``), so that
+in Jupyter the inline backend is loaded and its PNG formatter registered: the figure shows as a
+picture, never as the text ``<Figure size ...>``. A notebook shows it with ``plt.show()``; a
+script saves it with :func:`save_figure` (folder created, atomic write) and closes it with
+``plt.close(fig)``.
+
+One palette everywhere: :data:`VERSION_COLOURS` (colour) and :data:`VERSION_STYLES` (line style and
+marker, so that curves lying on top of each other stay distinguishable), looked up by
+:func:`line_style`, which also understands labels such as ``"LSTM C"`` (colour and marker of the
+version, line style of the family). Matrices W1..W4 use :data:`MATRIX_COLOURS`, a palette
+disjoint from the versions'.
 """
 import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.figure import Figure
 
 from .._io import save_figure  # noqa: F401  (plots.save_figure: the atomic PNG write)
 
-#: One colour per paper version, the same in every figure.
+#: One colour per paper version, the same in every figure, notebook and the README.
 VERSION_COLOURS = {"A": "tab:blue", "B": "tab:orange", "C": "tab:green", "D": "tab:red",
                    "special": "tab:purple"}
+#: Line style and marker per version: A under B and C under D stay visible (B and D are dashed).
+VERSION_STYLES = {"A": dict(ls="-", marker="o"), "B": dict(ls="--", marker="s"),
+                  "C": dict(ls="-", marker="^"), "D": dict(ls="--", marker="v"),
+                  "special": dict(ls=":", marker="D")}
+#: Line style per cell family, for labels like "RNN C" / "LSTM C" (colour and marker: the version's).
+FAMILY_STYLES = {"RNN": "-", "LSTM": "--", "GRU": "-."}
+#: Colours of the recurrent matrices W1..W4 (none of them a version colour).
+MATRIX_COLOURS = ("0.25", "tab:cyan", "tab:olive", "tab:pink")
+#: The parts of the path decomposition: the total dashed on top, so the skip path under it shows.
+PATH_STYLES = {"ReLU path": dict(color="tab:brown", ls="-", marker="o"),
+               "skip path": dict(color="tab:cyan", ls="-", lw=4.0, marker=None),
+               "total": dict(color="black", ls="--", lw=1.4, marker=None)}
+
+
+def line_style(label, index=0):
+    """Colour, line style and marker of a curve named ``label``.
+
+    A version name ("A" ... "special") gets :data:`VERSION_COLOURS` and :data:`VERSION_STYLES`;
+    "<family> <version>" (e.g. "LSTM C") the version's colour and marker with the family's line
+    style; a label starting with a path name of :data:`PATH_STYLES` that style; anything else the
+    ``index``-th colour of the cycle, solid, no marker.
+
+    Returns
+    -------
+    dict with "color", "ls", "marker" (matplotlib line keywords)
+    """
+    label = str(label)
+    words = label.split()
+    if label in VERSION_COLOURS:
+        return dict(color=VERSION_COLOURS[label], **VERSION_STYLES[label])
+    if len(words) == 2 and words[0] in FAMILY_STYLES and words[1] in VERSION_COLOURS:
+        return dict(color=VERSION_COLOURS[words[1]], ls=FAMILY_STYLES[words[0]],
+                    marker=VERSION_STYLES[words[1]]["marker"])
+    for name, style in PATH_STYLES.items():
+        if label.startswith(name):
+            return dict(style)
+    return dict(color=f"C{index % 10}", ls="-", marker=None)
+
+
+def version_legend_note(n_seeds):
+    """The sentence that says what thin and bold lines are (for titles)."""
+    return ("thin lines: single seeds; bold: their median (on a log scale)" if n_seeds > 1
+            else "one seed")
 
 
 def scale_colour(i, n):
@@ -29,10 +85,11 @@ def scale_colour(i, n):
 
 
 def _panels(n, width=4.6, height=3.6, sharey=True):
-    """n axes side by side; four as a 2 x 2 grid so they stay readable in a README."""
+    """n axes side by side; four as a 2 x 2 grid so they stay readable in a README (via pyplot)."""
     rows, cols = (2, 2) if n == 4 else (1, n)
-    fig = Figure(figsize=(width * cols, height * rows), layout="constrained")
-    return fig, fig.subplots(rows, cols, sharey=sharey, squeeze=False).ravel()
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), layout="constrained",
+                             sharey=sharey, squeeze=False)
+    return fig, axes.ravel()
 
 
 def log_median(values, axis=0):
@@ -44,14 +101,16 @@ def log_median(values, axis=0):
         return 10 ** np.nanmedian(np.log10(np.where(values > 0, values, np.nan)), axis=axis)
 
 
-def _seeds_and_median(ax, x, ys, colour, label, **style):
-    """Each row of ys (n_seeds, L) as a thin line, their (log) median bold."""
+def _seeds_and_median(ax, x, ys, label, color, ls="-", marker=None, lw=2.2, **style):
+    """Each row of ys (n_seeds, L) as a thin line, their (log) median bold, with about eight markers."""
     ys = np.atleast_2d(np.asarray(ys, dtype=float))
     if ys.shape[-1] != len(x):
         raise ValueError(f"curves have {ys.shape[-1]} points but there are {len(x)} lags")
-    for y in ys:
-        ax.plot(x, y, color=colour, lw=0.6, alpha=0.35)
-    ax.plot(x, log_median(ys), color=colour, lw=style.pop("lw", 2.2), label=label, **style)
+    if len(ys) > 1:
+        for y in ys:
+            ax.plot(x, y, color=color, lw=0.6, alpha=0.35)
+    ax.plot(x, log_median(ys), color=color, ls=ls, lw=lw, label=label, marker=marker,
+            markevery=max(1, len(x) // 8), ms=5, **style)
 
 
 def _log_axis(ax, title, xlabel, legend=True):
@@ -69,6 +128,9 @@ def plot_lag_curves(panels, title, ylabel, colours=None, styles=None,
                     xlabel="lag T-1-t (steps before the loss)", shared_legend=False):
     """Norms against lag on a log scale, one panel per setting.
 
+    Each curve's seeds are thin lines and their median (on a log scale, :func:`log_median`) the
+    bold line with markers; the title says so when there is more than one seed.
+
     Parameters
     ----------
     panels : dict panel title -> dict curve label -> (lags (L,), values (n_seeds, L))
@@ -76,8 +138,9 @@ def plot_lag_curves(panels, title, ylabel, colours=None, styles=None,
         The figure title: state the setting (sizes, seeds, what is normalised).
     ylabel : str
     colours : dict curve label -> colour, optional
-        Default: :data:`VERSION_COLOURS` for version names, else the colour cycle.
+        Default: :func:`line_style` (:data:`VERSION_COLOURS` for version names).
     styles : dict curve label -> dict of matplotlib line keywords for the median, optional
+        Default: :func:`line_style` (line style and marker per version).
     shared_legend : bool
         One legend right of the last panel (for many curves with the same labels in each panel).
 
@@ -88,19 +151,26 @@ def plot_lag_curves(panels, title, ylabel, colours=None, styles=None,
     if not panels:
         raise ValueError("panels is empty: nothing to plot")
     fig, axes = _panels(len(panels))
+    n_seeds = 1
     for ax, (name, curves) in zip(axes, panels.items()):
         for i, (label, (lags, values)) in enumerate(curves.items()):
-            colour = (colours or {}).get(label, VERSION_COLOURS.get(label, f"C{i}"))
-            _seeds_and_median(ax, lags, values, colour, label, **dict((styles or {}).get(label, {})))
+            style = line_style(label, i)
+            if label in (colours or {}):
+                style["color"] = colours[label]
+            style.update((styles or {}).get(label, {}))
+            n_seeds = max(n_seeds, np.atleast_2d(values).shape[0])
+            _seeds_and_median(ax, lags, values, label, **style)
         _log_axis(ax, name, xlabel, legend=not shared_legend or ("right" if ax is axes[-1] else False))
     for ax in axes[::2 if len(axes) == 4 else len(axes)]:
         ax.set_ylabel(ylabel)
-    fig.suptitle(title)
+    fig.suptitle(title if n_seeds == 1 else f"{title}\n{version_legend_note(n_seeds)}")
     return fig
 
 
 def plot_weight_contributions(panels, title, ylabel=r"$\|\delta a(t)\, h(t-1)^\top\|_F$"):
     """Each step's contribution :math:`\\lVert \\delta a(t) h(t-1)^\\top \\rVert_F` to the matrix it used.
+
+    Matrices are coloured with :data:`MATRIX_COLOURS` (not the version colours).
 
     Parameters
     ----------
@@ -114,19 +184,22 @@ def plot_weight_contributions(panels, title, ylabel=r"$\|\delta a(t)\, h(t-1)^\t
     if not panels:
         raise ValueError("panels is empty: nothing to plot")
     fig, axes = _panels(len(panels), sharey=False)      # each panel zooms in on its own range
+    n_seeds = 1
     for ax, (name, (norms, k)) in zip(axes, panels.items()):
         norms, k = np.atleast_2d(norms), np.asarray(k)
+        n_seeds = max(n_seeds, len(norms))
         steps, median = np.arange(len(k)), log_median(norms)
         for j in np.unique(k):
-            on = k == j
-            for row in norms:
-                ax.plot(steps[on], row[on], ".", color=f"C{j - 1}", ms=2, alpha=0.3)
-            ax.plot(steps[on], median[on], "o-", color=f"C{j - 1}", ms=3, lw=0.8,
-                    label=f"W{j} (steps t with t mod K = {j - 1})")
+            on, colour = k == j, MATRIX_COLOURS[(j - 1) % len(MATRIX_COLOURS)]
+            for row in norms if len(norms) > 1 else ():
+                ax.plot(steps[on], row[on], ".", color=colour, ms=2, alpha=0.3)
+            ax.plot(steps[on], median[on], ("o-", "s--", "^-.", "v:")[(j - 1) % 4], color=colour, ms=3,
+                    lw=0.8, label=f"W{j} (steps t with t mod K = {j - 1})")
         _log_axis(ax, name, "step t")
     for ax in axes[::2 if len(axes) == 4 else len(axes)]:
         ax.set_ylabel(ylabel)
-    fig.suptitle(title)
+    fig.suptitle(title if n_seeds == 1 else
+                 f"{title}\ndots: single seeds; line: their median (on a log scale)")
     return fig
 
 
@@ -146,21 +219,26 @@ def plot_sweep_summary(scales, ratios, title, ylabel, marks=None):
     matplotlib.figure.Figure
     """
     fig, (ax,) = _panels(1, width=5.2)
+    n_seeds = 1
     for i, (label, values) in enumerate(ratios.items()):
-        _seeds_and_median(ax, scales, np.asarray(values).T, VERSION_COLOURS.get(label, f"C{i}"), label)
+        values = np.asarray(values)
+        n_seeds = max(n_seeds, values.shape[1] if values.ndim == 2 else 1)
+        _seeds_and_median(ax, scales, values.T, label, **line_style(label, i))
     ax.axhline(1.0, color="k", lw=0.8, ls=":")
     for i, (label, x) in enumerate((marks or {}).items()):
         ax.axvline(x, color="0.4", lw=1, ls=("--", "-.", ":")[i % 3], label=label)
     _log_axis(ax, "", "scale of the recurrent init (entries N(0, scale²/H), spectral radius ≈ scale)")
     ax.set_ylabel(ylabel)
-    fig.suptitle(title)
+    fig.suptitle(title if n_seeds == 1 else f"{title}\n{version_legend_note(n_seeds)}")
     return fig
 
 
 def plot_lag_heatmap(records, title, label="log10 gradient norm"):
     """A heat map per version: training step (rows) by lag (columns), colour = log10 of the value.
 
-    The colour scale is symmetric about 0: blue is vanishing, red exploding, white neither.
+    Each panel has its own sequential colour scale (viridis, from its 1st to its 99th percentile,
+    at least one decade wide) and its own colour bar: A falls by tens of decades while C, D and
+    special stay within a few, and one shared scale would paint them a single flat colour.
 
     Parameters
     ----------
@@ -175,17 +253,138 @@ def plot_lag_heatmap(records, title, label="log10 gradient norm"):
         raise ValueError("records is empty: nothing to plot")
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = {name: np.log10(np.asarray(v, dtype=float)) for name, (_, _, v) in records.items()}
-    finite = np.concatenate([v[np.isfinite(v)] for v in logs.values()] + [np.zeros(1)])
-    limit = max(1.0, np.percentile(np.abs(finite), 99))      # symmetric: white = undiminished
-    fig, axes = _panels(len(records), width=3.4, height=3.6)
+    fig, axes = _panels(len(records), width=3.4, height=4.2, sharey=False)
     for ax, (name, (steps, lags, _)) in zip(axes, records.items()):
-        image = ax.pcolormesh(lags, steps, logs[name], vmin=-limit, vmax=limit, cmap="RdBu_r",
+        finite = logs[name][np.isfinite(logs[name])]
+        low, high = np.percentile(finite, [1, 99]) if finite.size else (-1.0, 1.0)
+        if high - low < 1.0:                              # at least one decade, centred on the data
+            middle = (high + low) / 2
+            low, high = middle - 0.5, middle + 0.5
+        image = ax.pcolormesh(lags, steps, logs[name], vmin=low, vmax=high, cmap="viridis",
                               shading="nearest")
         ax.set_title(name)
         ax.set_xlabel("lag T-1-t")
+        fig.colorbar(image, ax=ax, location="bottom", label=f"{label}\n(this panel's range)", shrink=0.9)
     axes[0].set_ylabel("training step")
-    fig.colorbar(image, ax=list(axes), label=label)
+    fig.suptitle(f"{title}\neach panel has its own colour scale: "
+                 f"read the colour bar under it")
+    return fig
+
+
+def format_percent(fraction):
+    """A share as a percentage that never reads "1e+02%": two decimals, "<0.01%" or ">99.99%"."""
+    percent = 100 * float(fraction)
+    if 0 < percent < 0.01:
+        return "<0.01%"
+    if 99.99 < percent < 100:
+        return ">99.99%"
+    return f"{percent:.2f}%"
+
+
+def plot_truncation_study(studies, window, title):
+    """What truncation at ``window`` steps cuts: full against truncated gradient by lag, per version.
+
+    Parameters
+    ----------
+    studies : dict row label -> dict version -> {"full": (T,), "truncated": (T,), "cut_fraction": float}
+        One row of panels per study (e.g. per initial scale), as returned by
+        :func:`numrnn.analysis.truncation.grad_norm_truncation_study`; the curves are medians over
+        seeds of the batch mean of :math:`\\lVert \\partial L / \\partial x(T-1-\\ell) \\rVert`.
+    window : int, k
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not studies:
+        raise ValueError("studies is empty: nothing to plot")
+    n_cols = max(len(study) for study in studies.values())
+    fig, axes = plt.subplots(len(studies), n_cols, figsize=(3.6 * n_cols, 3.1 * len(studies)),
+                             sharey="row", squeeze=False, layout="constrained")
+    for row, (row_label, study) in zip(axes, studies.items()):
+        for ax, (name, curves) in zip(row, study.items()):
+            lags = np.arange(len(curves["full"]))
+            kept = lags < window
+            style = line_style(name)
+            ax.semilogy(lags, curves["full"], color=style["color"], lw=2.2, label="full BPTT")
+            ax.semilogy(lags[kept], np.asarray(curves["truncated"])[kept], color="k", ls="--", lw=1.2,
+                        label=f"truncated, k={window}")
+            ax.axvspan(window - 0.5, lags[-1] + 0.5, color="0.85", zorder=0,
+                       label="cut by truncation" if ax is row[0] else None)
+            ax.set_title(f"{name}: {format_percent(curves['cut_fraction'])} of the norm cut", fontsize=10)
+            ax.set_xlabel("lag T-1-t")
+            ax.grid(True, which="major", alpha=0.3)
+        row[0].set_ylabel(f"{row_label}\n||dL/dx(T-1-lag)||")
+        for ax in row[len(study):]:
+            ax.set_visible(False)
+    axes[0, 0].legend(fontsize=8)
     fig.suptitle(title)
+    return fig
+
+
+def plot_skip_step_graph(S=2):
+    """The computational graph of one skip step, forward (left) and backward (right).
+
+    .. math:: a(t) = W_k h(t-1) + W_x x(t) + b, \\qquad h(t) = \\mathrm{relu}(a(t)) + h(t-S)
+
+    The backward panel draws the same edges reversed with what each sends back: the skip edge
+    passes :math:`\\delta h(t)` unchanged (no relu'), the ReLU multiplies by relu'(a), and each
+    product sends the gradient to both of its factors.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.patches import FancyArrowPatch
+    fig, axes = plt.subplots(1, 2, figsize=(15, 5.2), layout="constrained")
+    skip_colour = PATH_STYLES["skip path"]["color"]
+    nodes = {"h(t-S)": (0.0, 4.3), "h(t-1)": (0.0, 2.9), "W_k": (0.0, 2.0), "x(t)": (0.0, 1.0),
+             "W_x, b": (0.0, 0.0), "a(t)": (4.4, 1.6), "relu": (6.6, 1.6), "+": (8.2, 3.2),
+             "h(t)": (9.6, 3.2)}
+    text = {"h(t-S)": f"h(t-{S})" if S else "h(t-S)", "h(t-1)": "h(t-1)", "W_k": r"$W_{k(t)}$",
+            "x(t)": "x(t)", "W_x, b": r"$W_x,\ b$", "a(t)": r"$a = W_k h(t-1)$" "\n" r"$+ W_x x(t) + b$",
+            "relu": "relu", "+": "+", "h(t)": "h(t)"}
+    shrink = {"a(t)": 46}                                # points from a node's centre to its edge
+    edges = [("h(t-1)", "a(t)"), ("W_k", "a(t)"), ("x(t)", "a(t)"), ("W_x, b", "a(t)"),
+             ("a(t)", "relu"), ("relu", "+"), ("h(t-S)", "+"), ("+", "h(t)")]
+    back = {("h(t-1)", "a(t)"): r"$\delta h(t-1)$ += $W_k^\top \delta a$",
+            ("W_k", "a(t)"): r"$\delta W_k$ += $\delta a\, h(t-1)^\top$",
+            ("x(t)", "a(t)"): r"$\delta x(t) = W_x^\top \delta a$",
+            ("W_x, b", "a(t)"): r"$\delta W_x$ += $\delta a\, x(t)^\top$,  $\delta b$ += $\delta a$",
+            ("a(t)", "relu"): r"$\delta a = \delta h(t) \odot [a > 0]$",
+            ("relu", "+"): r"$\delta h(t)$",
+            ("h(t-S)", "+"): r"$\delta h(t-S)$ += $\delta h(t)$: unchanged, no relu'",
+            ("+", "h(t)"): r"$\delta h(t)$, complete"}
+    where = {("h(t-1)", "a(t)"): (0.42, 0.28), ("W_k", "a(t)"): (0.42, 0.22), ("x(t)", "a(t)"): (0.42, -0.25),
+             ("W_x, b", "a(t)"): (0.42, -0.38), ("a(t)", "relu"): (0.5, -0.45), ("relu", "+"): (0.3, 0.45),
+             ("h(t-S)", "+"): (0.5, 0.55), ("+", "h(t)"): (0.5, 0.4)}
+    for ax, backward in zip(axes, (False, True)):
+        colour = "tab:red" if backward else "black"
+        for name, (px, py) in nodes.items():
+            param = name in ("W_k", "W_x, b")
+            ax.text(px, py, text[name], ha="center", va="center", fontsize=10 if name != "a(t)" else 9,
+                    bbox=dict(boxstyle="round,pad=0.35", fc="0.93" if param else "white",
+                              ec="0.5" if param else "black"))
+        for src, dst in edges:
+            (x0, y0), (x1, y1) = nodes[src], nodes[dst]
+            skip = src == "h(t-S)"
+            a, b = (dst, src) if backward else (src, dst)
+            ax.add_patch(FancyArrowPatch(nodes[a], nodes[b], arrowstyle="-|>", mutation_scale=14,
+                                         lw=2.4 if skip else 1.2, color=skip_colour if skip else colour,
+                                         shrinkA=shrink.get(a, 20), shrinkB=shrink.get(b, 20),
+                                         connectionstyle="arc3,rad=-0.12" if skip else "arc3"))
+            if backward:
+                f, dy = where[src, dst]
+                ax.text(x0 + f * (x1 - x0), y0 + f * (y1 - y0) + dy, back[src, dst], ha="center",
+                        va="center", fontsize=9, color=skip_colour if skip else "tab:red")
+        ax.set_xlim(-0.8, 10.3)
+        ax.set_ylim(-0.7, 5.2)
+        ax.axis("off")
+        ax.set_title("backward: the same edges reversed, with what each sends back" if backward
+                     else "forward: one skip step t (the skip edge thick)", fontsize=11)
+    fig.suptitle(f"One step t of a skip RNN that adds h(t-S) (S={S}): the skip edge is an identity, "
+                 "so its gradient crosses no relu' and no matrix")
     return fig
 
 

@@ -53,10 +53,11 @@ def input_grad_norm_by_lag(layer, x, dlast, window=None):
 
 
 def grad_norm_truncation_study(versions=("A", "B", "C", "D"), steps=60, window=20, input_size=6,
-                               hidden_size=32, batch_size=8, seeds=range(5)):
+                               hidden_size=32, batch_size=8, seeds=range(5), scale=1.0):
     """n(l) of :func:`input_grad_norm_by_lag`, full and truncated, for each version at initialisation.
 
-    For each seed: the RNN of the version (paper's init, ReLU) seeded with ``seed``, x ~ N(0, 1)
+    For each seed: the RNN of the version (paper's init with recurrent scale ``scale``, ReLU) seeded
+    with ``seed``, x ~ N(0, 1)
     and dlast ~ N(0, 1) seeded with ``seed``; the curves are the median over seeds.
 
     Returns
@@ -69,7 +70,7 @@ def grad_norm_truncation_study(versions=("A", "B", "C", "D"), steps=60, window=2
     for name in versions:
         full, trunc, cut = [], [], []
         for seed in seeds:
-            layer = RNN.from_version(name, input_size, hidden_size, seed=seed)
+            layer = RNN.from_version(name, input_size, hidden_size, scale=scale, seed=seed)
             rng = np.random.default_rng(seed)
             x = rng.standard_normal((batch_size, steps, input_size))
             dlast = rng.standard_normal((batch_size, hidden_size))
@@ -97,9 +98,9 @@ def plot_grad_norm_truncated(path="figures/tbptt/grad_norm_truncated.png", windo
         kept = lags < window
         ax.semilogy(lags[kept], curves["truncated"][kept], "--", label=f"truncated, k={window}")
         ax.axvline(window - 0.5, color="grey", lw=0.8)
-        ax.set_title(f"{name}: {100 * curves['cut_fraction']:.2g}% of the norm cut", fontsize=10)
+        ax.set_title(f"{name}: {100 * curves['cut_fraction']:.2f}% of the norm cut", fontsize=10)
         ax.set_xlabel("lag T-1-t")
-    np.atleast_1d(axes)[0].set_ylabel("mean ||dL/dx(t)||, loss at T-1")
+    np.atleast_1d(axes)[0].set_ylabel("||dL/dx(t)|| (batch mean, median of seeds)")
     np.atleast_1d(axes)[0].legend(fontsize=8)
     fig.suptitle(f"Truncation at k={window}: RNN at init, T={steps}, median of {len(list(seeds))} "
                  f"seeds", fontsize=9)

@@ -2,7 +2,8 @@
 
     numrnn figures [--quick] [--out figures/]
 
-(also ``<out>/tbptt/grad_norm_truncated.png``, from :func:`numrnn.training.tbptt.plot_grad_norm_truncated`)
+(also ``<out>/tbptt/grad_norm_truncated.png``, from :func:`numrnn.analysis.truncation.grad_norm_truncation_study`
+drawn by :func:`numrnn.analysis.plots.plot_truncation_study`)
 
 writes ``<out>/diagnostics/*.png`` and ``<out>/diagnostics/summary.json`` (every number quoted in
 the README, with the settings and seeds that made it). The setting is the paper's first-element task
@@ -22,6 +23,7 @@ import sys
 import tempfile
 import time
 
+import matplotlib.pyplot as plt
 import numpy as np
 from threadpoolctl import threadpool_limits
 
@@ -113,6 +115,12 @@ def train(version, seed, cfg, callback=None):
 
 
 # ------------------------------------------------------------------------------ figures
+def _save(fig, path):
+    """Write the figure atomically (folder created) and close it: a long run keeps no figures open."""
+    save_figure(fig, path)
+    plt.close(fig)
+
+
 def grad_norm_figures(cfg, out, summary):
     """Gradient norm by lag at init and after training; heat maps during training."""
     init, trained, records, models = {}, {}, {}, {}
@@ -139,13 +147,14 @@ def grad_norm_figures(cfg, out, summary):
         "special (T=500)": {"special, init": init["special"], "special, trained": trained["special"]}},
         title=f"Gradient reaching h(T-1-lag) from a loss at the last step ({setting})",
         ylabel="||dL/dh(T-1-lag)|| / ||dL/dh(T-1)||",
-        colours={"special, init": "tab:purple", "special, trained": "tab:brown"})
-    save_figure(fig, os.path.join(out, "grad_norm_by_lag.png"))
+        colours={"special, init": "tab:purple", "special, trained": "tab:purple"},
+        styles={"special, init": dict(ls=":", marker="D"), "special, trained": dict(ls="-", marker="x")})
+    _save(fig, os.path.join(out, "grad_norm_by_lag.png"))
     fig = plots.plot_lag_heatmap(records, label="log10 ||dL/dh(T-1-lag)|| / ||dL/dh(T-1)||",
                                  title=f"Gradient norm by lag during training (seed 0, init scale {cfg['scale']:g}, "
                                        f"recorded every {cfg['record_every']} Adam steps, lr {cfg['lr']:g}, "
                                        f"{'no clipping' if cfg['clip'] is None else 'clip %g' % cfg['clip']})")
-    save_figure(fig, os.path.join(out, "grad_heatmap_training.png"))
+    _save(fig, os.path.join(out, "grad_heatmap_training.png"))
     return models
 
 
@@ -160,12 +169,11 @@ def path_figure(cfg, out, summary, trained):
             parts = [path_norms(m, x, y) for m in models]
             panels[f"{v}, {when}"] = {name: (lags, np.array([p[name] for p in parts])) for name in parts[0]}
             summary["paths"][f"{v}, {when}"] = {name: _median_last(c[1]) for name, c in panels[f"{v}, {when}"].items()}
-    fig = plots.plot_lag_curves(panels, ylabel="norm / ||dL/dh(T-1)||",
-                                colours={"total": "k"}, styles={"total": dict(ls="--", lw=1.2)},
+    fig = plots.plot_lag_curves(panels, ylabel="norm / ||dL/dh(T-1)||",   # plots.PATH_STYLES
                                 title=f"Where the gradient travels: paths with no skip edge vs at least one "
                                       f"(H={cfg['hidden']}, init scale {cfg['scale']:g}, trained "
                                       f"{cfg['train_steps']} steps, seeds 0..{cfg['seeds'] - 1})")
-    save_figure(fig, os.path.join(out, "path_decomposition.png"))
+    _save(fig, os.path.join(out, "path_decomposition.png"))
 
 
 def contribution_figure(cfg, out, summary, trained):
@@ -184,7 +192,7 @@ def contribution_figure(cfg, out, summary, trained):
         panels, ylabel="||δa(t) h(t-1)ᵀ||_F / same at t = T-1",
         title=f"Each step's share of dW_k, relative to the last step's (T=100, H={cfg['hidden']}, "
               f"init scale {cfg['scale']:g}, trained {cfg['train_steps']} steps, seeds 0..{cfg['seeds'] - 1})")
-    save_figure(fig, os.path.join(out, "per_matrix_contributions.png"))
+    _save(fig, os.path.join(out, "per_matrix_contributions.png"))
 
 
 def jacobian_figure(cfg, out, summary, trained=None):
@@ -203,12 +211,14 @@ def jacobian_figure(cfg, out, summary, trained=None):
             "σ_max(W)^lag (Pascanu's bound; holds without skips)": (lags, sigma ** lags[None])}
         summary["jacobians"][name] = {kind: float(norms[kind][-1, 0]) for kind in norms}
     fig = plots.plot_lag_curves(panels, ylabel="||dh(T-1) / dh(T-1-lag)||",
-                                colours={"σ_max(W)^lag (Pascanu's bound; holds without skips)": "0.5"},
+                                colours={"σ_max(W)^lag (Pascanu's bound; holds without skips)": "0.5",
+                                         "spectral norm": "black", "Frobenius norm": "tab:brown"},
                                 styles={"σ_max(W)^lag (Pascanu's bound; holds without skips)": dict(ls=":"),
-                                        "Frobenius norm": dict(ls="--", lw=1.5)},
+                                        "Frobenius norm": dict(ls="--", lw=1.5, marker="s"),
+                                        "spectral norm": dict(marker="o")},
                                 title=f"Exact Jacobian products (per-step diag(relu'(a)) W plus identity skips), "
                                       f"one sequence, H={cfg['hidden']}, T=100, seed 0")
-    save_figure(fig, os.path.join(out, "jacobian_norms.png"))
+    _save(fig, os.path.join(out, "jacobian_norms.png"))
 
 
 def lstm_figure(cfg, out, summary, trained=None):
@@ -227,9 +237,11 @@ def lstm_figure(cfg, out, summary, trained=None):
         panels[f"LSTM, version {v}, at initialisation"] = {k: (lags, np.array(r)) for k, r in rows.items()}
         summary["lstm"][v] = {k: _median_last(r) for k, r in rows.items()}
     fig = plots.plot_lag_curves(panels, ylabel="norm / ||dL/dh(T-1)||",
+                                colours={"δh(t)": "black", "δc(t), the cell path": "tab:brown"},
+                                styles={"δh(t)": dict(marker="o"), "δc(t), the cell path": dict(ls="--", marker="s")},
                                 title=f"LSTM (forget bias 1, init scale 1): gradient on h and on the cell state by lag "
                                       f"(H={cfg['hidden']}, T=100, seeds 0..{cfg['seeds'] - 1})")
-    save_figure(fig, os.path.join(out, "lstm_grad_norm_by_lag.png"))
+    _save(fig, os.path.join(out, "lstm_grad_norm_by_lag.png"))
 
 
 def sweep_figures(cfg, out, summary, trained=None):
@@ -255,13 +267,13 @@ def sweep_figures(cfg, out, summary, trained=None):
     title = f"Initial scale of W (entries N(0, scale²/H)), H={cfg['hidden']}, T=100, seeds 0..{cfg['seeds'] - 1}"
     fig = plots.plot_lag_curves(panels, title=title, ylabel="||dL/dh(T-1-lag)|| / ||dL/dh(T-1)||",
                                 colours=colours, shared_legend=True)
-    save_figure(fig, os.path.join(out, "spectral_sweep.png"))
+    _save(fig, os.path.join(out, "spectral_sweep.png"))
     sigma = [summary["sweep"]["A"][f"scale {c:g}"]["sigma_max"] for c in cfg["scales"]]
     marks = {"σ_max(W) = 1: left of it A must vanish (Pascanu)": np.interp(1.0, sigma, cfg["scales"]),
              "He gain √2 (ReLU keeps the norm on average)": np.sqrt(2)}
     fig = plots.plot_sweep_summary(cfg["scales"], ratios, title=title, marks=marks,
                                    ylabel="||dL/dh(0)|| / ||dL/dh(T-1)|| (lag T-1)")
-    save_figure(fig, os.path.join(out, "spectral_sweep_summary.png"))
+    _save(fig, os.path.join(out, "spectral_sweep_summary.png"))
 
 
 def _median_last(rows):
@@ -271,12 +283,20 @@ def _median_last(rows):
 
 
 def tbptt_figure(out, quick, summary):
-    """Gradient by lag with and without truncation at k = 20 (T = 60, seeds 0-4; quick: 0-1)."""
-    from ..analysis.truncation import plot_grad_norm_truncated
-    os.makedirs(os.path.join(out, "tbptt"), exist_ok=True)
+    """Gradient by lag with and without truncation at k = 20 (T = 60, seeds 0-4; quick: 0-1), at
+    numrnn's default init (scale 1.0) and at the training scale 0.25 of ``numrnn reproduce``."""
+    from ..analysis.truncation import grad_norm_truncation_study
     seeds = range(2) if quick else range(5)
-    study = plot_grad_norm_truncated(os.path.join(out, "tbptt", "grad_norm_truncated.png"), seeds=seeds)
-    summary["tbptt_cut_fraction_k20"] = {name: curves["cut_fraction"] for name, curves in study.items()}
+    studies = {f"init scale {scale:g}{note}": grad_norm_truncation_study(steps=60, window=20, seeds=seeds,
+                                                                          scale=scale)
+               for scale, note in ((1.0, " (default)"), (0.25, " (training)"))}
+    fig = plots.plot_truncation_study(
+        studies, window=20,
+        title=f"What truncated BPTT at k=20 cuts from a loss at the last step: RNNs at initialisation, "
+              f"T=60, H=32, ||dL/dx|| averaged over a batch of 8, median of seeds 0..{len(seeds) - 1}")
+    _save(fig, os.path.join(out, "tbptt", "grad_norm_truncated.png"))
+    for (label, study), key in zip(studies.items(), ("tbptt_cut_fraction_k20", "tbptt_cut_fraction_k20_scale0.25")):
+        summary[key] = {name: curves["cut_fraction"] for name, curves in study.items()}
 
 
 def add_parser(subparsers):
