@@ -84,3 +84,50 @@ def test_make_task_by_name_and_bad_sizes_name_the_argument():
         first_element(T=2.5)
     with pytest.raises(ValueError, match="low < high"):
         first_element(low=1.0, high=1.0)
+
+
+@pytest.mark.parametrize("make", [first_element, adding, copy_memory])
+def test_seed_and_dtype_are_checked_by_every_task(make):
+    with pytest.raises(ValueError, match="seed must be >= 0, got -1"):
+        make(T=4, n_train=2, n_test=2, seed=-1)
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        make(T=4, n_train=2, n_test=2, seed=1.5)
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        make(T=4, n_train=2, n_test=2, seed=None)            # unseeded data would not be reproducible
+    for dtype in (np.int64, "int32", np.bool_, "float16", "banana"):
+        with pytest.raises(TypeError, match="dtype must be float32 or float64"):
+            make(T=4, n_train=2, n_test=2, dtype=dtype)
+    assert make(T=4, n_train=2, n_test=2, seed=np.int64(3), dtype="float64").x_train.dtype == np.float64
+
+
+def test_bounds_must_be_finite_real_numbers_whose_range_fits_the_dtype():
+    for low, high, message in [(-np.inf, 1.0, "low must be finite"), (0.0, np.nan, "high must be finite"),
+                               ("0", 1.0, "low must be a real number"), (0.0, None, "high must be a real"),
+                               (-1e308, 1e308, r"overflows float32"), (-1e39, 0.0, "overflows float32"),
+                               (True, 2.0, "low must be a real number")]:
+        with pytest.raises((TypeError, ValueError), match=message):
+            first_element(T=3, n_train=2, n_test=2, low=low, high=high)
+    with pytest.raises(ValueError, match="overflows float64"):
+        first_element(T=3, n_train=2, n_test=2, low=-1e308, high=1e308, dtype=np.float64)
+    task = first_element(T=3, n_train=50, n_test=2, low=-1e30, high=1e30)     # large but representable
+    assert np.all(np.isfinite(task.x_train))
+
+
+def test_make_task_names_a_wrong_argument_and_a_wrong_name():
+    with pytest.raises(TypeError, match=r"task 'adding' takes no argument D; it takes T, n_train"):
+        make_task("adding", T=4, D=3)
+    with pytest.raises(TypeError, match="task must be a name"):
+        make_task(["adding"])
+    with pytest.raises(ValueError, match="unknown task 'Adding'"):
+        make_task("Adding")
+
+
+def test_normalised_names_a_bad_loss_and_a_zero_baseline():
+    task = first_element(T=3, n_train=2, n_test=2, seed=0)
+    assert task.normalised(task.baseline) == pytest.approx(1.0)
+    assert np.isnan(task.normalised(float("nan")))                   # a diverged run stays visible
+    with pytest.raises(TypeError, match="loss must be a real number"):
+        task.normalised("0.5")
+    one = first_element(T=3, n_train=2, n_test=1, seed=0)             # one test example: variance 0
+    with pytest.raises(ValueError, match="baseline of 0"):
+        one.normalised(0.1)

@@ -11,18 +11,22 @@ r"""Synthetic long-memory tasks, each seeded, each with the loss of a trivial ba
   (10 channels), the loss is cross-entropy at every step. Baseline: blanks and then a uniform guess
   over the 8 symbols, :math:`10 \log 8 / (T + 20)`.
 
-Every task is drawn from ``seed`` through two independent streams (``SeedSequence(seed).spawn(2)``),
-so the test set does not change when the training set size does.
+Every task is drawn from ``seed`` (an integer >= 0) through two independent streams
+(``SeedSequence(seed).spawn(2)``), so the test set does not change when the training set size does.
+Every argument is checked: a bad one is a TypeError or ValueError that names it.
 
 The baseline reported with each :class:`Task` is *measured* on its test set (the MSE of predicting the
 test-target mean, or the copy baseline's exact formula), and the theoretical value is in
 ``Task.settings["baseline_theory"]``.
 """
+import inspect
+import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._checks import check_choice, check_int
+from .._checks import check_choice, check_dtype, check_int
 
 N_SYMBOLS, N_RECALL, BLANK, DELIMITER = 8, 10, 0, 9
 
@@ -53,8 +57,30 @@ class Task:
     settings: dict = field(default_factory=dict)
 
     def normalised(self, loss):
-        """loss / baseline: 1 means no better than the trivial predictor, 0 is perfect."""
+        """loss / baseline: 1 means no better than the trivial predictor, 0 is perfect.
+
+        A non-finite loss (a diverged run) gives a non-finite result; a baseline of 0 (a test set
+        of one example has no variance) is a ValueError.
+        """
+        if isinstance(loss, (bool, np.bool_)) or not isinstance(loss, (numbers.Real, np.floating)):
+            raise TypeError(f"loss must be a real number, got {type(loss).__name__} {loss!r}")
+        if self.baseline == 0:
+            raise ValueError(f"task {self.name!r} has a baseline of 0 (its test set has no variance; "
+                             f"n_test={self.settings.get('n_test')}), so a normalised loss is undefined")
         return float(loss) / self.baseline
+
+
+def _check_seed(seed):
+    """The seed as an int >= 0 (what SeedSequence takes), or an error naming ``seed``."""
+    return check_int("seed", seed, 0)
+
+
+def _check_bound(name, value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return float(value)
 
 
 def _streams(seed):
@@ -64,10 +90,23 @@ def _streams(seed):
 
 def first_element(T=100, D=6, n_train=10000, n_test=1000, seed=0, low=-1.0, high=1.0,
                   dtype=np.float32):
-    """The paper's task: remember x[0, 0] over T steps of D-dim inputs U[low, high]."""
+    """The paper's task: remember x[0, 0] over T steps of D-dim inputs U[low, high].
+
+    Parameters
+    ----------
+    T, D : int >= 1 (sequence length, input size)
+    n_train, n_test : int >= 1
+    seed : int >= 0
+    low, high : finite real numbers, low < high, whose range fits ``dtype``
+    dtype : float32 or float64
+    """
     T, D = check_int("T", T, 1), check_int("D", D, 1)
+    dtype = check_dtype("dtype", dtype)
+    low, high = _check_bound("low", low), _check_bound("high", high)
     if not low < high:
         raise ValueError(f"need low < high, got low={low}, high={high}")
+    if not math.isfinite(high - low) or max(-low, high) > float(np.finfo(dtype).max):
+        raise ValueError(f"the range [low, high] = [{low}, {high}] overflows {dtype.name}")
 
     def draw(rng, n):
         x = rng.uniform(low, high, size=(n, T, D)).astype(dtype)
@@ -78,8 +117,12 @@ def first_element(T=100, D=6, n_train=10000, n_test=1000, seed=0, low=-1.0, high
 
 
 def adding(T=100, n_train=10000, n_test=1000, seed=0, dtype=np.float32):
-    """The adding problem: sum of the two marked values, one marker in each half of the sequence."""
+    """The adding problem: sum of the two marked values, one marker in each half of the sequence.
+
+    T >= 2, n_train and n_test >= 1, seed >= 0 (integers); dtype float32 or float64.
+    """
     T = check_int("T", T, 2)
+    dtype = check_dtype("dtype", dtype)
 
     def draw(rng, n):
         values = rng.uniform(0, 1, size=(n, T))
@@ -96,6 +139,7 @@ def adding(T=100, n_train=10000, n_test=1000, seed=0, dtype=np.float32):
 
 def _regression(name, draw, n_train, n_test, seed, D, settings):
     n_train, n_test = check_int("n_train", n_train, 1), check_int("n_test", n_test, 1)
+    seed = _check_seed(seed)
     train_rng, test_rng = _streams(seed)
     x_train, y_train = draw(train_rng, n_train)
     x_test, y_test = draw(test_rng, n_test)
@@ -106,9 +150,13 @@ def _regression(name, draw, n_train, n_test, seed, D, settings):
 
 
 def copy_memory(T=100, n_train=10000, n_test=1000, seed=0, dtype=np.float32):
-    """Copy memory: recall 10 symbols after T blanks; one-hot inputs, labels at every step."""
+    """Copy memory: recall 10 symbols after T blanks; one-hot inputs, labels at every step.
+
+    T, n_train, n_test >= 1 and seed >= 0 (integers); dtype (of the one-hot inputs) float32 or float64.
+    """
     T = check_int("T", T, 1)
     n_train, n_test = check_int("n_train", n_train, 1), check_int("n_test", n_test, 1)
+    seed, dtype = _check_seed(seed), check_dtype("dtype", dtype)
     L = T + 2 * N_RECALL
 
     def draw(rng, n):
@@ -134,8 +182,17 @@ TASKS = {"first-element": first_element, "adding": adding, "copy": copy_memory}
 
 
 def make_task(name, **kwargs):
-    """Build a task by name: "first-element", "adding" or "copy" (keyword arguments as each function)."""
+    """Build a task by name: "first-element", "adding" or "copy" (keyword arguments as each function).
+
+    An unknown name, or an argument the task does not take, is an error naming it.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"task must be a name (str), one of {sorted(TASKS)}; got {type(name).__name__}")
     check_choice("task", name, TASKS)
+    accepted = list(inspect.signature(TASKS[name]).parameters)
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise TypeError(f"task {name!r} takes no argument {', '.join(unknown)}; it takes {', '.join(accepted)}")
     return TASKS[name](**kwargs)
 
 
