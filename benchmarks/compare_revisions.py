@@ -27,7 +27,12 @@ from bench_bptt import CONFIGS, SCALE, SEED, must_keep_bytes, peak_bytes  # noqa
 
 
 def load_module(name, rev, path):
-    """numrnn/<path> at git revision ``rev`` (or the working tree if rev is None) as numrnn.<name>."""
+    """<path> at git revision ``rev`` (or the working tree if rev is None) as numrnn.nn.<name>.
+
+    The cells live in numrnn/nn/ now; an old revision's ``from . import init`` and ``from .schedule``
+    find them there, and its ``from ._checks`` finds numrnn._checks through an alias.
+    """
+    sys.modules.setdefault("numrnn.nn._checks", importlib.import_module("numrnn._checks"))
     if rev is not None:
         source = subprocess.run(["git", "-C", ROOT, "show", f"{rev}:{path}"], capture_output=True,
                                 text=True, check=True).stdout
@@ -36,7 +41,7 @@ def load_module(name, rev, path):
             fh.write(source)
     else:
         path = os.path.join(ROOT, path)
-    spec = importlib.util.spec_from_file_location(f"numrnn.{name}", path)
+    spec = importlib.util.spec_from_file_location(f"numrnn.nn.{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -64,13 +69,13 @@ def main(argv=None):
     print("command: python benchmarks/compare_revisions.py " + " ".join(sys.argv[1:] if argv is None else argv))
     print(f"process CPU time, 1 BLAS thread, median (min) of {args.reps}; seed {SEED}, scale {SCALE}; "
           f"load average {os.getloadavg()[0]:.1f}")
-    pairs = [("rnn", "RNN", v, args.rnn_rev, "numrnn/rnn.py") for v in ("A", "D")]
-    pairs += [("lstm", "LSTM", "D", args.lstm_rev, "numrnn/lstm.py")]
+    pairs = [("rnn", "RNN", v, args.rnn_rev, "numrnn/rnn.py", "numrnn/nn/rnn.py") for v in ("A", "D")]
+    pairs += [("lstm", "LSTM", "D", args.lstm_rev, "numrnn/lstm.py", "numrnn/nn/lstm.py")]
     print(f"{'layer':<7}{'B':>4}{'T':>4}{'H':>4} {'dtype':<8}{'before ms':>16}{'after ms':>16}"
           f"{'speed-up':>9}{'mem before':>11}{'mem after':>10}")
     with threadpool_limits(limits=1):
-        for family, cls, version, rev, path in pairs:
-            old, new = load_module(f"old_{family}", rev, path), load_module(f"new_{family}", None, path)
+        for family, cls, version, rev, old_path, path in pairs:
+            old, new = load_module(f"old_{family}", rev, old_path), load_module(f"new_{family}", None, path)
             for B, T, D, H in CONFIGS:
                 for dtype in (np.float32, np.float64):
                     rng = np.random.default_rng(SEED)
