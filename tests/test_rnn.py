@@ -213,7 +213,7 @@ class ReluOnSkipPath(numrnn.RNN):
                 dh[P + t - S] += da[t]                # wrong: should be dh[P + t]
             dh[P + t - 1] += da[t] @ self.params[f"W{t % self.n_matrices + 1}"]
         dx = (da @ self.params["Wx"]).transpose(1, 0, 2)
-        grads = self._zero_grads()
+        grads = {name: np.zeros_like(value) for name, value in self.params.items()}
         self._add_param_grads(grads, da, cache, 0)    # the per-matrix sums of the base
         out = (dx, grads)
         return out + ({"h0": dh[P - 1], "history": dh[:P]},) if return_dinit else out

@@ -258,31 +258,88 @@ class RecurrentLayer(ABC):
         """The fields of the state other than history and steps (the LSTM's "c")."""
         return [f.name for f in fields(self.state_class) if f.name not in ("history", "steps")]
 
-    # ------------------------------------------------------------ checks of forward/backward
-    def _check_x(self, x):
-        """x as an array of this layer's dtype, shape (B, T, D) with B, T >= 1."""
-        x = check_array("x", x, 3, (None, None, self.input_size), self.dtype)
-        if x.shape[0] < 1 or x.shape[1] < 1:
-            raise ValueError(f"x must hold at least one sequence of one step, got shape {x.shape}")
-        return x
+    # ------------------------------------------------------------ the abstract pair
+    @abstractmethod
+    def forward(self, x, h0=None, state=None):
+        """Run the layer over a whole sequence.
 
-    def _check_backward_args(self, dhs, cache):
-        """The cache's type and dhs's shape (B, T, H); dhs returned time-major (T, B, H)."""
+        Parameters
+        ----------
+        x : ndarray, shape (B, T, D)
+        h0 : ndarray, shape (B, H), optional
+            h(-1); zeros by default.
+        state : the layer's state class, optional
+            Carried from a previous chunk (``cache.state`` or ``cache.state_at(n)``); excludes h0.
+
+        Returns
+        -------
+        hs : ndarray, shape (B, T, H)
+            h(0) .. h(T-1), a read-only view into the cache.
+        cache : RecurrentCache
+            Everything the backward needs; ``cache.state`` continues the sequence.
+        """
+
+    @abstractmethod
+    def backward(self, dhs, cache, return_dinit=False):
+        """Backpropagation through time.
+
+        Parameters
+        ----------
+        dhs : ndarray, shape (B, T, H)
+            dL/dh(t) from whatever uses the outputs (only the direct part, not through the layer).
+        cache : RecurrentCache
+            From :meth:`forward`.
+        return_dinit : bool
+            Also return ``{"h0": dL/dh0 (B, H), "history": dL/dhistory (P, B, H)}`` (and the
+            gradient of any other carried tensor, e.g. the LSTM's "c0").
+
+        Returns
+        -------
+        dx : ndarray, shape (B, T, D)
+        grads : dict
+            Fresh arrays with the keys and shapes of :attr:`params`: calling backward again gives
+            the same result and nothing accumulates across calls; the cache is not changed.
+        dinit : dict, only with ``return_dinit=True``
+        """
+
+    # ------------------------------------------------- what every forward/backward begins with
+    def _begin_forward(self, x, h0, state, **initial):
+        """x checked and made time-major (T, B, D); the hidden buffer h (P + T, B, H) with the start
+        history h(-P) .. h(-1) in front (h(-1) = h0); and the start state (steps, c, ...)."""
+        x = check_array("x", x, 3, (None, None, self.input_size), self.dtype)
+        B, T, _ = x.shape
+        if B < 1 or T < 1:
+            raise ValueError(f"x must hold at least one sequence of one step, got shape {x.shape}")
+        start = self.start_state(B, h0, state, **initial)
+        h = np.empty((self.n_history + T, B, self.hidden_size), dtype=self.dtype)
+        h[:self.n_history] = start.history
+        return np.ascontiguousarray(x.transpose(1, 0, 2)), h, start
+
+    def _outputs(self, h):
+        """hs = h(0) .. h(T-1) batch-first (B, T, H): a read-only view of the buffer h."""
+        hs = h[self.n_history:].transpose(1, 0, 2)
+        hs.flags.writeable = False
+        return hs
+
+    def _begin_backward(self, dhs, cache):
+        """Check the cache's type and dhs's shape (B, T, H); return dhs time-major (T, B, H), an
+        empty dx (T, B, D) and zero gradients keyed like :attr:`params`."""
         if not isinstance(cache, self.cache_class):
             raise TypeError(f"cache must be the {self.cache_class.__name__} returned by forward, "
                             f"got {type(cache).__name__}")
         T, B = cache.x.shape[:2]
         dhs = check_array("dhs", dhs, 3, (B, T, self.hidden_size), self.dtype)
-        return dhs.transpose(1, 0, 2)
+        grads = {name: np.zeros_like(value) for name, value in self.params.items()}
+        return dhs.transpose(1, 0, 2), np.empty((T, B, self.input_size), dtype=self.dtype), grads
 
-    # ------------------------------------------------------------------ the abstract pair
-    @abstractmethod
-    def forward(self, x, h0=None, state=None):
-        """x (B, T, D) -> hs (B, T, H) and a :class:`RecurrentCache`."""
-
-    @abstractmethod
-    def backward(self, dhs, cache, return_dinit=False):
-        """dhs (B, T, H) -> dx (B, T, D), grads like :attr:`params` (and dinit)."""
+    def _end_backward(self, dx, grads, dh_history, return_dinit, **dinit):
+        """dx batch-first; with ``return_dinit`` also dL/dh0, dL/dhistory (a copy of dh_history,
+        (P, B, H)) and the other carried gradients given in ``dinit``."""
+        dx = dx.transpose(1, 0, 2)
+        if not return_dinit:
+            return dx, grads
+        history = dh_history.copy()
+        return dx, grads, dict(h0=history[-1].copy(), history=history, **dinit)
 
     # ------------------------------------------------------------ the per-matrix gradient sums
     def _add_param_grads(self, grads, d_rec, cache, s, d_in=None):
@@ -305,9 +362,6 @@ class RecurrentLayer(ABC):
             grads[f"W{k + 1}"] += _sum_outer(d_rec[first::K], h_prev[first::K], rows, H)
         grads["Wx"] += _sum_outer(d_in, cache.x[s:s + n], rows, cache.x.shape[2])
         grads["b"] += d_in.sum(axis=(0, 1))
-
-    def _zero_grads(self):
-        return {name: np.zeros_like(value) for name, value in self.params.items()}
 
 
 # ------------------------------------------------------------------ the fast helpers

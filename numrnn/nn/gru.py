@@ -70,22 +70,9 @@ class GRU(RecurrentLayer):
 
     Parameters
     ----------
-    input_size : int
-        D, the size of x(t).
-    hidden_size : int
-        H, the size of h(t).
-    n_matrices : int, default 1
-        K >= 1 recurrent matrices W1..WK; step t uses W_{(t mod K)+1}.
-    skip : int, default 0
-        S >= 0; on steps with (t+1) mod S == 0, h(t-S) is added to h(t). S = 0 or 1: no skip.
-    init : {"normal", "orthogonal", "identity"}, default "normal"
-        Scheme of the recurrent matrices, applied to each gate's H x H block separately. "normal"
-        draws N(0, scale^2/H) entries. Wx is always drawn N(0, 1/D); b starts at 0.
-    scale : float, default 1.0
-        Gain of the recurrent initialisation.
-    seed : int or numpy.random.Generator, optional
-        Seeds the initialisation: the same seed gives the same bits.
-    dtype : float32 or float64, default float64
+    input_size, hidden_size, n_matrices, skip, init, scale, seed, dtype
+        As :class:`~numrnn.nn.base.RecurrentLayer`; the init scheme draws each gate's H x H block
+        separately.
 
     Attributes
     ----------
@@ -95,34 +82,14 @@ class GRU(RecurrentLayer):
     n_gates = 3
     cache_class = GRUCache
 
-    # ------------------------------------------------------------------ forward
     def forward(self, x, h0=None, state=None):
-        """Run the GRU over a whole sequence: equations (G1)-(G4) for t = 0 .. T-1.
-
-        Parameters
-        ----------
-        x : ndarray, shape (B, T, D)
-        h0 : ndarray, shape (B, H), optional
-            h(-1); zeros by default.
-        state : RNNState, optional
-            Carried from a previous chunk (``cache.state``); excludes ``h0``.
-
-        Returns
-        -------
-        hs : ndarray, shape (B, T, H)
-            h(0) .. h(T-1), a read-only view into the cache.
-        cache : GRUCache
-        """
-        x = self._check_x(x)
-        B, T, _ = x.shape
-        P, K, S, H = self.n_history, self.n_matrices, self.skip, self.hidden_size
-        start = self.start_state(B, h0, state)
-        t0 = start.steps
-
-        h = np.empty((P + T, B, H), dtype=self.dtype)
+        """Equations (G1)-(G4) for t = 0 .. T-1: x (B, T, D), h0 (B, H) or a carried
+        :class:`~numrnn.nn.base.RNNState` -> hs (B, T, H), :class:`GRUCache`. See
+        :meth:`RecurrentLayer.forward <numrnn.nn.base.RecurrentLayer.forward>`."""
+        x, h, start = self._begin_forward(x, h0, state)   # x (T, B, D); h[P + t] will be h(t)
+        T, B, _ = x.shape
+        P, K, S, H, t0 = self.n_history, self.n_matrices, self.skip, self.hidden_size, start.steps
         a_n = np.empty((T, B, H), dtype=self.dtype)
-        h[:P] = start.history                         # h(-P) .. h(-1); h(-1) = h0
-        x = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, D), time-major
         gates = _input_part(x, self.params["Wx"], self.params["b"],
                             out=np.empty((T, B, 3 * H), dtype=self.dtype))  # (G1) u(t), all t
         W_T = transposed_matrices(self.params, K)
@@ -135,41 +102,17 @@ class GRU(RecurrentLayer):
             h[P + t] = n + z * (h[P + t - 1] - n)     # (G4) h(t) = (1-z) n + z h(t-1)
             if is_skip_step(t0 + t, S):
                 h[P + t] += h[P + t - S]              # (G4)        + h(t-S)   on skip steps
+        return self._outputs(h), GRUCache(x=x, gates=gates, a_n=a_n, h=h, steps=t0)
 
-        hs = h[P:].transpose(1, 0, 2)
-        hs.flags.writeable = False
-        return hs, GRUCache(x=x, gates=gates, a_n=a_n, h=h, steps=t0)
-
-    # ----------------------------------------------------------------- backward
     def backward(self, dhs, cache, return_dinit=False):
-        """Backpropagation through time: equations (G5)-(G11) for t = T-1 .. 0.
-
-        Parameters
-        ----------
-        dhs : ndarray, shape (B, T, H)
-            dL/dh(t) from whatever uses the outputs (only the direct part, not through the GRU).
-        cache : GRUCache
-            From :meth:`forward`.
-        return_dinit : bool
-            Also return ``{"h0": dL/dh0 (B, H), "history": dL/dhistory (P, B, H)}``.
-
-        Returns
-        -------
-        dx : ndarray, shape (B, T, D)
-        grads : dict
-            Fresh arrays with the keys and shapes of :attr:`params`.
-        dinit : dict, only with ``return_dinit=True``
-        """
-        dhs = self._check_backward_args(dhs, cache)   # (T, B, H), time-major
+        """Equations (G5)-(G11) for t = T-1 .. 0: dhs (B, T, H) -> dx (B, T, D), grads (and dinit
+        "h0", "history"). See :meth:`RecurrentLayer.backward <numrnn.nn.base.RecurrentLayer.backward>`."""
+        dhs, dx, grads = self._begin_backward(dhs, cache)  # dhs (T, B, H) time-major
         T, B, H = dhs.shape
         P, K, S, t0 = self.n_history, self.n_matrices, self.skip, cache.steps
         W = [self.params[f"W{k + 1}"] for k in range(K)]
-
-        grads = self._zero_grads()
-        dx = np.empty((T, B, self.input_size), dtype=self.dtype)
-        C = _chunk_steps(T, B, P)
-        du_buffer = np.empty((C, B, 3 * H), dtype=self.dtype)
-        da_buffer = np.empty((C, B, 3 * H), dtype=self.dtype)
+        du_buffer = np.empty((_chunk_steps(T, B, P), B, 3 * H), dtype=self.dtype)
+        da_buffer = np.empty_like(du_buffer)
         for s, e, dh_window in bptt_chunks(dhs, P, self.dtype):  # dh_window[P + t - s] is dh(t)
             du_window, da_window = du_buffer[:e - s], da_buffer[:e - s]  # du(t), da(t) at [t - s]
             for t in reversed(range(s, e)):           # dh(t) is complete: steps t+1, t+S came first
@@ -182,11 +125,7 @@ class GRU(RecurrentLayer):
                 dh_window[P + t - s - 1] += da_window[t - s] @ W[matrix_index(t0 + t, K)]  # (G9)
             self._add_param_grads(grads, da_window, cache, s, d_in=du_window)  # (G10), (G11)
             _input_grad(du_window, self.params["Wx"], out=dx[s:e])  # (G11) dx(t) = Wx^T du(t)
-        dx = dx.transpose(1, 0, 2)
-        if return_dinit:
-            history = dh_window[:P].copy()            # dh(-P) .. dh(-1) of the first chunk
-            return dx, grads, {"h0": history[-1].copy(), "history": history}
-        return dx, grads
+        return self._end_backward(dx, grads, dh_window[:P], return_dinit)
 
 
 def _cell_backward(dh, h_prev, gates, a_n, du, da):

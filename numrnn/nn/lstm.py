@@ -91,27 +91,13 @@ class LSTM(RecurrentLayer):
 
     Parameters
     ----------
-    input_size : int
-        D, the size of x(t).
-    hidden_size : int
-        H, the size of h(t) and c(t).
-    n_matrices : int, default 1
-        K >= 1 recurrent matrices W1..WK; step t uses W_{(t mod K)+1}.
-    skip : int, default 0
-        S >= 0; on steps with (t+1) mod S == 0, h(t-S) is added to the output h(t) (not to the
-        cell state). S = 0 or 1 means no skip.
-    init : {"normal", "orthogonal", "identity"}, default "normal"
-        Scheme of the recurrent matrices, applied to each gate's H x H block separately. "normal"
-        draws N(0, scale^2/H) entries. Wx is always drawn N(0, 1/D).
-    scale : float, default 1.0
-        Gain of the recurrent initialisation.
+    input_size, hidden_size, n_matrices, skip, init, scale, seed, dtype
+        As :class:`~numrnn.nn.base.RecurrentLayer`; H is the size of h(t) and c(t), the skip is
+        added to the output h(t), not to the cell state, and the init scheme draws each gate's
+        H x H block separately.
     forget_bias : float, default 1.0
         Initial bias of the forget gate, so that f = sigmoid(1) ~ 0.73 at the start and the cell
         keeps its memory (Jozefowicz et al. 2015). The other biases start at 0.
-    seed : int or numpy.random.Generator, optional
-        Seeds the initialisation: the same seed gives the same bits.
-    dtype : float32 or float64, default float64
-        float64 for gradient checks, float32 for training.
 
     Attributes
     ----------
@@ -134,37 +120,16 @@ class LSTM(RecurrentLayer):
         b[self.hidden_size:2 * self.hidden_size] = self.forget_bias
         return b
 
-    # ------------------------------------------------------------------ forward
     def forward(self, x, h0=None, c0=None, state=None):
-        """Run the LSTM over a whole sequence: equations (L1)-(L4) for t = 0 .. T-1.
-
-        Parameters
-        ----------
-        x : ndarray, shape (B, T, D)
-        h0 : ndarray, shape (B, H), optional
-            h(-1); zeros by default.
-        c0 : ndarray, shape (B, H), optional
-            c(-1); zeros by default.
-        state : LSTMState, optional
-            Carried from a previous chunk (``cache.state``); excludes ``h0`` and ``c0``.
-
-        Returns
-        -------
-        hs : ndarray, shape (B, T, H)
-            h(0) .. h(T-1), a read-only view into the cache.
-        cache : LSTMCache
-        """
-        x = self._check_x(x)
-        B, T, _ = x.shape
-        P, K, S, H = self.n_history, self.n_matrices, self.skip, self.hidden_size
-        start = self.start_state(B, h0, state, c0=c0)
-        t0 = start.steps
-
-        h = np.empty((P + T, B, H), dtype=self.dtype)
+        """Equations (L1)-(L4) for t = 0 .. T-1: x (B, T, D), h0 and c0 (B, H) (zeros by default)
+        or a carried :class:`LSTMState` -> hs (B, T, H), :class:`LSTMCache`. See
+        :meth:`RecurrentLayer.forward <numrnn.nn.base.RecurrentLayer.forward>`."""
+        x, h, start = self._begin_forward(x, h0, state, c0=c0)  # x (T, B, D); h[P + t] will be h(t)
+        T, B, _ = x.shape
+        P, K, S, H, t0 = self.n_history, self.n_matrices, self.skip, self.hidden_size, start.steps
         c = np.empty((1 + T, B, H), dtype=self.dtype)
         tanh_c = np.empty((T, B, H), dtype=self.dtype)
-        h[:P], c[0] = start.history, start.c          # h(-P) .. h(-1), c(-1)
-        x = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, D), time-major
+        c[0] = start.c                                # c(-1)
         gates = _input_part(x, self.params["Wx"], self.params["b"],
                             out=np.empty((T, B, 4 * H), dtype=self.dtype))  # Wx x(t) + b, all t
         W_T = transposed_matrices(self.params, K)
@@ -177,40 +142,15 @@ class LSTM(RecurrentLayer):
             np.multiply(o, tanh_c[t], out=h[P + t])   # (L4) h(t) = o tanh(c(t))
             if is_skip_step(t0 + t, S):
                 h[P + t] += h[P + t - S]              # (L4)        + h(t-S)   on skip steps
+        return self._outputs(h), LSTMCache(x=x, gates=gates, h=h, c=c, tanh_c=tanh_c, steps=t0)
 
-        hs = h[P:].transpose(1, 0, 2)
-        hs.flags.writeable = False
-        return hs, LSTMCache(x=x, gates=gates, h=h, c=c, tanh_c=tanh_c, steps=t0)
-
-    # ----------------------------------------------------------------- backward
     def backward(self, dhs, cache, return_dinit=False):
-        """Backpropagation through time: equations (L5)-(L11) for t = T-1 .. 0.
-
-        Parameters
-        ----------
-        dhs : ndarray, shape (B, T, H)
-            dL/dh(t) from whatever uses the outputs (only the direct part, not through the LSTM).
-        cache : LSTMCache
-            From :meth:`forward`.
-        return_dinit : bool
-            Also return ``{"h0": dL/dh0 (B, H), "c0": dL/dc0 (B, H),
-            "history": dL/dhistory (P, B, H)}``.
-
-        Returns
-        -------
-        dx : ndarray, shape (B, T, D)
-        grads : dict
-            Fresh arrays with the keys and shapes of :attr:`params`: calling backward again gives
-            the same result and nothing accumulates across calls.
-        dinit : dict, only with ``return_dinit=True``
-        """
-        dhs = self._check_backward_args(dhs, cache)   # (T, B, H), time-major
+        """Equations (L5)-(L11) for t = T-1 .. 0: dhs (B, T, H) -> dx (B, T, D), grads (and dinit
+        "h0", "c0", "history"). See :meth:`RecurrentLayer.backward <numrnn.nn.base.RecurrentLayer.backward>`."""
+        dhs, dx, grads = self._begin_backward(dhs, cache)  # dhs (T, B, H) time-major
         T, B, H = dhs.shape
         P, K, S, t0 = self.n_history, self.n_matrices, self.skip, cache.steps
         W = [self.params[f"W{k + 1}"] for k in range(K)]
-
-        grads = self._zero_grads()
-        dx = np.empty((T, B, self.input_size), dtype=self.dtype)
         dz_buffer = np.empty((_chunk_steps(T, B, P), B, 4 * H), dtype=self.dtype)
         dc = np.zeros((B, H), dtype=self.dtype)       # dL/dc(t) from the steps after t
         for s, e, dh_window in bptt_chunks(dhs, P, self.dtype):  # dh_window[P + t - s] is dh(t)
@@ -224,11 +164,7 @@ class LSTM(RecurrentLayer):
                 dh_window[P + t - s - 1] += dz_t @ W[matrix_index(t0 + t, K)]  # (L9) += W_k^T dz(t)
             self._add_param_grads(grads, dz_window, cache, s)     # (L10), (L11) dW_k, dWx, db
             _input_grad(dz_window, self.params["Wx"], out=dx[s:e])  # (L11) dx(t) = Wx^T dz(t)
-        dx = dx.transpose(1, 0, 2)
-        if return_dinit:
-            history = dh_window[:P].copy()            # dh(-P) .. dh(-1) of the first chunk
-            return dx, grads, {"h0": history[-1].copy(), "c0": dc, "history": history}
-        return dx, grads
+        return self._end_backward(dx, grads, dh_window[:P], return_dinit, c0=dc)
 
 
 def _activate_gates(z):

@@ -59,39 +59,21 @@ class RNNCache(RecurrentCache):
 
 
 class RNN(RecurrentLayer):
-    """Recurrent layer with K alternating matrices and a skip connection every S steps.
+    r"""Recurrent layer with K alternating matrices and a skip connection every S steps.
 
     Parameters
     ----------
-    input_size : int
-        D, the size of x(t).
-    hidden_size : int
-        H, the size of h(t).
-    n_matrices : int, default 1
-        K >= 1 recurrent matrices W1..WK; step t uses W_{(t mod K)+1}.
-    skip : int, default 0
-        S >= 0; on steps with (t+1) mod S == 0, h(t-S) is added after the activation.
-        S = 0 or 1 means no skip.
+    input_size, hidden_size, n_matrices, skip, init, scale, seed, dtype
+        As :class:`~numrnn.nn.base.RecurrentLayer`: D, H, K, S, the recurrent initialisation
+        ("normal" N(0, scale^2/H), "orthogonal", or "identity", the IRNN of Le et al. 2015) and its
+        gain, the seed and float32/float64.
     activation : {"relu", "tanh"}, default "relu"
-        The paper uses relu.
-    init : {"normal", "orthogonal", "identity"}, default "normal"
-        Scheme of the recurrent matrices. "normal" draws N(0, scale^2/H) entries (spectral radius
-        close to ``scale``); "identity" is the IRNN (Le et al. 2015). Wx is always drawn
-        N(0, 1/D) and b starts at 0.
-    scale : float, default 1.0
-        Gain of the recurrent initialisation.
-    seed : int or numpy.random.Generator, optional
-        Seeds the initialisation: the same seed gives the same bits.
-    dtype : float32 or float64, default float64
-        float64 for gradient checks, float32 for training.
+        :math:`\phi`; the paper uses relu.
 
     Attributes
     ----------
     params : dict
         "W1".."WK" (H, H), "Wx" (H, D), "b" (H,).
-
-    The constructor checks, ``from_version``, ``config``, ``n_history``, the start state and the
-    per-matrix gradient sums come from :class:`~numrnn.nn.base.RecurrentLayer`.
     """
     n_gates = 1
     cache_class = RNNCache
@@ -104,36 +86,16 @@ class RNN(RecurrentLayer):
         super().__init__(input_size, hidden_size, n_matrices, skip, init=init, scale=scale,
                          seed=seed, dtype=dtype)
 
-    # ------------------------------------------------------------------ forward
     def forward(self, x, h0=None, state=None):
-        """Run the recurrence over a whole sequence: equations (1)-(2) for t = 0 .. T-1.
-
-        Parameters
-        ----------
-        x : ndarray, shape (B, T, D)
-        h0 : ndarray, shape (B, H), optional
-            h(-1); zeros by default.
-        state : RNNState, optional
-            Carried from a previous chunk (``cache.state``); excludes ``h0``.
-
-        Returns
-        -------
-        hs : ndarray, shape (B, T, H)
-            h(0) .. h(T-1), a read-only view into the cache.
-        cache : RNNCache
-        """
-        x = self._check_x(x)
-        B, T, D = x.shape
-        P, K, S, H = self.n_history, self.n_matrices, self.skip, self.hidden_size
+        """Equations (1)-(2) for t = 0 .. T-1: x (B, T, D), h0 (B, H) or a carried
+        :class:`~numrnn.nn.base.RNNState` -> hs (B, T, H), :class:`RNNCache`. See
+        :meth:`RecurrentLayer.forward <numrnn.nn.base.RecurrentLayer.forward>`."""
+        x, h, start = self._begin_forward(x, h0, state)   # x (T, B, D); h[P + t] will be h(t)
+        T, B, _ = x.shape
+        P, K, S, t0 = self.n_history, self.n_matrices, self.skip, start.steps
         act, _ = ACTIVATIONS[self.activation]
-        start = self.start_state(B, h0, state)
-        t0 = start.steps
-
-        h = np.empty((P + T, B, H), dtype=self.dtype)
-        h[:P] = start.history                         # h(-P) .. h(-1); h(-1) = h0
-        x = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, D), time-major
-        a = np.empty((T, B, H), dtype=self.dtype)
         W_T = transposed_matrices(self.params, K)
+        a = np.empty((T, B, self.hidden_size), dtype=self.dtype)
         C = _chunk_steps(T, B, P)
         for s in range(0, T, C):                      # chunks of steps (see _input_part)
             e = min(s + C, T)
@@ -143,40 +105,16 @@ class RNN(RecurrentLayer):
                 act(a[t], out=h[P + t])               # (2) h(t) = act(a(t))
                 if is_skip_step(t0 + t, S):
                     h[P + t] += h[P + t - S]          # (2)        + h(t-S)   on skip steps
+        return self._outputs(h), RNNCache(x=x, a=a, h=h, steps=t0)
 
-        hs = h[P:].transpose(1, 0, 2)
-        hs.flags.writeable = False
-        return hs, RNNCache(x=x, a=a, h=h, steps=t0)
-
-    # ----------------------------------------------------------------- backward
     def backward(self, dhs, cache, return_dinit=False):
-        """Backpropagation through time: equations (3)-(7) for t = T-1 .. 0.
-
-        Parameters
-        ----------
-        dhs : ndarray, shape (B, T, H)
-            dL/dh(t) from whatever uses the outputs (only the direct part, not through the RNN).
-        cache : RNNCache
-            From :meth:`forward`.
-        return_dinit : bool
-            Also return ``{"h0": dL/dh0 (B, H), "history": dL/dhistory (P, B, H)}``.
-
-        Returns
-        -------
-        dx : ndarray, shape (B, T, D)
-        grads : dict
-            Fresh arrays with the keys and shapes of :attr:`params`: calling backward again gives
-            the same result and nothing accumulates across calls.
-        dinit : dict, only with ``return_dinit=True``
-        """
-        dhs = self._check_backward_args(dhs, cache)   # (T, B, H), time-major
+        """Equations (3)-(7) for t = T-1 .. 0: dhs (B, T, H) -> dx (B, T, D), grads (and dinit
+        "h0", "history"). See :meth:`RecurrentLayer.backward <numrnn.nn.base.RecurrentLayer.backward>`."""
+        dhs, dx, grads = self._begin_backward(dhs, cache)  # dhs (T, B, H) time-major
         T, B, H = dhs.shape
         P, K, S, t0 = self.n_history, self.n_matrices, self.skip, cache.steps
         _, act_grad = ACTIVATIONS[self.activation]
         W = [self.params[f"W{k + 1}"] for k in range(K)]
-
-        grads = self._zero_grads()
-        dx = np.empty((T, B, self.input_size), dtype=self.dtype)
         da_buffer = np.empty((_chunk_steps(T, B, P), B, H), dtype=self.dtype)
         for s, e, dh_window in bptt_chunks(dhs, P, self.dtype):  # dh_window[P + t - s] is dh(t)
             da_window = da_buffer[:e - s]                         # da_window[t - s] is da(t)
@@ -188,11 +126,7 @@ class RNN(RecurrentLayer):
                 dh_window[P + t - s - 1] += da_t @ W[matrix_index(t0 + t, K)]  # (5) dh(t-1) += W_k^T da(t)
             self._add_param_grads(grads, da_window, cache, s)     # (6), (7) dW_k, dWx, db
             _input_grad(da_window, self.params["Wx"], out=dx[s:e])  # (7) dx(t) = Wx^T da(t)
-        dx = dx.transpose(1, 0, 2)
-        if return_dinit:
-            history = dh_window[:P].copy()            # dh(-P) .. dh(-1) of the first chunk
-            return dx, grads, {"h0": history[-1].copy(), "history": history}
-        return dx, grads
+        return self._end_backward(dx, grads, dh_window[:P], return_dinit)  # dh(-P) .. dh(-1)
 
 
 # ------------------------------------------------------------------ the fast helpers
