@@ -21,6 +21,13 @@ def check_int(name, value, minimum=None):
     return int(value)
 
 
+def check_seed(name, seed):
+    """Return ``seed`` if it is None, a numpy Generator or an integer >= 0; else raise naming ``name``."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return seed
+    return check_int(name, seed, 0)
+
+
 def check_choice(name, value, choices):
     """Return ``value`` if it is one of ``choices``, else raise a ValueError listing them."""
     if value not in choices:

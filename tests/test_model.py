@@ -215,3 +215,74 @@ def test_zero_readout_starts_at_the_baseline_and_only_the_readout_moves_first():
     assert model.config["readout_init"] == "zeros"
     with pytest.raises(ValueError, match="readout_init"):
         SequenceModel(3, 5, 1, readout_init="ones")
+
+
+# ------------------------------------------------------------- your own layer (issue 12)
+def _scratch_twin(version="D", seed=0, outputs=2):
+    """A SequenceModel on numrnn's RNN and one on tests/scratch_cell.py with the same numbers."""
+    from scratch_cell import ScratchCell
+    from numrnn.nn.schedule import version as version_of
+    K, S = version_of(version)
+    ours = SequenceModel(3, 5, outputs, version=version, seed=seed, scale=0.5)
+    cell = ScratchCell(3, 5, n_matrices=K, skip=S, seed=seed)
+    theirs = SequenceModel(output_size=outputs, layer=cell, seed=seed)
+    theirs.set_params({k: v for k, v in ours.params.items()})
+    return ours, theirs
+
+
+@pytest.mark.parametrize("version", ["A", "B", "C", "D"])
+def test_a_from_scratch_cell_plugs_in_and_equals_numrnns_rnn(version):
+    ours, theirs = _scratch_twin(version)
+    rng = np.random.default_rng(1)
+    x, y = rng.uniform(-1, 1, (4, 7, 3)), rng.standard_normal((4, 2))
+    loss_a, grads_a, _ = ours.loss_and_grads(x, y)
+    loss_b, grads_b, info = theirs.loss_and_grads(x, y)
+    assert loss_b == pytest.approx(loss_a, rel=1e-12) and info["state"] is None
+    for name, g in grads_a.items():
+        np.testing.assert_allclose(grads_b[name], g, rtol=1e-10, atol=1e-13, err_msg=name)
+
+
+def test_a_from_scratch_cell_trains_with_the_trainer_and_passes_the_model_gradcheck():
+    from numrnn.data.tasks import first_element
+    from numrnn.training.optim import Adam
+    from numrnn.training.trainer import Trainer
+    ours, theirs = _scratch_twin("D", outputs=1)
+    task = first_element(T=4, D=3, n_train=64, n_test=16, seed=0)
+    histories = []
+    for model in (ours, theirs):
+        trainer = Trainer(model, Adam(lr=1e-2), batch_size=16, seed=0, progress=False)
+        histories.append(trainer.fit(task.x_train, task.y_train, epochs=3, x_test=task.x_test,
+                                     y_test=task.y_test))
+    np.testing.assert_allclose(histories[1]["loss"], histories[0]["loss"], rtol=1e-9)
+    assert histories[1]["loss"][-1] < histories[1]["loss"][0]
+    x, y = task.x_test[:3], task.y_test[:3]
+    _, grads, _ = theirs.loss_and_grads(x, y)
+    report = check_gradients(lambda: theirs.loss(theirs.forward(x)[0], y)[0], theirs.params, grads)
+    assert report.passed(1e-7), str(report)
+
+
+def test_what_a_minimal_cell_lacks_is_named():
+    from scratch_cell import ScratchCell
+    from numrnn.training.optim import Adam
+    from numrnn.training.trainer import Trainer
+    model = SequenceModel(output_size=1, layer=ScratchCell(2, 3, seed=0), readout="all")
+    with pytest.raises(TypeError, match=r"tbptt.*ScratchCell lacks forward\(x, h0=None, state=None\)"):
+        Trainer(model, Adam(), tbptt=4)
+    with pytest.raises(TypeError, match="ScratchCell.*no config"):
+        model.config
+    with pytest.raises(TypeError, match="layer protocol.*lacks backward"):
+        SequenceModel(output_size=1, layer=type("Half", (), {"params": {}, "input_size": 2,
+                                                           "hidden_size": 3, "dtype": np.float64,
+                                                           "forward": lambda self, x: None})())
+    with pytest.raises(TypeError, match="version"):
+        SequenceModel(output_size=1, layer=ScratchCell(2, 3), version="D")
+    with pytest.raises(ValueError, match="hidden_size=4 differs"):
+        SequenceModel(2, 4, 1, layer=ScratchCell(2, 3))
+
+
+def test_layer_options_come_from_the_cell_class():
+    from numrnn.training.model import layer_options
+    assert set(layer_options("rnn")) == {"activation", "init", "scale"}
+    assert "forget_bias" in layer_options("lstm") and "activation" not in layer_options("lstm")
+    with pytest.raises(TypeError, match="'activation' is not an option of the lstm cell"):
+        make_layer("lstm", "A", input_size=2, hidden_size=3, activation="tanh")

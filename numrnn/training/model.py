@@ -26,28 +26,45 @@ Parameters live in the layer, the readout and the embedding; :attr:`SequenceMode
 dict of the *same* arrays ("layer.W1", "layer.Wx", "layer.b", "readout.W", "readout.b", "embed.E"),
 so an optimiser that updates them in place trains the model.
 """
+import inspect
+
 import numpy as np
 
+from ..nn import CELLS
 from ..nn import init as initialisers
 from ..nn import layers
-from .._checks import check_array, check_choice, check_dtype, check_int
+from .._checks import check_array, check_choice, check_dtype, check_int, check_real, check_seed
+from ..nn.base import require_protocol
 from ..nn.losses import mse_loss, softmax_cross_entropy
 from ..nn.schedule import version as version_of
 
-CELLS = ("rnn", "lstm", "gru")
 READOUTS = ("last", "all")
 LOSSES = ("mse", "ce")
+#: Arguments every cell class of :data:`numrnn.nn.CELLS` takes; the others are its own options.
+COMMON_LAYER_ARGS = ("self", "input_size", "hidden_size", "n_matrices", "skip", "seed", "dtype")
+
+
+def layer_options(cell):
+    """The options particular to a cell type, with their defaults, read from its class.
+
+    e.g. ``layer_options("rnn") == {"activation": "relu", "init": "normal", "scale": 1.0}``; the
+    command line offers these flags for the cells that take them, never by a list of cell names.
+    """
+    check_choice("cell", cell, CELLS)
+    signature = inspect.signature(CELLS[cell].__init__)
+    return {name: p.default for name, p in signature.parameters.items()
+            if name not in COMMON_LAYER_ARGS and p.kind is p.POSITIONAL_OR_KEYWORD}
 
 
 def make_layer(cell="rnn", version=None, *, input_size, hidden_size, n_matrices=None, skip=None,
                seed=None, dtype=np.float64, **layer_kwargs):
-    """Build a recurrent layer of either family by cell name and paper version.
+    """Build a recurrent layer by cell name (a key of :data:`numrnn.nn.CELLS`) and paper version.
 
     Parameters
     ----------
     cell : {"rnn", "lstm", "gru"}
-        :class:`numrnn.nn.rnn.RNN`, :class:`numrnn.nn.lstm.LSTM` or :class:`numrnn.nn.gru.GRU` (imported only
-        when asked for).
+        :class:`numrnn.nn.rnn.RNN`, :class:`numrnn.nn.lstm.LSTM` or :class:`numrnn.nn.gru.GRU`: the
+        registry :data:`numrnn.nn.CELLS`.
     version : {"A", "B", "C", "D", "special"}, optional
         Sets (n_matrices, skip) from the paper; give either ``version`` or ``n_matrices``/``skip``.
     input_size, hidden_size : int
@@ -61,7 +78,7 @@ def make_layer(cell="rnn", version=None, *, input_size, hidden_size, n_matrices=
 
     Returns
     -------
-    RNN, LSTM or GRU
+    RNN, LSTM or GRU (the class ``CELLS[cell]``)
     """
     check_choice("cell", cell, CELLS)
     if version is not None:
@@ -70,13 +87,11 @@ def make_layer(cell="rnn", version=None, *, input_size, hidden_size, n_matrices=
         n_matrices, skip = version_of(version)
     n_matrices = 1 if n_matrices is None else n_matrices
     skip = 0 if skip is None else skip
-    if cell == "rnn":
-        from ..nn.rnn import RNN as Layer
-    elif cell == "lstm":
-        from ..nn.lstm import LSTM as Layer
-    else:
-        from ..nn.gru import GRU as Layer
-    return Layer(input_size, hidden_size, n_matrices=n_matrices, skip=skip, seed=seed, dtype=dtype,
+    options = layer_options(cell)
+    for name in layer_kwargs:
+        if name not in options:
+            raise TypeError(f"{name!r} is not an option of the {cell} cell; it takes {sorted(options) or 'none'}")
+    return CELLS[cell](input_size, hidden_size, n_matrices=n_matrices, skip=skip, seed=seed, dtype=dtype,
                  **layer_kwargs)
 
 
@@ -86,12 +101,14 @@ class SequenceModel:
     Parameters
     ----------
     input_size : int
-        D, the size of each x(t); with ``vocab_size`` it is the embedding dimension.
+        D, the size of each x(t); with ``vocab_size`` it is the embedding dimension. May be left
+        out (None) with ``layer``, which then says it.
     hidden_size : int
-        H.
+        H (None with ``layer``: the layer's).
     output_size : int
         O: regression outputs for "mse", classes for "ce".
     cell : {"rnn", "lstm", "gru"}, default "rnn"
+        A key of the registry :data:`numrnn.nn.CELLS`.
     version : str, optional
         Paper version "A".."D" or "special"; or give ``n_matrices`` and ``skip``.
     n_matrices, skip : int, optional
@@ -111,33 +128,50 @@ class SequenceModel:
     seed : int or numpy.random.Generator, optional
         Seeds every initialisation and the dropout masks: same seed, same bits.
     dtype : float32 or float64, default float64
+    layer : object, optional
+        Your own recurrent layer instead of ``cell``/``version``: any object with the minimal layer
+        protocol (:mod:`numrnn.nn.base`: ``params``, ``input_size``, ``hidden_size``, ``dtype``,
+        ``forward(x, h0=None) -> (hs, cache)``, ``backward(dhs, cache) -> (dx, grads)``). It is
+        trained like numrnn's cells; features that need the richer part (a carried ``state``:
+        chunks, truncated BPTT) say what the layer lacks. Such a model has no :attr:`config`.
     **layer_kwargs
-        Passed to the recurrent layer (``activation``, ``init``, ``scale`` ...).
+        Passed to the recurrent layer: the options of its class (:func:`layer_options`), e.g.
+        ``activation``, ``init``, ``scale`` for the RNN, ``forget_bias`` for the LSTM.
 
     Attributes
     ----------
-    layer : RNN or LSTM
+    layer : RNN, LSTM, GRU or the given layer
     readout : dict "W" (O, H), "b" (O,); W drawn N(0, 1/H) (or zeros), b zeros.
     embedding : dict "E" (V, D), or None.
     dropout_rng : numpy.random.Generator for the dropout masks.
     """
 
-    def __init__(self, input_size, hidden_size, output_size, cell="rnn", version=None,
+    def __init__(self, input_size=None, hidden_size=None, output_size=None, cell="rnn", version=None,
                  n_matrices=None, skip=None, readout="last", loss="mse", vocab_size=None,
-                 dropout=0.0, readout_init="normal", seed=None, dtype=np.float64, **layer_kwargs):
+                 dropout=0.0, readout_init="normal", seed=None, dtype=np.float64, layer=None,
+                 **layer_kwargs):
+        if output_size is None:
+            raise TypeError("output_size is required (O: regression outputs or classes)")
         self.output_size = check_int("output_size", output_size, 1)
         self.readout_mode = check_choice("readout", readout, READOUTS)
         self.loss_name = check_choice("loss", loss, LOSSES)
         self.vocab_size = None if vocab_size is None else check_int("vocab_size", vocab_size, 1)
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
-        self.dropout = float(dropout)
-        self.dtype = check_dtype("dtype", dtype)
-        self.cell, self.version = check_choice("cell", cell, CELLS), version
-        rng = initialisers.as_generator(seed)
-        self.layer = make_layer(cell, version, input_size=input_size, hidden_size=hidden_size,
-                                n_matrices=n_matrices, skip=skip, seed=rng, dtype=self.dtype,
-                                **layer_kwargs)
+        self.dropout = check_real("dropout", dropout, low=0, high=1, high_open=True)
+        rng = initialisers.as_generator(check_seed("seed", seed))
+        if layer is None:
+            if input_size is None or hidden_size is None:
+                raise TypeError("input_size and hidden_size are required (or give your own layer=)")
+            self.dtype = check_dtype("dtype", dtype)
+            self.cell, self.version = check_choice("cell", cell, CELLS), version
+            self.layer = make_layer(cell, version, input_size=input_size, hidden_size=hidden_size,
+                                    n_matrices=n_matrices, skip=skip, seed=rng, dtype=self.dtype,
+                                    **layer_kwargs)
+        else:
+            self.layer = self._own_layer(layer, input_size, hidden_size, cell, version, n_matrices,
+                                         skip, layer_kwargs)
+            self.cell, self.version = None, None
+            self.dtype = check_dtype("layer.dtype", layer.dtype)
+            input_size = layer.input_size
         H, O = self.layer.hidden_size, self.output_size
         self.readout_init = check_choice("readout_init", readout_init, ("normal", "zeros"))
         W = initialisers.normal(rng, (O, H))           # drawn either way: the same seed, same layer
@@ -148,6 +182,22 @@ class SequenceModel:
             self.embedding = {"E": initialisers.normal(rng, (self.vocab_size, input_size)).astype(self.dtype)}
         self.dropout_rng = np.random.default_rng(rng.integers(2**63))
         self._layer_kwargs = dict(layer_kwargs)
+
+    @staticmethod
+    def _own_layer(layer, input_size, hidden_size, cell, version, n_matrices, skip, layer_kwargs):
+        """Check a user's layer: the minimal protocol, and no settings that only numrnn's cells take."""
+        require_protocol(layer, "SequenceModel(layer=...)")
+        given = [name for name, value in (("version", version), ("n_matrices", n_matrices),
+                                          ("skip", skip)) if value is not None]
+        given += [f"cell={cell!r}"] if cell != "rnn" else []
+        given += sorted(layer_kwargs)
+        if given:
+            raise TypeError(f"give either layer= or numrnn's cell settings, not both: {', '.join(given)} "
+                            f"would be ignored with layer=")
+        for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if value is not None and value != getattr(layer, name):
+                raise ValueError(f"{name}={value} differs from the layer's {name} {getattr(layer, name)}")
+        return layer
 
     # ------------------------------------------------------------ parameters
     @property
@@ -177,6 +227,9 @@ class SequenceModel:
     @property
     def config(self):
         """JSON-able constructor arguments (without seed), enough to rebuild the model."""
+        if self.cell is None:
+            raise TypeError(f"a model with your own layer ({type(self.layer).__name__}) has no config: "
+                            f"numrnn cannot rebuild that layer; save model.params yourself")
         layer = dict(self.layer.config)
         config = dict(input_size=layer.pop("input_size"), hidden_size=layer.pop("hidden_size"),
                       output_size=self.output_size, cell=self.cell,
@@ -233,6 +286,7 @@ class SequenceModel:
     def _layer_forward(self, x, state):
         if state is None:
             return self.layer.forward(x)
+        require_protocol(self.layer, "a carried state (SequenceModel.forward(state=...))", state=True)
         return self.layer.forward(x, state=state)
 
     def backward(self, dpred, cache):
@@ -246,11 +300,20 @@ class SequenceModel:
         Returns
         -------
         grads : dict
+            Every layer (and embedding) gradient all nan if dhs overflowed to nan/inf: the layer's
+            backward is not asked to run on it.
         dhs : ndarray, shape (B, T, H), the loss's direct gradient on the layer outputs
         """
         dr, g_read = layers.linear_backward(dpred, cache["readout"])
         dr = layers.dropout_backward(dr, cache["read_drop"])
         dhs = layers.last_step_backward(dr, cache["last"]) if self.readout_mode == "last" else dr
+        if not np.all(np.isfinite(dhs)):                # overflowed before the layer: say so with nan
+            g_layer = {k: np.full_like(v, np.nan) for k, v in self.layer.params.items()}
+            grads = {f"layer.{k}": v for k, v in g_layer.items()}
+            grads.update({f"readout.{k}": v for k, v in g_read.items()})
+            if self.embedding is not None:
+                grads["embed.E"] = np.full_like(self.embedding["E"], np.nan)
+            return grads, dhs
         dx, g_layer = self.layer.backward(dhs, cache["layer"])
         grads = {f"layer.{k}": v for k, v in g_layer.items()}
         grads.update({f"readout.{k}": v for k, v in g_read.items()})
@@ -300,11 +363,12 @@ class SequenceModel:
             raise ValueError('mask applies to readout="all"; use lengths with readout="last"')
         pred, cache = self.forward(x, lengths=lengths, state=state, train=train)
         loss, dpred = self.loss(pred, y, mask)
+        state = getattr(cache["layer"], "state", None)    # None for a layer without carried state
         if not np.isfinite(loss):             # the gradient is undefined: say so with nan, no crash
             grads = {k: np.full_like(v, np.nan) for k, v in self.params.items()}
-            return loss, grads, {"pred": pred, "state": cache["layer"].state, "dhs": None}
+            return loss, grads, {"pred": pred, "state": state, "dhs": None}
         grads, dhs = self.backward(dpred, cache)
-        return loss, grads, {"pred": pred, "state": cache["layer"].state, "dhs": dhs}
+        return loss, grads, {"pred": pred, "state": state, "dhs": dhs}
 
     def predict(self, x, lengths=None, state=None):
         """Predictions in evaluation mode (no dropout): (B, O) or (B, T, O); logits for "ce"."""
@@ -338,4 +402,4 @@ def _masked_mse(pred, y, mask):
     return float(np.sum(diff * diff) / count), (2.0 / count) * diff
 
 
-__all__ = ["make_layer", "SequenceModel", "CELLS", "READOUTS", "LOSSES"]
+__all__ = ["make_layer", "layer_options", "SequenceModel", "CELLS", "READOUTS", "LOSSES"]

@@ -1,17 +1,31 @@
-"""Mini-batch training: history, periodic test loss, clipping, divergence as a result.
+"""Mini-batch training: the one update-with-rollback loop of numrnn, divergence as a result.
 
 One training step, in order::
 
     loss, grads = model.loss_and_grads(x_batch, y_batch)      # exact loss and gradient
-    if loss or any gradient is nan/inf: stop, "diverged at step N", keep the parameters as they are
+    if the loss, a gradient or any value on the way (dhs ...) is nan/inf: stop, "diverged at step N"
     record loss, the global gradient norm and each parameter's gradient norm (W1, W2 separately)
     grads = clip_by_global_norm(grads, clip)                  # only when clip is set
-    optimizer.step(model.params, grads)                       # in place
-    if a parameter became nan/inf: restore the step's starting values and stop the same way
+    optimizer.step(model.params, grads)                       # in place, all or nothing
+    if the update (a parameter or optimiser slot) would be nan/inf: nothing changes, stop the same way
 
-Steps are counted from 1: "diverged at step N" means the N-th update was the one refused, and the
-model holds the parameters after step N-1. Batches are drawn by a seeded permutation each epoch,
-so the same seed gives the same bits; :meth:`Trainer.state_dict` holds everything needed to resume.
+Steps are counted from 1: "diverged at step N" means the N-th update was the one refused. The model
+then holds **the last parameters whose loss was finite**: those after step N-1 if step N's loss
+was finite (a gradient or the update overflowed), else those after step N-2 (step N-1 led to
+parameters whose loss is nan/inf). :class:`Diverged` records both numbers; the run stays stopped.
+
+Options fold in what the experiments need, so that no experiment writes its own loop:
+
+- ``tbptt=k`` or ``(k1, k2)``: truncated BPTT along each batch, one update per window
+  (:mod:`numrnn.training.tbptt`); ``reset_every=R`` restarts the carried state from zeros every R
+  steps (the char-LM's streams); ``max_updates`` stops after that many updates.
+- ``shuffle=False`` keeps the data's order (parallel text streams must stay in order).
+- ``Adam(lazy=("embed.E",))``: the embedding rows of each batch's tokens only (SST).
+- ``on_epoch_end``: callables ``f(trainer) -> stop?`` after each epoch, e.g. :class:`EarlyStopping`.
+- :meth:`Trainer.fit_batches` takes ready-made batches (padded, length-bucketed sentences).
+
+Batches are drawn by a seeded permutation each epoch, so the same seed gives the same bits;
+:meth:`Trainer.state_dict` holds everything needed to resume.
 """
 import time
 import warnings
@@ -19,16 +33,74 @@ import warnings
 import numpy as np
 from tqdm.auto import tqdm
 
-from .._checks import check_int
+from .._checks import NonFiniteError, check_int, check_real, check_seed
+from ..nn.base import require_protocol
 from ..nn.init import as_generator
-from .optim import clip_by_global_norm, global_norm
+from .optim import Optimizer, clip_by_global_norm, global_norm
 
 
 class Diverged(dict):
-    """Where and why a run stopped: {"step": N, "epoch": e, "reason": "..."}; str() says it plainly."""
+    """Where and why a run stopped, the one divergence record of numrnn.
+
+    Keys: "step" (the update refused, from 1), "epoch" (epochs finished before it), "reason"
+    (what was not finite), "kept" (the step whose parameters the model holds: the last ones whose
+    loss was finite; 0 means the initial parameters). str() says it plainly.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.setdefault("kept", self["step"] - 1)           # records written before "kept" existed
 
     def __str__(self):
         return f"diverged at step {self['step']} ({self['reason']})"
+
+    def describe(self):
+        """One sentence for people: where, why, and which parameters the model kept."""
+        kept = "its initial parameters" if self["kept"] == 0 else f"the parameters after step {self['kept']}"
+        return f"{self}; the model keeps {kept}, the last whose loss was finite"
+
+
+class EarlyStopping:
+    """An ``on_epoch_end`` callback: keep the parameters of the best epoch by ``score``, stop after
+    ``patience`` epochs without a gain, and give the model the best parameters back at the end.
+
+    Parameters
+    ----------
+    score : callable model -> float
+        Higher is better (e.g. dev accuracy). The first epoch is always the best so far.
+    patience : int >= 1
+    initial : float, optional
+        The score before training, reported as :attr:`best` until an epoch finishes.
+
+    Attributes
+    ----------
+    scores : list, one per epoch.  best_epoch : int (0: none yet).  best : float.
+    """
+
+    def __init__(self, score, patience, initial=None):
+        if not callable(score):
+            raise TypeError(f"score must be a callable model -> float, got {type(score).__name__}")
+        self.score, self.patience = score, check_int("patience", patience, 1)
+        self.scores, self.best_epoch, self.best, self._params = [], 0, initial, None
+
+    def start(self, trainer):
+        """Remember the parameters training starts from (the fallback if no epoch finishes)."""
+        if self._params is None:
+            self._params = {k: v.copy() for k, v in trainer.model.params.items()}
+
+    def __call__(self, trainer):
+        score = self.score(trainer.model)
+        self.scores.append(score)
+        if self.best_epoch == 0 or score > self.best:
+            self.best_epoch, self.best = trainer.epoch, score
+            self._params = {k: v.copy() for k, v in trainer.model.params.items()}
+            return False
+        return trainer.epoch - self.best_epoch >= self.patience
+
+    def finish(self, trainer):
+        """Give the model the parameters of the best epoch (or those training started from)."""
+        if self._params is not None:
+            trainer.model.set_params(self._params)
 
 
 class Trainer:
@@ -40,9 +112,9 @@ class Trainer:
     optimizer : numrnn.training.optim.Optimizer
     batch_size : int, default 100
         Larger than the data set: the whole set is one batch (with a warning).
-    clip : float, optional
+    clip : float > 0, optional
         Max global gradient norm; None for no clipping.
-    seed : int or Generator, default 0
+    seed : int >= 0 or Generator, default 0
         Seeds the order of the batches.
     eval_every : int, optional
         Evaluate the test loss every this many steps (and always at the end of each epoch).
@@ -54,32 +126,70 @@ class Trainer:
     tbptt : int or (int, int), optional
         Truncated BPTT within each batch (:mod:`numrnn.training.tbptt`): ``k`` or ``(k1, k2)`` updates every
         k1 steps and backpropagates k2 >= k1 steps, the state carried between windows and detached.
-        Needs a model with ``readout="all"``; None (default) backpropagates through whole sequences.
+        Needs a model with ``readout="all"`` whose layer carries state; None (default)
+        backpropagates through whole sequences.
+    reset_every : int, optional
+        With ``tbptt``: restart the carried state from zeros every R steps of a sequence.
+    max_updates : int, optional
+        Stop after this many updates (the epoch in progress ends there).
+    shuffle : bool, default True
+        Draw the batches in a new random order each epoch; False keeps the data's order.
+    on_epoch_end : callable (trainer) -> bool, or a list of them, optional
+        Called after each epoch (after the test evaluation); a true result stops training. An
+        object with ``start(trainer)``/``finish(trainer)`` methods (e.g. :class:`EarlyStopping`) has
+        them called when :meth:`fit` starts and ends.
 
     Attributes
     ----------
     history : dict
-        "loss" (per batch), "grad_norm" (global, before clipping, per batch),
-        "grad_norms" {param: per batch}, "test" [[step, loss], ...], "epoch_time" seconds per
-        epoch, "diverged" None or :class:`Diverged`.
+        "loss" (per update), "grad_norm" (global, before clipping, per update),
+        "grad_norms" {param: per update}, "test" [[step, loss], ...], "epoch_time" and
+        "epoch_cpu_time" seconds per epoch, "epoch_loss" (per epoch, the batch losses weighted
+        by their sequences), "diverged" None or :class:`Diverged`.
     step : int, updates done so far.  epoch : int, epochs finished so far.
     """
 
     def __init__(self, model, optimizer, batch_size=100, clip=None, seed=0, eval_every=None,
-                 progress=True, callback=None, callback_every=1, tbptt=None):
+                 progress=True, callback=None, callback_every=1, tbptt=None, reset_every=None,
+                 max_updates=None, shuffle=True, on_epoch_end=None):
+        if not all(hasattr(model, a) for a in ("params", "loss_and_grads", "set_params")):
+            raise TypeError(f"model must be a SequenceModel, got {type(model).__name__}")
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer must be an optimiser of numrnn.training.optim (e.g. Adam()), "
+                            f"got {type(optimizer).__name__} {optimizer!r}")
         self.model, self.optimizer = model, optimizer
         self.batch_size = check_int("batch_size", batch_size, 1)
-        if clip is not None and not clip > 0:
-            raise ValueError(f"clip must be > 0 or None, got {clip}")
-        self.clip = clip
+        self.clip = None if clip is None else check_real("clip", clip, low=0, low_open=True)
         self.eval_every = None if eval_every is None else check_int("eval_every", eval_every, 1)
-        self.progress, self.callback = progress, callback
+        self.progress = bool(progress)
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be a callable (step, model), got {type(callback).__name__}")
+        self.callback = callback
         self.callback_every = check_int("callback_every", callback_every, 1)
         self.tbptt = _check_tbptt(tbptt, model)
-        self.rng = as_generator(seed)
+        self.reset_every = None if reset_every is None else check_int("reset_every", reset_every, 1)
+        if self.reset_every is not None and self.tbptt is None:
+            raise ValueError("reset_every restarts the state carried by tbptt: give tbptt too")
+        self.max_updates = None if max_updates is None else check_int("max_updates", max_updates, 1)
+        self.shuffle = bool(shuffle)
+        hooks = [] if on_epoch_end is None else \
+            list(on_epoch_end) if isinstance(on_epoch_end, (list, tuple)) else [on_epoch_end]
+        for hook in hooks:
+            if not callable(hook):
+                raise TypeError(f"on_epoch_end must be a callable (trainer) -> stop, or a list of them, "
+                                f"got {type(hook).__name__}")
+        self.on_epoch_end = hooks
+        self.lazy = tuple(getattr(optimizer, "lazy", ()))
+        for name in self.lazy:
+            if name not in _sparse_rows(model):
+                raise ValueError(f"the optimiser updates {name!r} lazily, but only an embedding's rows "
+                                 f"can be: this model's are {sorted(_sparse_rows(model)) or 'none'}")
+        self.rng = as_generator(check_seed("seed", seed))
         self.step, self.epoch = 0, 0
+        self._previous = None        # the parameters before the last update, while their loss was finite
         self.history = {"loss": [], "grad_norm": [], "grad_norms": {k: [] for k in model.params},
-                        "test": [], "epoch_time": [], "diverged": None}
+                        "test": [], "epoch_time": [], "epoch_cpu_time": [], "epoch_loss": [],
+                        "diverged": None}
 
     @property
     def diverged(self):
@@ -87,97 +197,186 @@ class Trainer:
 
     # ----------------------------------------------------------------- training
     def fit(self, x, y, epochs=1, x_test=None, y_test=None, lengths=None, mask=None):
-        """Train for ``epochs`` more epochs (or until divergence); return :attr:`history`.
+        """Train for ``epochs`` more epochs (or until divergence or a stop); return :attr:`history`.
+
+        Every argument is checked before the first step (the test set too), each error naming it.
 
         Parameters
         ----------
-        x, y : training inputs (N, T, D) or tokens (N, T), and targets as the model's loss wants.
+        x, y : training inputs (N, T, D) floats, or tokens (N, T) with an embedding, and targets as
+            the model's loss wants: (N, O) or (N, T, O) floats for "mse", (N,) or (N, T) integer
+            labels for "ce". Array-likes (lists) are converted.
         epochs : int >= 1
         x_test, y_test : optional held-out set, evaluated every ``eval_every`` steps and per epoch.
-        lengths, mask : optional per-sequence lengths (N,) or per-step mask (N, T) of the training set.
+        lengths, mask : optional per-sequence lengths (N,) ("last" readout) or per-step weights
+            (N, T) >= 0 ("all" readout) of the training set.
         """
         epochs = check_int("epochs", epochs, 1)
-        n = len(x)
-        if len(y) != n:
-            raise ValueError(f"x holds {n} sequences but y holds {len(y)}")
-        batch = self.batch_size
+        x, y, lengths, mask = check_data(self.model, x, y, lengths, mask)
+        test = None
+        if x_test is not None or y_test is not None:
+            if x_test is None:
+                raise ValueError("y_test is given without x_test")
+            test = check_data(self.model, x_test, y_test, suffix="_test")[:2]
+        n, batch = len(x), self.batch_size
         if batch > n:
             warnings.warn(f"batch_size {batch} is larger than the data set ({n}); using {n}")
             batch = n
-        per_epoch = -(-n // batch)
-        bar = tqdm(total=epochs * per_epoch, disable=not self.progress, desc="train", leave=False)
+
+        def batches(rng):
+            order = rng.permutation(n) if self.shuffle else np.arange(n)
+            for start in range(0, n, batch):
+                idx = order[start:start + batch]
+                yield x[idx], y[idx], _take(lengths, idx), _take(mask, idx)
+
+        return self._run(batches, epochs, -(-n // batch), test)
+
+    def fit_batches(self, batches, epochs=1, x_test=None, y_test=None):
+        """Train on ready-made batches: ``batches(rng)`` yields (x, y, lengths, mask) per batch.
+
+        For data that :meth:`fit` cannot hold in one array (sentences padded per batch, bucketed
+        by length); ``rng`` is the trainer's seeded generator, so a seeded ``batches`` gives the
+        same bits. Each batch is checked as :meth:`fit` checks its data.
+        """
+        epochs = check_int("epochs", epochs, 1)
+        if not callable(batches):
+            raise TypeError(f"batches must be a callable rng -> iterable of (x, y, lengths, mask), "
+                            f"got {type(batches).__name__}")
+        test = None if x_test is None else check_data(self.model, x_test, y_test, suffix="_test")[:2]
+
+        def checked(rng):
+            for x, y, lengths, mask in batches(rng):
+                yield check_data(self.model, x, y, lengths, mask, suffix=" (a batch)")
+
+        return self._run(checked, epochs, None, test)
+
+    def _run(self, batches, epochs, per_epoch, test):
+        """The loop: epochs of batches of updates, the test set, the epoch hooks."""
+        for hook in self.on_epoch_end:
+            getattr(hook, "start", lambda trainer: None)(self)
+        bar = tqdm(total=None if per_epoch is None else epochs * per_epoch, disable=not self.progress,
+                   desc="train", leave=False)
         try:
             for _ in range(epochs):
-                if self.diverged:
+                if self.diverged or self._done():
                     break
-                started = time.perf_counter()
-                order = self.rng.permutation(n)
-                for start in range(0, n, batch):
-                    idx = order[start:start + batch]
-                    ok = self._train_step(x[idx], y[idx], _take(lengths, idx), _take(mask, idx))
+                wall, cpu, total, count = time.perf_counter(), time.process_time(), 0.0, 0
+                for x, y, lengths, mask in batches(self.rng):
+                    losses = self._train_step(x, y, lengths, mask)
+                    for loss in losses:
+                        total += loss * len(x)
+                        count += len(x)
                     bar.update(1)
-                    if not ok:
+                    if self.diverged or self._done():
                         break
-                    if self.eval_every and self.step % self.eval_every == 0 and x_test is not None:
-                        self._evaluate(x_test, y_test)
-                    if self.progress and self.step % 10 == 0:
-                        bar.set_postfix(loss=f"{self.history['loss'][-1]:.3g}")
+                    if self.eval_every and test is not None and self.step % self.eval_every == 0:
+                        self._evaluate(*test)
+                    if self.progress and self.history["loss"]:
+                        bar.set_postfix(loss=f"{self.history['loss'][-1]:.3g}", refresh=False)
                 if self.diverged:
                     break
                 self.epoch += 1
-                self.history["epoch_time"].append(time.perf_counter() - started)
-                if x_test is not None and not (self.history["test"] and self.history["test"][-1][0] == self.step):
-                    self._evaluate(x_test, y_test)
+                self.history["epoch_time"].append(time.perf_counter() - wall)
+                self.history["epoch_cpu_time"].append(time.process_time() - cpu)
+                self.history["epoch_loss"].append(total / count if count else float("nan"))
+                if test is not None and not (self.history["test"] and self.history["test"][-1][0] == self.step):
+                    self._evaluate(*test)
+                stops = [bool(hook(self)) for hook in self.on_epoch_end]
+                if any(stops):
+                    break
         finally:
             bar.close()
+        for hook in self.on_epoch_end:
+            getattr(hook, "finish", lambda trainer: None)(self)
         return self.history
 
-    def _train_step(self, x, y, lengths, mask):
-        """One batch: one update, or one per window with truncated BPTT; False if one was refused."""
-        with np.errstate(over="ignore", invalid="ignore"):   # overflow is reported as divergence
-            if self.tbptt is None:
-                loss, grads, _ = self.model.loss_and_grads(x, y, lengths=lengths, mask=mask,
-                                                           train=True)
-                return self._update(loss, grads)
-            if lengths is not None or mask is not None:
-                raise ValueError("tbptt runs over whole streams: lengths and mask are not supported")
-            from .tbptt import truncated_steps
-            k1, k2 = self.tbptt
-            for _, loss, grads, _ in truncated_steps(self.model, x, y, k1, k2):
-                if not self._update(loss, grads):
-                    return False
-            return True
+    def _done(self):
+        return self.max_updates is not None and self.step >= self.max_updates
 
-    def _update(self, loss, grads):
+    def _train_step(self, x, y, lengths, mask):
+        """One batch: one update, or one per window with truncated BPTT; the losses of the updates
+        made (the run is marked diverged if one was refused)."""
+        losses = []
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # reported as divergence
+            try:
+                if self.tbptt is None:
+                    loss, grads, info = self.model.loss_and_grads(x, y, lengths=lengths, mask=mask,
+                                                                  train=True)
+                    dhs = info.get("dhs")
+                    if np.isfinite(loss) and dhs is not None and not np.all(np.isfinite(dhs)):
+                        self._diverge(self.step + 1, "the gradient on the hidden states (dhs) is nan/inf")
+                        return losses
+                    if self._update(loss, grads, x):
+                        losses.append(loss)
+                    return losses
+                from .tbptt import truncated_steps
+                k1, k2 = self.tbptt
+                R = x.shape[1] if self.reset_every is None else self.reset_every
+                for a in range(0, x.shape[1], R):
+                    xs, ys = x[:, a:a + R], y[:, a:a + R]
+                    for w, loss, grads, _ in truncated_steps(self.model, xs, ys, k1, k2):
+                        if not self._update(loss, grads, xs[:, w.start:w.end]):
+                            return losses
+                        losses.append(loss)
+                        if self._done():
+                            return losses
+                return losses
+            except NonFiniteError as err:       # a layer's own check met a nan/inf on the way
+                self._diverge(self.step + 1, f"a non-finite value in the forward or backward: {err}",
+                              loss_finite=False)
+                return losses
+
+    def _update(self, loss, grads, x):
         """One optimiser step from (loss, grads); False (and the divergence recorded) if refused."""
         step = self.step + 1
-        reason = _nonfinite(loss, grads)
-        if reason:
-            return self._diverge(step, reason)
+        if not np.isfinite(loss):
+            return self._diverge(step, f"loss is {loss}", loss_finite=False)
+        bad = next((k for k, g in grads.items() if not np.all(np.isfinite(g))), None)
+        if bad:
+            return self._diverge(step, f"gradient of {bad} is nan/inf")
+        rows = {}
+        if self.lazy:                           # the embedding rows of the batch's tokens only
+            rows = {name: np.unique(x) for name in self.lazy}
+            grads = {k: g[rows[k]] if k in rows else g for k, g in grads.items()}
         self.history["loss"].append(loss)
         self.history["grad_norm"].append(global_norm(grads))
         for name, g in grads.items():
             self.history["grad_norms"][name].append(float(np.linalg.norm(g)))
         if self.clip is not None:
             grads, _ = clip_by_global_norm(grads, self.clip)
-        params = self.model.params
-        saved = {k: v.copy() for k, v in params.items()}
-        self.optimizer.step(params, grads)
-        bad = next((k for k, v in params.items() if not np.all(np.isfinite(v))), None)
-        if bad:
-            self.model.set_params(saved)
-            return self._diverge(step, f"parameter {bad} became nan/inf")
+        previous = {k: (v[rows[k]] if k in rows else v).copy() for k, v in self.model.params.items()}
+        try:
+            self.optimizer.step(self.model.params, grads, rows=rows or None)
+        except NonFiniteError as err:           # nothing was changed
+            for key in ("loss", "grad_norm"):
+                self.history[key].pop()
+            for name in grads:
+                self.history["grad_norms"][name].pop()
+            return self._diverge(step, str(err))
+        self._previous = (previous, rows)
         self.step = step
         if self.callback is not None and step % self.callback_every == 0:
             self.callback(step, self.model)
         return True
 
-    def _diverge(self, step, reason):
-        self.history["diverged"] = Diverged(step=step, epoch=self.epoch, reason=reason)
+    def _diverge(self, step, reason, loss_finite=True):
+        """Record the divergence; if the current parameters' loss is not finite, step back one update."""
+        kept = step - 1
+        if not loss_finite and self._previous is not None:
+            previous, rows = self._previous
+            for name, target in self.model.params.items():
+                if name in rows:
+                    target[rows[name]] = previous[name]
+                else:
+                    target[...] = previous[name]
+            kept = step - 2
+        self._previous = None
+        self.history["diverged"] = Diverged(step=step, epoch=self.epoch, reason=reason, kept=kept)
         return False
 
     def _evaluate(self, x_test, y_test):
-        self.history["test"].append([self.step, self.model.evaluate(x_test, y_test)])
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.history["test"].append([self.step, self.model.evaluate(x_test, y_test)])
 
     # ------------------------------------------------------------------- resume
     def state_dict(self):
@@ -191,12 +390,101 @@ class Trainer:
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
         self.rng.bit_generator.state = state["rng"]
         self.model.dropout_rng.bit_generator.state = state["dropout_rng"]
-        history = state["history"]
+        history = dict(state["history"])
         if set(history["grad_norms"]) != set(self.model.params):
             raise ValueError("trainer state is for a model with other parameters")
+        for key in ("epoch_cpu_time", "epoch_loss"):       # states saved before these existed
+            history.setdefault(key, [])
         self.history = history
         if history.get("diverged"):
             self.history["diverged"] = Diverged(history["diverged"])
+
+
+# --------------------------------------------------------------------------- checks
+def check_data(model, x, y, lengths=None, mask=None, suffix=""):
+    """Check a data set against ``model`` before any step; return it as arrays.
+
+    Each error names the argument with ``suffix`` (``x_test``, ``y_test`` for the test set).
+    """
+    nx, ny, nl, nm = (name + suffix for name in ("x", "y", "lengths", "mask"))
+    if y is None:
+        raise ValueError(f"{ny} is None: give the targets of {nx}")
+    x, y = _as_array(nx, x), _as_array(ny, y)
+    if x.ndim == 0 or len(x) == 0:
+        raise ValueError(f"{nx} holds no sequences")
+    if y.ndim == 0 or len(y) != len(x):
+        raise ValueError(f"{nx} holds {len(x)} sequences but {ny} holds {len(y) if y.ndim else 0}")
+    vocab = getattr(model, "vocab_size", None)
+    if vocab is not None:
+        if x.ndim != 2 or not np.issubdtype(x.dtype, np.integer):
+            raise TypeError(f"{nx} must be integer tokens of shape (N, T) for a model with an embedding, "
+                            f"got {x.dtype} of shape {x.shape}")
+        if x.min() < 0 or x.max() >= vocab:
+            raise ValueError(f"{nx} holds tokens outside 0..{vocab - 1}")
+    else:
+        D = model.layer.input_size
+        if x.ndim != 3 or x.shape[2] != D:
+            raise ValueError(f"{nx} must have shape (N, T, {D}), got {x.shape}")
+        _real(nx, x)
+        if not np.issubdtype(x.dtype, np.floating):
+            x = x.astype(model.dtype)
+    N, T = x.shape[:2]
+    if T == 0:
+        raise ValueError(f"{nx} has sequences of length 0")
+    lead = (N,) if model.readout_mode == "last" else (N, T)
+    if model.loss_name == "ce":
+        if not np.issubdtype(y.dtype, np.integer):
+            raise TypeError(f"{ny} must hold integer labels for loss='ce', got {y.dtype}")
+        if y.shape != lead:
+            raise ValueError(f"{ny} has shape {y.shape}; expected {lead}")
+        if y.min() < 0 or y.max() >= model.output_size:
+            raise ValueError(f"{ny} holds labels outside 0..{model.output_size - 1}")
+    else:
+        expected = lead + (model.output_size,)
+        _real(ny, y)
+        if y.shape != expected:
+            raise ValueError(f"{ny} has shape {y.shape}; expected {expected}")
+    if lengths is not None:
+        if model.readout_mode != "last":
+            raise ValueError(f'{nl} apply to readout="last"; use mask with readout="all"')
+        lengths = _as_array(nl, lengths)
+        if lengths.shape != (N,) or not np.issubdtype(lengths.dtype, np.integer):
+            raise ValueError(f"{nl} has shape {lengths.shape} ({lengths.dtype}); expected ({N},) integers")
+        if lengths.min() < 1 or lengths.max() > T:
+            raise ValueError(f"{nl} must lie in 1..{T}, got {lengths.min()}..{lengths.max()}")
+    if mask is not None:
+        if model.readout_mode != "all":
+            raise ValueError(f'{nm} applies to readout="all"; use lengths with readout="last"')
+        mask = _as_array(nm, mask)
+        if mask.shape != (N, T):
+            raise ValueError(f"{nm} has shape {mask.shape}; expected ({N}, {T})")
+        _real(nm, mask)
+        if mask.min() < 0:
+            raise ValueError(f"{nm} must be >= 0, got {mask.min()}")
+        if not mask.any():
+            raise ValueError(f"{nm} selects no position")
+    return x, y, lengths, mask
+
+
+def _as_array(name, value):
+    if isinstance(value, np.ndarray):
+        return value
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as err:
+        raise TypeError(f"{name} must be an array or array-like of one shape: {err}") from None
+
+
+def _real(name, array):
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise TypeError(f"{name} must be real numbers, got {array.dtype}")
+    if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or inf")
+
+
+def _sparse_rows(model):
+    """Parameters whose gradient lives on the rows of the batch's tokens (an embedding's)."""
+    return {"embed.E"} if getattr(model, "embedding", None) is not None else set()
 
 
 def _check_tbptt(tbptt, model):
@@ -209,6 +497,7 @@ def _check_tbptt(tbptt, model):
         raise ValueError(f"tbptt k2 must be >= k1, got k1={k1}, k2={k2}")
     if model.readout_mode != "all":
         raise ValueError("tbptt needs a model with readout='all' (a loss at every step)")
+    require_protocol(model.layer, "Trainer(tbptt=...)", state=True)
     return k1, k2
 
 
@@ -216,14 +505,4 @@ def _take(array, idx):
     return None if array is None else array[idx]
 
 
-def _nonfinite(loss, grads):
-    """The reason a step must be refused, or "" if the loss and every gradient are finite."""
-    if not np.isfinite(loss):
-        return f"loss is {loss}"
-    for name, g in grads.items():
-        if not np.all(np.isfinite(g)):
-            return f"gradient of {name} is nan/inf"
-    return ""
-
-
-__all__ = ["Trainer", "Diverged"]
+__all__ = ["Trainer", "Diverged", "EarlyStopping", "check_data"]
