@@ -36,8 +36,10 @@ vanish; ``numrnn figures``).
 What each function computes, and how the tests check it independently:
 
 - :func:`hidden_grads_by_lag`: :math:`\delta h(t)` from the layer's own backward (one chunked
-  backward per lag; works for any layer with the RNN contract, e.g. the LSTM, whose cell gradient
-  :math:`\delta c(t)` it reports too).
+  backward per lag; works for any layer with the richer protocol of :mod:`numrnn.nn.base`, e.g.
+  the LSTM, whose cell gradient :math:`\delta c(t)` it reports too, and the GRU).
+- :func:`input_grads_by_lag`: :math:`\partial L/\partial x(t)` from one backward; any layer with
+  the minimal protocol (a from-scratch cell too).
 - :func:`jacobians_by_lag`: :math:`\partial h(T-1)/\partial h(t)` from exact products of the
   per-step Jacobians (:func:`step_jacobians`) plus the identity skip terms.
 - :func:`path_decomposition_by_lag`: :math:`\delta h(t)` split into the part carried by paths with no
@@ -49,8 +51,9 @@ What each function computes, and how the tests check it independently:
 """
 import numpy as np
 
-from .._checks import check_array, check_int
+from .._checks import check_array, check_choice, check_int
 from ..nn.activations import ACTIVATIONS
+from ..nn.base import require_cache_state, require_protocol
 from ..nn.rnn import RNN
 from ..nn.schedule import is_skip_step, matrix_index
 
@@ -97,9 +100,10 @@ def hidden_grads_by_lag(layer, x, dhs, h0=None, lags=None):
 
     Parameters
     ----------
-    layer : RNN or LSTM
-        Anything with ``forward(x, h0=, state=)`` returning a cache with ``.state``, and
-        ``backward(dhs, cache, return_dinit=True)``.
+    layer : RNN, LSTM, GRU, or any layer with the richer protocol (:mod:`numrnn.nn.base`)
+        ``forward(x, h0=, state=)`` returning a cache with ``.state``, and
+        ``backward(dhs, cache, return_dinit=True)``; a layer without them is refused with a
+        TypeError naming what it lacks (:func:`input_grads_by_lag` needs only the minimal protocol).
     x : ndarray, shape (B, T, D)
     dhs : ndarray, shape (B, T, H)
         The loss's direct gradient on each h(t) (see :func:`last_step_dhs`).
@@ -113,6 +117,8 @@ def hidden_grads_by_lag(layer, x, dhs, h0=None, lags=None):
         "lags" (L,) ints; "h" (L, B, H) with "h"[i] = :math:`\delta h(T-1-\text{lags}[i])`;
         "c" (L, B, H) too when the layer has a cell state.
     """
+    require_protocol(layer, "hidden_grads_by_lag (the gradient reaching each h(t))", state=True,
+                     dinit=True)
     x = check_array("x", x, 3, (None, None, layer.input_size), layer.dtype)
     B, T, _ = x.shape
     dhs = check_array("dhs", dhs, 3, (B, T, layer.hidden_size), layer.dtype)
@@ -131,27 +137,68 @@ def hidden_grads_by_lag(layer, x, dhs, h0=None, lags=None):
     return result
 
 
-def grad_norm_by_lag(layer, x, dhs, h0=None, lags=None):
+def grad_norm_by_lag(layer, x, dhs, h0=None, lags=None, wrt="h"):
     r"""(lags, :math:`\lVert \delta h(T-1-\text{lag}) \rVert`), the norm over batch and hidden units.
 
-    Shapes as in :func:`hidden_grads_by_lag`; returns lags (L,) and norms (L,).
+    Shapes as in :func:`hidden_grads_by_lag`; returns lags (L,) and norms (L,). With ``wrt="x"``
+    the norms are those of :math:`\partial L / \partial x(T-1-\text{lag})` over batch and input
+    units (:func:`input_grads_by_lag`), which any layer with the minimal protocol gives.
     """
-    grads = hidden_grads_by_lag(layer, x, dhs, h0, lags)
-    return grads["lags"], np.sqrt(np.sum(grads["h"] ** 2, axis=(1, 2)))
+    wrt = check_choice("wrt", wrt, ("h", "x"))
+    grads = (hidden_grads_by_lag if wrt == "h" else input_grads_by_lag)(layer, x, dhs, h0, lags)
+    return grads["lags"], np.sqrt(np.sum(grads[wrt] ** 2, axis=(1, 2)))
+
+
+def input_grads_by_lag(layer, x, dhs, h0=None, lags=None):
+    r"""The gradient :math:`\partial L / \partial x(t)` reaching each input, from one backward.
+
+    How strongly the loss reaches back to the input of each earlier step: the same paths as
+    :math:`\delta h(t)`, read one matrix product later (:math:`\delta x(t) = W_x^\top \delta a(t)`
+    for the RNN). It needs only the minimal layer protocol (:mod:`numrnn.nn.base`):
+    ``forward(x, h0=None) -> (hs, cache)`` and ``backward(dhs, cache) -> (dx, grads)``.
+
+    Parameters
+    ----------
+    layer : any layer with the minimal protocol
+    x : ndarray, shape (B, T, D)
+    dhs : ndarray, shape (B, T, H)
+        The loss's direct gradient on each h(t) (see :func:`last_step_dhs`).
+    h0 : ndarray, shape (B, H), optional
+    lags : sequence of int in [0, T-1], optional
+        Default: every lag 0 .. T-1.
+
+    Returns
+    -------
+    dict
+        "lags" (L,) ints; "x" (L, B, D) with "x"[i] = :math:`\partial L / \partial x(T-1-\text{lags}[i])`.
+    """
+    require_protocol(layer, "input_grads_by_lag")
+    x = check_array("x", x, 3, (None, None, layer.input_size), layer.dtype)
+    B, T, _ = x.shape
+    dhs = check_array("dhs", dhs, 3, (B, T, layer.hidden_size), layer.dtype)
+    lags = _check_lags(lags, T)
+    _, cache = layer.forward(x) if h0 is None else layer.forward(x, h0=h0)
+    dx = np.asarray(layer.backward(dhs, cache)[0])
+    return {"lags": lags, "x": dx[:, T - 1 - lags].transpose(1, 0, 2)}
 
 
 def _starts_before_each_step(layer, x, h0):
     """starts[t]: keyword arguments of ``forward`` that start a chunk at step t (one-step chunks)."""
     starts = [{"h0": h0}]
     for t in range(x.shape[1] - 1):
-        _, cache = layer.forward(x[:, t:t + 1], **starts[t])
+        _, cache = layer.forward(x[:, t:t + 1], **_without_none(starts[t]))
+        require_cache_state(cache, "hidden_grads_by_lag", method="state")
         starts.append({"state": cache.state})
     return starts
 
 
+def _without_none(kwargs):
+    return {name: value for name, value in kwargs.items() if value is not None}
+
+
 def _chunk_dinit(layer, x, dhs, starts, first):
     """Gradient on the state entering step ``first``, from the backward of steps first .. T-1."""
-    _, cache = layer.forward(x[:, first:], **starts[first])
+    _, cache = layer.forward(x[:, first:], **_without_none(starts[first]))
     return layer.backward(dhs[:, first:], cache, return_dinit=True)[2]
 
 

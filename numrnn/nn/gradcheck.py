@@ -25,6 +25,7 @@ largest absolute difference is below that noise floor; it shows both numbers.
 """
 import numpy as np
 
+from .base import accepts, require_protocol
 from .init import as_generator
 
 
@@ -149,10 +150,19 @@ def gradcheck_layer(layer, x, h0=None, seed=0, eps=1e-6, directional=False):
 
     Parameters
     ----------
-    layer : RNN or LSTM in float64
+    layer : any layer with the minimal protocol (:mod:`numrnn.nn.base`), in float64
+        ``params``, ``hidden_size``, ``dtype``, ``forward(x, h0=None) -> (hs, cache)`` and
+        ``backward(dhs, cache) -> (dx, grads)``. If its backward also takes ``return_dinit``
+        (numrnn's RNN, LSTM, GRU), dL/dh0 is checked too; otherwise only the parameters and x.
     x : ndarray, shape (B, T, D), float64
-    h0 : ndarray, shape (B, H), optional (zeros are used and checked when omitted)
+    h0 : ndarray, shape (B, H), optional (zeros are used, and checked when the layer returns
+        dL/dh0, when omitted)
+
+    Returns
+    -------
+    GradcheckReport with one entry per parameter, "x", and "h0" when checked.
     """
+    require_protocol(layer, "numrnn.gradcheck.gradcheck_layer")
     _require_float64("layer dtype", np.empty(0, layer.dtype))
     x = np.array(x, dtype=np.float64)
     B, T, _ = x.shape
@@ -164,9 +174,17 @@ def gradcheck_layer(layer, x, h0=None, seed=0, eps=1e-6, directional=False):
         return float(np.sum(G * hs))
 
     hs, cache = layer.forward(x, h0=h0)
-    dx, grads, dinit = layer.backward(G, cache, return_dinit=True)
-    arrays = dict(layer.params, x=x, h0=h0)
-    analytic = dict(grads, x=dx, h0=dinit["h0"])
+    arrays = dict(layer.params, x=x)
+    if accepts(layer.backward, "return_dinit"):
+        dx, grads, dinit = layer.backward(G, cache, return_dinit=True)
+        arrays["h0"], analytic = h0, dict(grads, x=dx, h0=dinit["h0"])
+    else:                                             # the minimal protocol: no gradient on h0
+        dx, grads = layer.backward(G, cache)
+        analytic = dict(grads, x=dx)
+    missing = set(arrays) - set(analytic)
+    if missing:
+        raise ValueError(f"{type(layer).__name__}.backward returned no gradient for "
+                         f"{sorted(missing)}: grads must be keyed like params")
     return check_gradients(loss, arrays, analytic, eps=eps, directional=directional, seed=seed,
                            loss_scale=float(np.sum(np.abs(G * hs))))
 
