@@ -23,18 +23,18 @@ Pipeline, one function per step:
 Tokens are split on the ASCII space only: three training tokens contain a no-break space
 (``8\xa01\/2``) that ``str.split()`` would wrongly cut.
 """
+import json
 import os
 import re
-import tempfile
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import json
 import numpy as np
 
-from .._checks import check_int
-from .._io import atomic_write_text
+from .._checks import check_dtype, check_int
+from .._io import atomic_write_text, check_path
 
 #: Where the official files come from.
 DOWNLOAD_URL = "https://nlp.stanford.edu/sentiment/trainDevTestTrees_PTB.zip"
@@ -102,8 +102,10 @@ def parse_tree(line):
     ------
     ValueError
         On unbalanced brackets, a missing or out-of-range label, a node mixing a word and
-        subtrees, text outside the tree, or an empty line.
+        subtrees, text outside the tree, or an empty line. TypeError if ``line`` is not a str.
     """
+    if not isinstance(line, str):
+        raise TypeError(f"line must be a str, got {type(line).__name__}")
     stack, root = [], None                       # stack of open nodes: [label, children, word]
     for piece in _PIECE.findall(line.rstrip("\r\n")):
         if piece == ")" and not stack:
@@ -172,10 +174,12 @@ def read_trees(path):
     ------
     FileNotFoundError
         If the file is missing; the message says where to get the data.
+    IsADirectoryError
+        If ``path`` is a folder.
     SSTFormatError
         ``"<path>, line <n>: <what is wrong>"`` for the first malformed line.
     """
-    path = Path(path)
+    path = Path(check_path("SST file", path))
     if not path.is_file():
         raise FileNotFoundError(
             f"SST file {path} not found. Download {DOWNLOAD_URL}, unzip it and point --sst-dir "
@@ -202,8 +206,26 @@ class Example:
     label: int
 
 
+def _check_trees(trees):
+    if isinstance(trees, Tree) or not isinstance(trees, Iterable):
+        raise TypeError(f"trees must be a list of Tree (from read_trees), got {type(trees).__name__}")
+    trees = list(trees)
+    for i, tree in enumerate(trees):
+        if not isinstance(tree, Tree):
+            raise TypeError(f"trees must be a list of Tree (from read_trees); item {i} is a "
+                            f"{type(tree).__name__}")
+    return trees
+
+
+def _check_flag(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
 def sentences(trees, lower=False):
     """One example per tree: all its words and the root's label."""
+    trees, lower = _check_trees(trees), _check_flag("lower", lower)
     return [Example(_case(tree.leaves(), lower), tree.label) for tree in trees]
 
 
@@ -213,6 +235,7 @@ def phrases(trees, lower=False, unique=True):
     With ``unique=True`` a (phrase, label) pair that occurs several times is kept once, in order of
     first appearance; otherwise frequent phrases ("the", ".") dominate the set.
     """
+    trees, lower, unique = _check_trees(trees), _check_flag("lower", lower), _check_flag("unique", unique)
     examples = (Example(_case(node.leaves(), lower), node.label)
                 for tree in trees for node in tree.nodes())
     return list(dict.fromkeys(examples)) if unique else list(examples)
@@ -223,10 +246,20 @@ def _case(words, lower):
 
 
 def find_sst_dir(sst_dir=None):
-    """The folder with the treebank: ``sst_dir`` if given, else $NUMRNN_SST_DIR, else ./data/sst."""
+    """The folder with the treebank: ``sst_dir`` if given, else $NUMRNN_SST_DIR, else ./data/sst.
+
+    A file where the folder should be is a NotADirectoryError naming it (a missing folder is left
+    to :func:`read_trees`, which says where to get the data).
+    """
+    name = "sst_dir"
     if sst_dir is None:
-        sst_dir = os.environ.get(ENV_VAR) or DEFAULT_DIR
-    return Path(sst_dir)
+        sst_dir, name = (os.environ.get(ENV_VAR), f"${ENV_VAR}") if os.environ.get(ENV_VAR) \
+            else (DEFAULT_DIR, "the default SST folder")
+    folder = check_path(name, sst_dir, kind="folder")
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise NotADirectoryError(f"{name} {folder!r} is a file; give the folder that holds "
+                                 f"train.txt, dev.txt and test.txt")
+    return Path(folder)
 
 
 def load_sst(sst_dir=None, lower=False, train_phrases=False):
@@ -246,6 +279,7 @@ def load_sst(sst_dir=None, lower=False, train_phrases=False):
     -------
     dict with keys "train", "dev", "test", each a list of Example
     """
+    lower, train_phrases = _check_flag("lower", lower), _check_flag("train_phrases", train_phrases)
     folder = find_sst_dir(sst_dir)
     trees = {split: read_trees(folder / f"{split}.txt") for split in SPLITS}
     data = {split: sentences(trees[split], lower) for split in SPLITS}
@@ -269,7 +303,8 @@ class Vocab:
     FORMAT = "numrnn-vocab-1"
 
     def __init__(self, tokens, lower=False):
-        self.lower = bool(lower)
+        self.lower = _check_flag("lower", lower)
+        tokens = _check_tokens("tokens", tokens)
         self.itos = [self.PAD, self.UNK, *tokens]
         self.stoi = {token: i for i, token in enumerate(self.itos)}
         if len(self.stoi) != len(self.itos):
@@ -279,6 +314,10 @@ class Vocab:
     def build(cls, token_lists, min_count=1, lower=False):
         """Every token seen at least ``min_count`` times, most frequent first (ties alphabetical)."""
         check_int("min_count", min_count, 1)
+        lower = _check_flag("lower", lower)
+        if isinstance(token_lists, str) or not isinstance(token_lists, Iterable):
+            raise TypeError(f"token_lists must be a list of token lists, got {type(token_lists).__name__}")
+        token_lists = [_check_tokens(f"token_lists[{i}]", tokens) for i, tokens in enumerate(token_lists)]
         counts = Counter(t.lower() if lower else t for tokens in token_lists for t in tokens)
         kept = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
         return cls(kept, lower)
@@ -291,12 +330,19 @@ class Vocab:
 
     def encode(self, tokens):
         """Ids of ``tokens`` as an int64 array, unknown tokens -> 1."""
+        tokens = _check_tokens("tokens", tokens)
         if self.lower:
             tokens = [t.lower() for t in tokens]
         return np.array([self.stoi.get(t, 1) for t in tokens], dtype=np.int64)
 
     def decode(self, ids):
-        return [self.itos[i] for i in ids]
+        """The tokens of integer ids 0..len-1 (0 is <pad>, 1 is <unk>); other ids are an error."""
+        ids = np.asarray(ids)
+        if ids.size and (not np.issubdtype(ids.dtype, np.integer) or ids.ndim != 1):
+            raise TypeError(f"ids must be a 1-d sequence of integers, got {ids.dtype} of shape {ids.shape}")
+        if ids.size and (ids.min() < 0 or ids.max() >= len(self)):
+            raise ValueError(f"ids must lie in 0..{len(self) - 1}, got {ids.min()}..{ids.max()}")
+        return [self.itos[i] for i in ids.reshape(-1)]
 
     def to_dict(self):
         return {"format": self.FORMAT, "lower": self.lower, "tokens": self.itos[2:]}
@@ -305,19 +351,38 @@ class Vocab:
     def from_dict(cls, data):
         if not isinstance(data, dict) or data.get("format") != cls.FORMAT:
             raise ValueError(f"not a numrnn vocabulary (expected format {cls.FORMAT!r})")
+        missing = sorted({"tokens", "lower"} - set(data))
+        if missing:
+            raise ValueError(f"a numrnn vocabulary without {' and '.join(missing)}")
         return cls(data["tokens"], data["lower"])
 
     def save(self, path):
         """Write JSON atomically (a temp file in the same folder, then os.replace)."""
-        atomic_write_text(path, json.dumps(self.to_dict(), ensure_ascii=False))
+        atomic_write_text(check_path("vocabulary file", path), json.dumps(self.to_dict(), ensure_ascii=False))
 
     @classmethod
     def load(cls, path):
-        with open(path, encoding="utf-8") as f:
+        """Read what :meth:`save` wrote; errors name the file."""
+        path = check_path("vocabulary file", path)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"vocabulary file {path!r} does not exist")
+        with open(path, "rb") as f:
             try:
-                return cls.from_dict(json.load(f))
-            except (ValueError, KeyError, TypeError) as err:
+                return cls.from_dict(json.loads(f.read().decode("utf-8")))
+            except (ValueError, KeyError, TypeError) as err:      # UnicodeDecodeError is a ValueError
                 raise ValueError(f"{path}: {err}") from err
+
+
+def _check_tokens(name, tokens):
+    """A list of non-empty str tokens (a bare string would be split into characters: refused)."""
+    if isinstance(tokens, str) or not isinstance(tokens, Iterable):
+        raise TypeError(f"{name} must be a list of str tokens, got {type(tokens).__name__}"
+                        + (" (split it with tokenize)" if isinstance(tokens, str) else ""))
+    tokens = list(tokens)
+    for i, token in enumerate(tokens):
+        if not isinstance(token, str) or not token:
+            raise TypeError(f"{name}[{i}] must be a non-empty str, got {type(token).__name__} {token!r}")
+    return tokens
 
 
 # --------------------------------------------------------------------------------- batches
@@ -329,6 +394,12 @@ def encode(examples, vocab):
     ids : list of int64 arrays, lengths T_i >= 1
     labels : int64 ndarray, shape (N,)
     """
+    if not isinstance(vocab, Vocab):
+        raise TypeError(f"vocab must be an SST Vocab, got {type(vocab).__name__}")
+    examples = list(examples)
+    for i, ex in enumerate(examples):
+        if not isinstance(ex, Example):
+            raise TypeError(f"examples must be Example objects; item {i} is a {type(ex).__name__}")
     empty = [i for i, ex in enumerate(examples) if not ex.tokens]
     if empty:
         raise ValueError(f"example {empty[0]} has no tokens")
@@ -348,6 +419,12 @@ def pad_batch(sequences, pad_id=0):
     tokens : int64 ndarray, shape (B, max T_i); tokens[b, t] = pad_id for t >= T_b
     lengths : int64 ndarray, shape (B,)
     """
+    pad_id = check_int("pad_id", pad_id)
+    sequences = [np.asarray(s) for s in sequences]
+    for i, seq in enumerate(sequences):
+        if seq.ndim != 1 or (seq.size and not np.issubdtype(seq.dtype, np.integer)):
+            raise TypeError(f"sequences[{i}] must be a 1-d array of integer ids, got {seq.dtype} "
+                            f"of shape {seq.shape}")
     lengths = np.array([len(s) for s in sequences], dtype=np.int64)
     if lengths.size == 0 or lengths.min() < 1:
         raise ValueError("pad_batch needs at least one sequence, each of at least one token")
@@ -365,6 +442,12 @@ def iterate_batches(ids, labels, batch_size, rng=None, bucket=20):
     sentences of similar length (less padding, same math), and the batches come in random order.
     """
     batch_size = check_int("batch_size", batch_size, 1)
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or len(labels) != len(ids):
+        raise ValueError(f"labels must be a 1-d array with one label per sequence ({len(ids)}), "
+                         f"got shape {labels.shape}")
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator or None, got {type(rng).__name__}")
     order = np.arange(len(ids))
     if rng is not None:
         order = rng.permutation(order)
@@ -391,6 +474,8 @@ def tokenize(text):
     Punctuation and the clitics 's, n't, 're, 've, 'll, 'd, 'm become tokens of their own:
     ``"It isn't bad."`` -> ``["It", "is", "n't", "bad", "."]``.
     """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
     return _SPLIT_OFF.sub(lambda m: f" {m.group(0)} ", text).split()
 
 
@@ -416,14 +501,22 @@ def load_glove(path, vocab, dtype=np.float64):
 
     Raises
     ------
-    FileNotFoundError, or ValueError naming the file and line of a malformed row.
+    FileNotFoundError or IsADirectoryError naming the file, or ValueError naming the file and line
+    of a malformed row (not UTF-8, too few numbers, not numbers, NaN or inf).
     """
-    path = Path(path)
+    path = Path(check_path("embedding file", path))
     if not path.is_file():
         raise FileNotFoundError(f"embedding file {path} not found")
+    if not isinstance(vocab, Vocab):
+        raise TypeError(f"vocab must be an SST Vocab, got {type(vocab).__name__}")
+    dtype = check_dtype("dtype", dtype)
     E, found, dim = None, np.zeros(len(vocab), dtype=bool), None
-    with open(path, encoding="utf-8", errors="strict") as f:
-        for number, line in enumerate(f, start=1):
+    with open(path, "rb") as f:                          # bytes, so a decoding error knows its line
+        for number, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise ValueError(f"{path}, line {number}: not UTF-8 ({err.reason})") from None
             fields = line.rstrip("\r\n").split(" ")
             if number == 1 and len(fields) == 2 and all(x.isdigit() for x in fields):
                 continue                                    # word2vec header "count dim"

@@ -16,11 +16,12 @@ The grammar has dependencies a model must carry over many characters: the verb a
 with a subject that a parenthesis may separate from it ("the foxes (which the old dog sees) chase
 ..."), every "(" and every opening quote is closed, and paragraphs end with a newline.
 """
-import os
+import numbers
 
 import numpy as np
 
 from .._checks import check_int
+from .._io import check_path
 
 
 # -------------------------------------------------------------------------------- reading
@@ -37,12 +38,15 @@ def read_text(path):
 
     Raises
     ------
-    FileNotFoundError if there is no such file; ValueError naming the file if it is empty or is not
-    valid UTF-8 (with the offset of the first bad byte).
+    FileNotFoundError if there is no such file, IsADirectoryError if it is a folder; ValueError
+    naming the file if it is empty or is not valid UTF-8 (with the offset of the first bad byte).
     """
-    path = os.fspath(path)
-    with open(path, "rb") as f:
-        raw = f.read()
+    path = check_path("text file", path)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"text file {path!r} does not exist") from None
     if not raw:
         raise ValueError(f"text file {path!r} is empty: a language model needs some text")
     try:
@@ -67,9 +71,15 @@ class Vocab:
     """
 
     def __init__(self, chars):
-        chars = list(chars)
-        if not chars or any(not isinstance(c, str) or len(c) != 1 for c in chars):
-            raise ValueError("chars must be a non-empty list of single characters")
+        try:
+            chars = list(chars)
+        except TypeError:
+            raise TypeError(f"chars must be an iterable of single characters, got "
+                            f"{type(chars).__name__}") from None
+        bad = [c for c in chars if not isinstance(c, str) or len(c) != 1]
+        if not chars or bad:
+            raise ValueError(f"chars must be a non-empty list of single characters"
+                             + (f"; got {bad[0]!r}" if bad else ""))
         if len(set(chars)) != len(chars):
             raise ValueError("chars must not repeat a character")
         self.chars = chars
@@ -78,7 +88,9 @@ class Vocab:
     @classmethod
     def from_text(cls, text):
         """The sorted distinct characters of ``text``."""
-        if not isinstance(text, str) or not text:
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        if not text:
             raise ValueError("text must be a non-empty string")
         return cls(sorted(set(text)))
 
@@ -96,14 +108,23 @@ class Vocab:
 
         An unknown character is an error naming ``name`` and the character.
         """
+        if not isinstance(text, str):
+            raise TypeError(f"{name} must be a str, got {type(text).__name__}")
         missing = sorted(set(text) - set(self.index))
         if missing:
             raise ValueError(f"{name} holds characters not in the vocabulary: {missing[:10]!r}")
         return np.fromiter((self.index[c] for c in text), dtype=np.int64, count=len(text))
 
     def decode(self, ids):
-        """The string of the ids (any integer array of values 0..V-1)."""
-        return "".join(self.chars[i] for i in np.asarray(ids).reshape(-1))
+        """The string of the ids (any integer array of values 0..V-1); other ids are an error."""
+        ids = np.asarray(ids)
+        if ids.size and not np.issubdtype(ids.dtype, np.integer):
+            raise TypeError(f"ids must be integers, got {ids.dtype}")
+        ids = ids.reshape(-1).astype(np.int64)
+        if ids.size and (ids.min() < 0 or ids.max() >= len(self)):
+            raise ValueError(f"ids must lie in 0..{len(self) - 1} (the vocabulary's size is "
+                             f"{len(self)}), got {ids.min()}..{ids.max()}")
+        return "".join(self.chars[i] for i in ids)
 
     def to_list(self):
         """JSON-able form, for checkpoints: the characters in id order."""
@@ -123,8 +144,11 @@ def split(ids, valid_fraction=0.1):
     -------
     train, valid : int ndarrays, shapes (N - M,), (M,) with M = round(f N) >= 2
     """
+    if isinstance(valid_fraction, (bool, np.bool_)) or not isinstance(valid_fraction, numbers.Real):
+        raise TypeError(f"valid_fraction must be a number in (0, 1), got {type(valid_fraction).__name__}")
     if not 0 < valid_fraction < 1:
         raise ValueError(f"valid_fraction must lie in (0, 1), got {valid_fraction}")
+    ids = _check_ids(ids)
     n_valid = int(round(valid_fraction * len(ids)))
     if n_valid < 2 or len(ids) - n_valid < 2:
         raise ValueError(f"a stream of {len(ids)} characters is too short to split with "
@@ -150,9 +174,7 @@ def batchify(ids, batch_size):
     streams : int ndarray, shape (B, N), N >= 2
     """
     batch_size = check_int("batch_size", batch_size, 1)
-    ids = np.asarray(ids)
-    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
-        raise ValueError(f"ids must be a 1-d integer array, got {ids.dtype} of shape {ids.shape}")
+    ids = _check_ids(ids)
     n = len(ids) // batch_size
     if n < 2:
         raise ValueError(f"batch_size={batch_size} leaves {n} characters per stream from "
@@ -160,9 +182,26 @@ def batchify(ids, batch_size):
     return ids[:n * batch_size].reshape(batch_size, n)
 
 
+def _check_ids(ids):
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+        raise ValueError(f"ids must be a 1-d integer array, got {ids.dtype} of shape {ids.shape}")
+    return ids
+
+
 def inputs_and_targets(streams):
     """x = streams[:, :-1], y = streams[:, 1:]: each character predicts the next. Shapes (B, N-1)."""
+    if not isinstance(streams, np.ndarray) or streams.ndim != 2 or streams.shape[1] < 2 \
+            or not np.issubdtype(streams.dtype, np.integer):
+        raise ValueError(f"streams must be a 2-d integer array with at least 2 columns (from "
+                         f"batchify), got {_describe(streams)}")
     return streams[:, :-1], streams[:, 1:]
+
+
+def _describe(value):
+    if isinstance(value, np.ndarray):
+        return f"{value.dtype} of shape {value.shape}"
+    return type(value).__name__
 
 
 # ---------------------------------------------------------------------------- default text
@@ -215,7 +254,7 @@ def generate_text(n_chars=100_000, seed=0):
     ----------
     n_chars : int >= 1
         Length of the text: paragraphs are written until there are enough, then cut there.
-    seed : int or numpy.random.Generator
+    seed : int >= 0 or numpy.random.Generator
         Same seed, same text.
 
     Returns
@@ -223,6 +262,8 @@ def generate_text(n_chars=100_000, seed=0):
     text : str of exactly ``n_chars`` characters
     """
     n_chars = check_int("n_chars", n_chars, 1)
+    if not isinstance(seed, np.random.Generator):
+        seed = check_int("seed", seed, 0)
     rng = np.random.default_rng(seed)
     paragraphs, length = [], 0
     while length < n_chars:
