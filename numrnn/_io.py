@@ -134,4 +134,8 @@ def atomic_write_text(path, text):
 
 def save_figure(fig, path, dpi=110):
     """Write a matplotlib figure as PNG to ``path`` atomically (folder created). Returns ``path``."""
+    if not callable(getattr(fig, "savefig", None)):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    if isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not 0 < dpi < float("inf"):
+        raise ValueError(f"dpi must be a positive number, got {dpi!r}")
     return atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight"))

@@ -282,6 +282,10 @@ def test_directories_and_bad_arguments_are_named(tmp_path):
         save_checkpoint(None, model)
     with pytest.raises(TypeError, match="checkpoint path must be a path"):
         load_checkpoint(3)
+    np.save(tmp_path / "array.npy", np.zeros(3))
+    os.replace(tmp_path / "array.npy", tmp_path / "array.npz")            # an .npy under an .npz name
+    with pytest.raises(CheckpointError, match=r"array\.npz is truncated or not an \.npz archive"):
+        load_checkpoint(tmp_path / "array")
     with pytest.raises(TypeError, match="model must be a SequenceModel"):
         save_checkpoint(tmp_path / "x", "model")
     with pytest.raises(TypeError, match="optimizer must be"):
@@ -295,4 +299,4 @@ def test_directories_and_bad_arguments_are_named(tmp_path):
     save_checkpoint(tmp_path / "x", model)
     with pytest.raises(TypeError, match="model must be a SequenceModel or None"):
         load_checkpoint(tmp_path / "x", model="model")
-    assert sorted(os.listdir(tmp_path)) == ["d.npz", "x.json", "x.npz"]
+    assert sorted(os.listdir(tmp_path)) == ["array.npz", "d.npz", "x.json", "x.npz"]

@@ -19,6 +19,15 @@ SST_VOCAB = sst.Vocab(["good", "film"])
 TREE = sst.parse_tree("(3 (2 a) (3 good))")
 
 
+def _figure():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig = plt.figure()
+    plt.close(fig)
+    return fig
+
+
 @pytest.fixture
 def d(tmp_path):
     """A folder, a tree file and a non-UTF-8 vector file in a temporary directory."""
@@ -83,6 +92,7 @@ CASES = [
     (lambda d: list(sst.iterate_batches([np.array([2, 3])] * 2, np.array([0, 1]), 2, rng=0)), TypeError,
      "rng must be a numpy Generator"),
     (lambda d: sst.tokenize(None), TypeError, "text must be a str"),
+    (lambda d: sst.unescape(None), TypeError, "token must be a str"),
     (lambda d: sst.load_glove(d.folder, SST_VOCAB), IsADirectoryError, "embedding file .* is a directory"),
     (lambda d: sst.load_glove(d.tmp / "latin1.vec", SST_VOCAB), ValueError, r"latin1\.vec, line 2: not UTF-8"),
     (lambda d: sst.load_glove(d.tmp / "latin1.vec", VOCAB), TypeError, "vocab must be an SST Vocab"),
@@ -90,6 +100,8 @@ CASES = [
     # ------------------------------------------------------------------- _io.py
     (lambda d: _io.atomic_write(d.folder, lambda f: f.write(b"x")), IsADirectoryError, "folder' is a directory"),
     (lambda d: _io.atomic_write_text(b"/tmp/x", "x"), TypeError, "path must be a str path"),
+    (lambda d: _io.save_figure("figure", d.tmp / "f.png"), TypeError, "fig must be a matplotlib Figure"),
+    (lambda d: _io.save_figure(_figure(), d.tmp / "f.png", dpi=0), ValueError, "dpi must be a positive"),
 ]
 
 

@@ -78,6 +78,8 @@ class Tree:
 
 def unescape(token):
     """Undo the PTB escapes: -LRB- -> '(', ``\\/`` -> '/', ``\\*`` -> '*', quotes -> '"'."""
+    if not isinstance(token, str):
+        raise TypeError(f"token must be a str, got {type(token).__name__}")
     if token in PTB_ESCAPES:
         return PTB_ESCAPES[token]
     return token.replace("\\/", "/").replace("\\*", "*") if "\\" in token else token

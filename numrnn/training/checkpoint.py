@@ -185,13 +185,13 @@ def load_checkpoint(path, model=None):
 
 
 def _read_npz(npz_path):
+    if not zipfile.is_zipfile(npz_path):
+        raise CheckpointError(f"checkpoint file {npz_path} is truncated or not an .npz archive")
     try:
         with np.load(npz_path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as err:
         raise CheckpointError(f"checkpoint file {npz_path} is truncated or corrupt: {err}") from err
-    except AttributeError as err:                         # np.load of a plain .npy: no .files
-        raise CheckpointError(f"checkpoint file {npz_path} is not a numrnn checkpoint (not an .npz archive)") from err
 
 
 def _parse_metadata(raw, npz_path):
