@@ -217,8 +217,8 @@ def diagnose_backward(case, dx, grads, dh=None, dhs=None):
     else:
         late = [t for t in reversed(range(T)) if rel_error(dx[:, t], ref_dx[:, t]) > TOL]
         t_bad = late[0] if late else None
-        where = (f"dL/dh(t) first differs at t={t_bad} (going back from t={T - 1}; seen in "
-                 f"dx(t) = Wx^T (dh(t) relu'(a(t))))" if late else "")
+        where = (f"dL/dh(t) first differs at t={t_bad}, or relu'(a(t)) there (going back from "
+                 f"t={T - 1}; seen in dx(t) = Wx^T (dL/dh(t) * relu'(a(t))))" if late else "")
     causes = _match(BACKWARD_MISTAKES, [dx] + [grads[n] for n in ref_grads],
                     lambda m: _flat(spec_backward(case.params, case.x, K, S, G, case.h0, mistake=m)))
     if t_bad is None:

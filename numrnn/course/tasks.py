@@ -1,15 +1,13 @@
 r"""``numrnn check --task N FILE.py``: the graders of the seven course tasks.
 
 Each grader loads the student's file, calls the task's function(s) on float64 data drawn away from
-the ReLU kink, compares with numrnn's own code (:mod:`numrnn.nn.reference`, the LSTM's
-``_cell_backward``) and with centred finite differences, and explains a failure in words.
+the ReLU kink, compares with numrnn's own code (:mod:`numrnn.nn.reference`) and with centred finite differences, and explains a failure in words.
 """
 import os
 
 import numpy as np
 
 from ..nn import reference
-from ..nn.lstm import _cell_backward
 from .cellcheck import VERSIONS, Case, CellChecks, StudentCell, diagnose_forward, version_cases
 from .report import TOL, Check, Report, rel_error
 from .runner import CannotUse, Runner, StudentCodeError, get_object, load_module
@@ -338,24 +336,17 @@ def grade_sequence_backward(module, run, max_examples=10):
 
 
 # --------------------------------------------------------------------- task 5: LSTM step
-def _sigmoid(z):
-    return 0.5 * (1 + np.tanh(0.5 * z))
-
-
 def _lstm_forward(x, h, c, W, Wx, b):
-    H = h.shape[1]
-    z = h @ W.T + x @ Wx.T + b
-    i, f, o, g = _sigmoid(z[:, :H]), _sigmoid(z[:, H:2 * H]), _sigmoid(z[:, 3 * H:]), np.tanh(z[:, 2 * H:3 * H])
-    c_new = f * c + i * g
-    return o * np.tanh(c_new), c_new, np.concatenate([i, f, g, o], axis=1)
+    """h(t), c(t) of numrnn.nn.reference's LSTM step (gate order i, f, g, o)."""
+    h_new, c_new, _ = reference.lstm_step_forward(x, h, c, W, Wx, b)
+    return h_new, c_new, None
 
 
 def _lstm_reference(dh, dc, x, h, c, W, Wx, b):
-    """numrnn.nn.lstm's own step backward (_cell_backward), gate order i, f, g, o."""
-    _, c_new, gates = _lstm_forward(x, h, c, W, Wx, b)
-    dz = np.empty_like(gates)
-    dc_prev = _cell_backward(dh, dc, gates, np.tanh(c_new), c, dz)
-    return dz @ Wx, dz @ W, dc_prev, dz.T @ h, dz.T @ x, dz.sum(axis=0)
+    """numrnn.nn.reference's LSTM step backward: dx, dh_prev, dc_prev, dW, dWx, db."""
+    _, _, cache = reference.lstm_step_forward(x, h, c, W, Wx, b)
+    d = reference.lstm_step_backward(dh, dc, cache)
+    return d["x"], d["h_prev"], d["c_prev"], d["W"], d["Wx"], d["b"]
 
 
 def grade_lstm_step(module, run, max_examples=10):

@@ -1,0 +1,395 @@
+"""The catalogue of student bugs: each a plain student-style cell (not a numrnn class), and the
+grader must fail it with a diagnosis that names the right place, and pass the correct cell.
+
+``StudentRNN`` is the correct cell as a student writes it; each bug is a subclass that rewrites
+one method the way a student gets it wrong. The assertions read the diagnosis a student reads.
+"""
+import numpy as np
+import pytest
+
+from numrnn.course import check_cell
+
+
+class StudentRNN:
+    """A correct cell, written as a student would from the course's equations."""
+
+    def __init__(self, input_size, hidden_size, n_matrices=1, skip=0, seed=None, dtype=np.float64):
+        rng = np.random.default_rng(seed)
+        self.K, self.S = n_matrices, skip
+        self.params = {f"W{k + 1}": 0.1 * rng.standard_normal((hidden_size, hidden_size))
+                       for k in range(n_matrices)}
+        self.params["Wx"] = 0.1 * rng.standard_normal((hidden_size, input_size))
+        self.params["b"] = np.zeros(hidden_size)
+
+    def forward(self, x, h0=None):
+        B, T, _ = x.shape
+        p, K, S = self.params, self.K, self.S
+        h = {t: np.zeros((B, len(p["b"]))) for t in range(-max(1, S), 0)}
+        if h0 is not None:
+            h[-1] = h0
+        a = {}
+        for t in range(T):
+            W = p[f"W{t % K + 1}"]
+            a[t] = h[t - 1] @ W.T + x[:, t] @ p["Wx"].T + p["b"]
+            h[t] = np.maximum(a[t], 0)
+            if S >= 2 and (t + 1) % S == 0:
+                h[t] = h[t] + h[t - S]
+        return np.stack([h[t] for t in range(T)], axis=1), {"x": x, "h": h, "a": a}
+
+    def backward(self, dhs, cache):
+        x, h, a = cache["x"], cache["h"], cache["a"]
+        p, K, S = self.params, self.K, self.S
+        B, T, H = dhs.shape
+        dh = {t: np.zeros((B, H)) for t in range(-max(1, S), T)}
+        for t in range(T):
+            dh[t] = dh[t] + dhs[:, t]
+        grads = {name: np.zeros_like(value) for name, value in p.items()}
+        dx = np.zeros_like(x)
+        for t in reversed(range(T)):
+            if S >= 2 and (t + 1) % S == 0:
+                dh[t - S] = dh[t - S] + dh[t]
+            da = dh[t] * (a[t] > 0)
+            W = p[f"W{t % K + 1}"]
+            dh[t - 1] = dh[t - 1] + da @ W
+            grads[f"W{t % K + 1}"] += da.T @ h[t - 1]
+            grads["Wx"] += da.T @ x[:, t]
+            grads["b"] += da.sum(axis=0)
+            dx[:, t] = da @ p["Wx"]
+        return dx, grads
+
+
+# ------------------------------------------------------------------------- the bugs
+class SkipDropped(StudentRNN):
+    def backward(self, dhs, cache):
+        x, h, a = cache["x"], cache["h"], cache["a"]
+        p, K = self.params, self.K
+        B, T, H = dhs.shape
+        dh = {t: np.zeros((B, H)) for t in range(-1, T)}
+        for t in range(T):
+            dh[t] = dh[t] + dhs[:, t]
+        grads = {name: np.zeros_like(value) for name, value in p.items()}
+        dx = np.zeros_like(x)
+        for t in reversed(range(T)):                      # forgot the skip line
+            da = dh[t] * (a[t] > 0)
+            dh[t - 1] = dh[t - 1] + da @ p[f"W{t % K + 1}"]
+            grads[f"W{t % K + 1}"] += da.T @ h[t - 1]
+            grads["Wx"] += da.T @ x[:, t]
+            grads["b"] += da.sum(axis=0)
+            dx[:, t] = da @ p["Wx"]
+        return dx, grads
+
+
+class ReluOnSkip(StudentRNN):
+    def backward(self, dhs, cache):
+        x, h, a = cache["x"], cache["h"], cache["a"]
+        p, K, S = self.params, self.K, self.S
+        B, T, H = dhs.shape
+        dh = {t: np.zeros((B, H)) for t in range(-max(1, S), T)}
+        for t in range(T):
+            dh[t] = dh[t] + dhs[:, t]
+        grads = {name: np.zeros_like(value) for name, value in p.items()}
+        dx = np.zeros_like(x)
+        for t in reversed(range(T)):
+            da = dh[t] * (a[t] > 0)
+            if S >= 2 and (t + 1) % S == 0:
+                dh[t - S] = dh[t - S] + da                # relu' on the skip path
+            dh[t - 1] = dh[t - 1] + da @ p[f"W{t % K + 1}"]
+            grads[f"W{t % K + 1}"] += da.T @ h[t - 1]
+            grads["Wx"] += da.T @ x[:, t]
+            grads["b"] += da.sum(axis=0)
+            dx[:, t] = da @ p["Wx"]
+        return dx, grads
+
+
+class AllIntoW1(StudentRNN):
+    def backward(self, dhs, cache):
+        x, h, a = cache["x"], cache["h"], cache["a"]
+        p, K, S = self.params, self.K, self.S
+        B, T, H = dhs.shape
+        dh = {t: np.zeros((B, H)) for t in range(-max(1, S), T)}
+        for t in range(T):
+            dh[t] = dh[t] + dhs[:, t]
+        grads = {name: np.zeros_like(value) for name, value in p.items()}
+        dx = np.zeros_like(x)
+        for t in reversed(range(T)):
+            if S >= 2 and (t + 1) % S == 0:
+                dh[t - S] = dh[t - S] + dh[t]
+            da = dh[t] * (a[t] > 0)
+            dh[t - 1] = dh[t - 1] + da @ p[f"W{t % K + 1}"]
+            grads["W1"] += da.T @ h[t - 1]                # every step into W1
+            grads["Wx"] += da.T @ x[:, t]
+            grads["b"] += da.sum(axis=0)
+            dx[:, t] = da @ p["Wx"]
+        return dx, grads
+
+
+class WrongMatrix(StudentRNN):
+    def backward(self, dhs, cache):
+        x, h, a = cache["x"], cache["h"], cache["a"]
+        p, K, S = self.params, self.K, self.S
+        B, T, H = dhs.shape
+        dh = {t: np.zeros((B, H)) for t in range(-max(1, S), T)}
+        for t in range(T):
+            dh[t] = dh[t] + dhs[:, t]
+        grads = {name: np.zeros_like(value) for name, value in p.items()}
+        dx = np.zeros_like(x)
+        for t in reversed(range(T)):
+            if S >= 2 and (t + 1) % S == 0:
+                dh[t - S] = dh[t - S] + dh[t]
+            da = dh[t] * (a[t] > 0)
+            dh[t - 1] = dh[t - 1] + da @ p[f"W{(t + 1) % K + 1}"]   # the next step's matrix
+            grads[f"W{t % K + 1}"] += da.T @ h[t - 1]
+            grads["Wx"] += da.T @ x[:, t]
+            grads["b"] += da.sum(axis=0)
+            dx[:, t] = da @ p["Wx"]
+        return dx, grads
+
+
+class SkipOffByOne(StudentRNN):
+    def backward(self, dhs, cache):
+        x, h, a = cache["x"], cache["h"], cache["a"]
+        p, K, S = self.params, self.K, self.S
+        B, T, H = dhs.shape
+        dh = {t: np.zeros((B, H)) for t in range(-max(1, S), T)}
+        for t in range(T):
+            dh[t] = dh[t] + dhs[:, t]
+        grads = {name: np.zeros_like(value) for name, value in p.items()}
+        dx = np.zeros_like(x)
+        for t in reversed(range(T)):
+            if S >= 2 and t % S == 0:                     # should be (t + 1) % S
+                dh[t - S] = dh[t - S] + dh[t]
+            da = dh[t] * (a[t] > 0)
+            dh[t - 1] = dh[t - 1] + da @ p[f"W{t % K + 1}"]
+            grads[f"W{t % K + 1}"] += da.T @ h[t - 1]
+            grads["Wx"] += da.T @ x[:, t]
+            grads["b"] += da.sum(axis=0)
+            dx[:, t] = da @ p["Wx"]
+        return dx, grads
+
+
+class Accumulating(StudentRNN):
+    def backward(self, dhs, cache):
+        x, h, a = cache["x"], cache["h"], cache["a"]
+        p, K, S = self.params, self.K, self.S
+        B, T, H = dhs.shape
+        dh = {t: np.zeros((B, H)) for t in range(-max(1, S), T)}
+        for t in range(T):
+            dh[t] = dh[t] + dhs[:, t]
+        if not hasattr(self, "grads"):                    # made once, kept across calls
+            self.grads = {name: np.zeros_like(value) for name, value in p.items()}
+        dx = np.zeros_like(x)
+        for t in reversed(range(T)):
+            if S >= 2 and (t + 1) % S == 0:
+                dh[t - S] = dh[t - S] + dh[t]
+            da = dh[t] * (a[t] > 0)
+            dh[t - 1] = dh[t - 1] + da @ p[f"W{t % K + 1}"]
+            self.grads[f"W{t % K + 1}"] += da.T @ h[t - 1]
+            self.grads["Wx"] += da.T @ x[:, t]
+            self.grads["b"] += da.sum(axis=0)
+            dx[:, t] = da @ p["Wx"]
+        return dx, {name: g.copy() for name, g in self.grads.items()}
+
+
+class MutatesCache(StudentRNN):
+    def backward(self, dhs, cache):
+        x, h, a = cache["x"], cache["h"], cache["a"]
+        p, K, S = self.params, self.K, self.S
+        B, T, H = dhs.shape
+        for t in range(T):
+            a[t] = (a[t] > 0).astype(float)               # "saves memory": a becomes relu'(a)
+        dh = {t: np.zeros((B, H)) for t in range(-max(1, S), T)}
+        for t in range(T):
+            dh[t] = dh[t] + dhs[:, t]
+        grads = {name: np.zeros_like(value) for name, value in p.items()}
+        dx = np.zeros_like(x)
+        for t in reversed(range(T)):
+            if S >= 2 and (t + 1) % S == 0:
+                dh[t - S] = dh[t - S] + dh[t]
+            da = dh[t] * a[t]
+            dh[t - 1] = dh[t - 1] + da @ p[f"W{t % K + 1}"]
+            grads[f"W{t % K + 1}"] += da.T @ h[t - 1]
+            grads["Wx"] += da.T @ x[:, t]
+            grads["b"] += da.sum(axis=0)
+            dx[:, t] = da @ p["Wx"]
+        return dx, grads
+
+
+class DWxMissingStep(StudentRNN):
+    def backward(self, dhs, cache):
+        x, h, a = cache["x"], cache["h"], cache["a"]
+        p, K, S = self.params, self.K, self.S
+        B, T, H = dhs.shape
+        dh = {t: np.zeros((B, H)) for t in range(-max(1, S), T)}
+        for t in range(T):
+            dh[t] = dh[t] + dhs[:, t]
+        grads = {name: np.zeros_like(value) for name, value in p.items()}
+        dx = np.zeros_like(x)
+        for t in reversed(range(T)):
+            if S >= 2 and (t + 1) % S == 0:
+                dh[t - S] = dh[t - S] + dh[t]
+            da = dh[t] * (a[t] > 0)
+            dh[t - 1] = dh[t - 1] + da @ p[f"W{t % K + 1}"]
+            grads[f"W{t % K + 1}"] += da.T @ h[t - 1]
+            if t > 0:                                     # off-by-one: step 0 never added
+                grads["Wx"] += da.T @ x[:, t]
+            grads["b"] += da.sum(axis=0)
+            dx[:, t] = da @ p["Wx"]
+        return dx, grads
+
+
+class SkipBeforeRelu(StudentRNN):
+    def forward(self, x, h0=None):
+        B, T, _ = x.shape
+        p, K, S = self.params, self.K, self.S
+        h = {t: np.zeros((B, len(p["b"]))) for t in range(-max(1, S), 0)}
+        if h0 is not None:
+            h[-1] = h0
+        a = {}
+        for t in range(T):
+            a[t] = h[t - 1] @ p[f"W{t % K + 1}"].T + x[:, t] @ p["Wx"].T + p["b"]
+            if S >= 2 and (t + 1) % S == 0:
+                h[t] = np.maximum(a[t] + h[t - S], 0)     # skip inside the ReLU
+            else:
+                h[t] = np.maximum(a[t], 0)
+        return np.stack([h[t] for t in range(T)], axis=1), {"x": x, "h": h, "a": a}
+
+
+class ScheduleStartsAtW2(StudentRNN):
+    def forward(self, x, h0=None):
+        B, T, _ = x.shape
+        p, K, S = self.params, self.K, self.S
+        h = {t: np.zeros((B, len(p["b"]))) for t in range(-max(1, S), 0)}
+        if h0 is not None:
+            h[-1] = h0
+        a = {}
+        for t in range(T):
+            W = p[f"W{(t + 1) % K + 1}"]                  # counts steps from 1
+            a[t] = h[t - 1] @ W.T + x[:, t] @ p["Wx"].T + p["b"]
+            h[t] = np.maximum(a[t], 0)
+            if S >= 2 and (t + 1) % S == 0:
+                h[t] = h[t] + h[t - S]
+        return np.stack([h[t] for t in range(T)], axis=1), {"x": x, "h": h, "a": a}
+
+
+class RecurrentDroppedOnSkip(StudentRNN):
+    def forward(self, x, h0=None):
+        B, T, _ = x.shape
+        p, K, S = self.params, self.K, self.S
+        h = {t: np.zeros((B, len(p["b"]))) for t in range(-max(1, S), 0)}
+        if h0 is not None:
+            h[-1] = h0
+        a = {}
+        for t in range(T):
+            if S >= 2 and (t + 1) % S == 0:               # "the skip replaces the recurrence"
+                a[t] = x[:, t] @ p["Wx"].T + p["b"]
+                h[t] = np.maximum(a[t], 0) + h[t - S]
+            else:
+                a[t] = h[t - 1] @ p[f"W{t % K + 1}"].T + x[:, t] @ p["Wx"].T + p["b"]
+                h[t] = np.maximum(a[t], 0)
+        return np.stack([h[t] for t in range(T)], axis=1), {"x": x, "h": h, "a": a}
+
+
+class ReluFromH(StudentRNN):
+    def backward(self, dhs, cache):
+        x, h, a = cache["x"], cache["h"], cache["a"]
+        p, K, S = self.params, self.K, self.S
+        B, T, H = dhs.shape
+        dh = {t: np.zeros((B, H)) for t in range(-max(1, S), T)}
+        for t in range(T):
+            dh[t] = dh[t] + dhs[:, t]
+        grads = {name: np.zeros_like(value) for name, value in p.items()}
+        dx = np.zeros_like(x)
+        for t in reversed(range(T)):
+            if S >= 2 and (t + 1) % S == 0:
+                dh[t - S] = dh[t - S] + dh[t]
+            da = dh[t] * (h[t] > 0)                       # relu' from h(t)
+            dh[t - 1] = dh[t - 1] + da @ p[f"W{t % K + 1}"]
+            grads[f"W{t % K + 1}"] += da.T @ h[t - 1]
+            grads["Wx"] += da.T @ x[:, t]
+            grads["b"] += da.sum(axis=0)
+            dx[:, t] = da @ p["Wx"]
+        return dx, grads
+
+
+class OnlyLastStep(StudentRNN):
+    def backward(self, dhs, cache):
+        x, h, a = cache["x"], cache["h"], cache["a"]
+        p, K, S = self.params, self.K, self.S
+        B, T, H = dhs.shape
+        dh = {t: np.zeros((B, H)) for t in range(-max(1, S), T)}
+        dh[T - 1] = dhs[:, -1]                            # only the last step's loss
+        grads = {name: np.zeros_like(value) for name, value in p.items()}
+        dx = np.zeros_like(x)
+        for t in reversed(range(T)):
+            if S >= 2 and (t + 1) % S == 0:
+                dh[t - S] = dh[t - S] + dh[t]
+            da = dh[t] * (a[t] > 0)
+            dh[t - 1] = dh[t - 1] + da @ p[f"W{t % K + 1}"]
+            grads[f"W{t % K + 1}"] += da.T @ h[t - 1]
+            grads["Wx"] += da.T @ x[:, t]
+            grads["b"] += da.sum(axis=0)
+            dx[:, t] = da @ p["Wx"]
+        return dx, grads
+
+
+def failed(cls):
+    """{check name: diagnosis} of the checks the cell fails."""
+    checks = check_cell(cls, cls.__name__, max_examples=5)
+    return {c.name: c.diagnosis for c in checks if not c.passed}
+
+
+BACKWARD, MATRICES = "backward = reference BPTT", "each W_k collects only the steps that use it"
+FORWARD, LOSSES = "forward = specification", "every step's loss reaches the gradients"
+TWICE, CALLS = "backward twice: same answer, cache and dhs unchanged", "no accumulation across calls"
+
+#: bug -> (the check that must fail, the words its diagnosis must contain)
+CATALOGUE = {
+    SkipDropped: (BACKWARD, ["dL/dh(t) first differs at t=5", "the skip path from the skip step 7",
+                             "the gradient through the skip path to h(t-S) is missing", "version C"]),
+    ReluOnSkip: (BACKWARD, ["first differs at t=5", "skip path is multiplied by relu'(a(t))",
+                            "version C"]),
+    AllIntoW1: (MATRICES, ["dW1 holds the terms of steps 0, 1, 2", "it should hold the term of step 0",
+                           "dW2 holds 0"]),
+    WrongMatrix: (BACKWARD, ["the recurrent path uses the wrong matrix", "version B",
+                             "dL/dh(t) first differs at t=7"]),
+    SkipOffByOne: (BACKWARD, ["skip line runs on the wrong steps (off by one)", "version C"]),
+    Accumulating: (TWICE, ["accumulate across calls"]),
+    MutatesCache: (TWICE, ["changed the cache", "cache['a']"]),
+    DWxMissingStep: (BACKWARD, ["dWx is wrong", "dWx misses the term of step 0",
+                                "dL/dh(t) is right at every step", "version A"]),
+    SkipBeforeRelu: (FORWARD, ["h(t) first differs at t=1, a skip step of W1",
+                               "the skip is added before the ReLU", "version C"]),
+    ScheduleStartsAtW2: (FORWARD, ["h(t) first differs at t=0, a step of W1",
+                                   "the schedule starts at W2", "version B"]),
+    RecurrentDroppedOnSkip: (FORWARD, ["h(t) first differs at t=1, a skip step",
+                                       "the recurrent term W_k h(t-1) is dropped on skip steps"]),
+    ReluFromH: (BACKWARD, ["relu' is taken from h(t) instead of a(t)", "a skip step", "version C"]),
+    OnlyLastStep: (LOSSES, ["a loss at steps 0..7 alone gives zero gradients",
+                            "must be added at every step"]),
+}
+
+
+def test_the_correct_student_cell_passes_every_check():
+    checks = check_cell(StudentRNN, "StudentRNN", max_examples=5)
+    assert [c.name for c in checks if not c.passed] == []
+    assert len(checks) == 9
+
+
+@pytest.mark.parametrize("bug", list(CATALOGUE), ids=lambda c: c.__name__)
+def test_each_bug_fails_with_a_diagnosis_naming_the_place(bug):
+    check, words = CATALOGUE[bug]
+    found = failed(bug)
+    assert check in found, f"{bug.__name__} should fail {check!r}; failed: {list(found)}"
+    for w in words:
+        assert w in found[check], f"{bug.__name__}: {w!r} not in the diagnosis:\n{found[check]}"
+
+
+def test_accumulation_is_named_in_both_checks():
+    found = failed(Accumulating)
+    assert "twice the first" in found[TWICE]
+    assert "include the first call's" in found[CALLS]
+
+
+def test_only_last_step_also_fails_the_reference_with_its_cause():
+    found = failed(OnlyLastStep)
+    assert "only the last step's dL/dh is used" in found[BACKWARD]
