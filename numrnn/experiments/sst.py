@@ -16,10 +16,11 @@ Training (:func:`train`) is Adam on right-padded, length-bucketed batches
 (:func:`numrnn.data.sst.iterate_batches`), gradient clipping by global norm, and early stopping on
 dev accuracy: the parameters of the best dev epoch are kept, test accuracy is measured once, on them.
 
-The embedding matrix (V x D, V ~ 16,600) gets a *lazy* Adam update: only the rows of the words in
-the batch move (the same rule as PyTorch's SparseAdam / TensorFlow's LazyAdam). A dense update would
-touch all 1.7 M entries on every batch and take most of the epoch's time; every other parameter gets
-the ordinary dense :class:`numrnn.training.optim.Adam` step.
+The embedding matrix (V x D, V ~ 16,600) gets a *lazy* Adam update (``Adam(lazy=("embed.E",))``):
+only the rows of the words in the batch move (the same rule as PyTorch's SparseAdam / TensorFlow's
+LazyAdam). A dense update would touch all 1.7 M entries on every batch and take most of the epoch's
+time; every other parameter gets the ordinary dense Adam step. The loop is numrnn's one
+:class:`~numrnn.training.trainer.Trainer`, with early stopping as its epoch callback.
 
 Commands (see :func:`add_parser`): ``numrnn sst`` runs the experiment grid and writes the table and
 figures; ``numrnn sst-predict`` classifies sentences with a saved model.
@@ -36,8 +37,9 @@ import numpy as np
 
 from .._io import atomic_write_text
 from ..data import sst as data
-from ..training.model import SequenceModel
-from ..training.optim import Adam, clip_by_global_norm
+from ..training.model import SequenceModel, layer_options
+from ..training.optim import Adam
+from ..training.trainer import EarlyStopping, Trainer
 
 #: Published fine-grained test accuracies (%), for context only: other models and conditions.
 REFERENCES = [
@@ -71,9 +73,9 @@ class Config:
     min_count: int = 1
     phrases: bool = False
     glove: str = None
-    activation: str = "relu"      # RNN only
-    init: str = "normal"          # RNN only
-    scale: float = 1.0            # RNN only
+    activation: str = "relu"      # given to the cells that take it (layer_options): the RNN
+    init: str = "normal"          # the RNN, LSTM and GRU (the LSTM's default too)
+    scale: float = 1.0            # the RNN, LSTM and GRU (the LSTM's default too)
     dtype: str = "float32"
 
     @property
@@ -96,9 +98,8 @@ def build_model(config, vocab):
     if config.glove:
         vectors, found = data.load_glove(config.glove, vocab)
         embed_size = vectors.shape[1]
-    layer_kwargs = {}
-    if config.cell == "rnn":
-        layer_kwargs = dict(activation=config.activation, init=config.init, scale=config.scale)
+    options = layer_options(config.cell)       # the cell's own options, e.g. the RNN's activation
+    layer_kwargs = {k: getattr(config, k) for k in ("activation", "init", "scale") if k in options}
     model = SequenceModel(embed_size, config.hidden_size, len(data.LABELS), cell=config.cell,
                           version=config.version, loss="ce", vocab_size=len(vocab),
                           dropout=config.dropout if config.regularised else 0.0,
@@ -141,103 +142,14 @@ def predict(model, vocab, text):
     return int(probs.argmax()), probs, vocab.decode(ids)
 
 
-# ----------------------------------------------------------------------------- one update
-def adam_rows(opt, name, theta, rows, g):
-    r"""Lazy Adam on some rows of ``theta``: the dense rule applied to ``theta[rows]`` only.
-
-    .. math::
-
-        m_r \leftarrow \beta_1 m_r + (1-\beta_1) g_r, \quad
-        v_r \leftarrow \beta_2 v_r + (1-\beta_2) g_r^2, \quad
-        \theta_r \leftarrow \theta_r - \eta \frac{m_r / (1-\beta_1^t)}{\sqrt{v_r / (1-\beta_2^t)} + \epsilon}
-
-    for every row r in ``rows``; other rows and their moments do not change. ``t`` is the optimiser's
-    step count (advanced by its dense ``step`` just before), and L2 decay, if any, applies to the
-    same rows. The moments live in ``opt.state`` under ``name``, so checkpoints keep them.
-
-    Parameters
-    ----------
-    opt : numrnn.training.optim.Adam
-    name : str, key of the moments, e.g. "embed.E"
-    theta : ndarray, shape (V, D), updated in place
-    rows : int ndarray, shape (R,), distinct
-    g : ndarray, shape (R, D), the gradient of those rows
-    """
-    if not isinstance(opt, Adam):
-        raise TypeError(f"adam_rows needs a numrnn.training.optim.Adam, got {type(opt).__name__}")
-    if opt.weight_decay:
-        g = g + opt.weight_decay * theta[rows]
-    m, v = opt._slot("m", name, theta), opt._slot("v", name, theta)
-    m[rows] = opt.beta1 * m[rows] + (1 - opt.beta1) * g
-    v[rows] = opt.beta2 * v[rows] + (1 - opt.beta2) * g * g
-    m_hat = m[rows] / (1 - opt.beta1 ** opt.t)
-    v_hat = v[rows] / (1 - opt.beta2 ** opt.t)
-    theta[rows] -= (opt.lr * m_hat / (np.sqrt(v_hat) + opt.eps)).astype(theta.dtype)
-
-
-class Diverged(RuntimeError):
-    """A step was refused because the loss, a gradient or a parameter became nan/inf."""
-
-
-def train_step(model, opt, tokens, lengths, labels, clip):
-    """One Adam update on a batch; returns the batch loss.
-
-    The embedding gradient is non-zero only on the rows of the batch's tokens, so the global norm for
-    clipping is computed on those rows (it equals the dense norm) and only they are updated.
-
-    Raises
-    ------
-    Diverged
-        If the loss or a gradient is nan/inf, or an update would make a parameter nan/inf; the
-        parameters are then left exactly as they were before the call.
-    """
-    with np.errstate(over="ignore", invalid="ignore"):
-        loss, grads, _ = model.loss_and_grads(tokens, labels, lengths=lengths)
-    rows = np.unique(tokens)
-    grads["embed.E"] = grads["embed.E"][rows]
-    bad = [k for k, g in grads.items() if not np.all(np.isfinite(g))]
-    if not np.isfinite(loss) or bad:
-        raise Diverged(f"loss {loss}" if not np.isfinite(loss) else f"gradient of {bad[0]} is nan/inf")
-    grads, _ = clip_by_global_norm(grads, clip)
-    params = model.params
-    E, g_rows = params.pop("embed.E"), grads.pop("embed.E")
-    saved = {k: v.copy() for k, v in params.items()}
-    saved_rows, saved_state = E[rows].copy(), _moments(opt, rows)
-    with np.errstate(over="ignore", invalid="ignore"):   # an overflow is caught just below
-        opt.step(params, grads)
-        adam_rows(opt, "embed.E", E, rows, g_rows)
-    bad = [k for k, v in params.items() if not np.all(np.isfinite(v))]
-    if bad or not np.all(np.isfinite(E[rows])):
-        for k, v in saved.items():
-            params[k][...] = v
-        E[rows] = saved_rows
-        _restore_moments(opt, rows, saved_state)
-        raise Diverged(f"parameter {(bad or ['embed.E'])[0]} became nan/inf")
-    return loss
-
-
-def _moments(opt, rows):
-    """Copies of the optimiser's step count and moments (dense ones whole, embedding rows only)."""
-    return opt.t, {s: {k: (v[rows] if k == "embed.E" else v).copy() for k, v in table.items()}
-                   for s, table in opt.state.items()}
-
-
-def _restore_moments(opt, rows, saved):
-    opt.t, state = saved
-    for slot, table in state.items():
-        for k, v in table.items():
-            if k == "embed.E":
-                opt.state[slot][k][rows] = v
-            else:
-                opt.state[slot][k] = v
-    for slot, table in opt.state.items():     # moments created by the refused step
-        for k in [k for k in table if k not in state[slot]]:
-            del table[k]
-
-
 # ---------------------------------------------------------------------------- one training run
 def train(config, splits, vocab, progress=False):
-    """Train one model with early stopping on dev accuracy.
+    """Train one model with :class:`~numrnn.training.trainer.Trainer`, early stopping on dev accuracy.
+
+    Lazy Adam on the embedding (``Adam(lazy=("embed.E",))``), padded length-bucketed batches
+    (:meth:`~numrnn.training.trainer.Trainer.fit_batches`), clipping, and
+    :class:`~numrnn.training.trainer.EarlyStopping` on dev accuracy, which gives the model the
+    parameters of the best dev epoch at the end.
 
     Parameters
     ----------
@@ -251,42 +163,32 @@ def train(config, splits, vocab, progress=False):
     model : SequenceModel holding the parameters of the best dev epoch
     history : dict
         "train_loss", "dev_acc", "seconds", "cpu_seconds" per epoch; "best_epoch" (1-based, 0 if no
-        epoch finished), "dev_acc_best", "diverged" (None or "step N: reason").
+        epoch finished), "dev_acc_best", "diverged" (None or the trainer's
+        :class:`~numrnn.training.trainer.Diverged` record), "glove_rows".
     """
     model, n_glove = build_model(config, vocab)
-    opt = Adam(lr=config.lr, weight_decay=config.weight_decay if config.regularised else 0.0)
-    rng = np.random.default_rng([config.seed, 1])
-    history = {"train_loss": [], "dev_acc": [], "seconds": [], "cpu_seconds": [], "best_epoch": 0,
-               "dev_acc_best": accuracy(model, *splits["dev"]), "diverged": None, "glove_rows": n_glove}
-    best, step = _copy(model.params), 0
-    for epoch in range(1, config.epochs + 1):
-        wall, cpu, total, count = time.perf_counter(), time.process_time(), 0.0, 0
-        try:
-            for tokens, lengths, labels in data.iterate_batches(*splits["train"], config.batch_size, rng):
-                step += 1
-                total += train_step(model, opt, tokens, lengths, labels, config.clip) * len(labels)
-                count += len(labels)
-        except Diverged as err:
-            history["diverged"] = f"step {step}: {err}"
-            break
-        history["seconds"].append(time.perf_counter() - wall)
-        history["cpu_seconds"].append(time.process_time() - cpu)
-        history["train_loss"].append(total / count)
-        history["dev_acc"].append(accuracy(model, *splits["dev"]))
+    opt = Adam(lr=config.lr, weight_decay=config.weight_decay if config.regularised else 0.0,
+               lazy=("embed.E",))
+    early = EarlyStopping(lambda m: accuracy(m, *splits["dev"]), config.patience,
+                          initial=accuracy(model, *splits["dev"]))
+
+    def report(trainer):
         if progress:
-            print(f"{config.name} epoch {epoch}: loss {total / count:.4f}  dev {history['dev_acc'][-1]:.4f}"
-                  f"  {history['seconds'][-1]:.1f}s", flush=True)
-        if history["dev_acc"][-1] > history["dev_acc_best"] or history["best_epoch"] == 0:
-            history["best_epoch"], history["dev_acc_best"] = epoch, history["dev_acc"][-1]
-            best = _copy(model.params)
-        elif epoch - history["best_epoch"] >= config.patience:
-            break
-    model.set_params(best)
+            print(f"{config.name} epoch {trainer.epoch}: loss {trainer.history['epoch_loss'][-1]:.4f}  "
+                  f"dev {early.scores[-1]:.4f}  {trainer.history['epoch_time'][-1]:.1f}s", flush=True)
+
+    def batches(rng):
+        for tokens, lengths, labels in data.iterate_batches(*splits["train"], config.batch_size, rng):
+            yield tokens, labels, lengths, None
+
+    trainer = Trainer(model, opt, clip=config.clip, seed=np.random.default_rng([config.seed, 1]),
+                      progress=False, on_epoch_end=[early, report])
+    trainer.fit_batches(batches, epochs=config.epochs)
+    h = trainer.history
+    history = {"train_loss": h["epoch_loss"], "dev_acc": early.scores, "seconds": h["epoch_time"],
+               "cpu_seconds": h["epoch_cpu_time"], "best_epoch": early.best_epoch,
+               "dev_acc_best": early.best, "diverged": h["diverged"], "glove_rows": n_glove}
     return model, history
-
-
-def _copy(params):
-    return {k: v.copy() for k, v in params.items()}
 
 
 # ------------------------------------------------------------------------------- data, once
