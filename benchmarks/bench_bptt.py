@@ -34,6 +34,7 @@ PyTorch is optional (``pip install -e ".[bench]"``); without it the script runs 
 bound, and prints what it skipped and why.
 """
 import argparse
+import contextlib
 import gc
 import json
 import math
@@ -208,24 +209,42 @@ def time_interleaved(contenders, reps, warmup):
     faults per call. The order of the contenders rotates every repetition."""
     names = list(contenders)
     samples = {n: {"wall": [], "cpu": [], "sys": [], "minflt": []} for n in names}
-    for rep in range(warmup + reps):
-        order = names[rep % len(names):] + names[:rep % len(names)]
-        for name in order:
-            gc.collect()
-            r0 = resource.getrusage(resource.RUSAGE_SELF)
-            w0, c0 = time.perf_counter(), time.process_time()
-            contenders[name]()
-            w1, c1 = time.perf_counter(), time.process_time()
-            r1 = resource.getrusage(resource.RUSAGE_SELF)
-            if rep >= warmup:
-                s = samples[name]
-                s["wall"].append(w1 - w0)
-                s["cpu"].append(c1 - c0)
-                s["sys"].append(r1.ru_stime - r0.ru_stime)
-                s["minflt"].append(r1.ru_minflt - r0.ru_minflt)
+    with gc_paused():
+        for rep in range(warmup + reps):
+            order = names[rep % len(names):] + names[:rep % len(names)]
+            for name in order:
+                _time_one(contenders[name], samples[name] if rep >= warmup else None)
     return {n: {"wall": statistics.median(s["wall"]), "cpu": statistics.median(s["cpu"]),
                 "sys": statistics.fmean(s["sys"]), "minflt": statistics.fmean(s["minflt"])}
             for n, s in samples.items()}
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """No garbage collection while timing (as timeit does): one gc.collect() costs ~0.2 s once torch
+    is imported, and arrays and autograd graphs are freed by reference counting anyway."""
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _time_one(run, into):
+    """Call run() once; append its wall, CPU and system seconds and minor page faults to ``into``."""
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
+    w0, c0 = time.perf_counter(), time.process_time()
+    run()
+    w1, c1 = time.perf_counter(), time.process_time()
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    if into is not None:
+        into["wall"].append(w1 - w0)
+        into["cpu"].append(c1 - c0)
+        into["sys"].append(r1.ru_stime - r0.ru_stime)
+        into["minflt"].append(r1.ru_minflt - r0.ru_minflt)
 
 
 def matmul_seconds(m, k, n, dtype, reps, clock=time.perf_counter):
@@ -278,11 +297,11 @@ def python_seconds(family, name, T, D, dtype, reps, blas_cache, clock):
                            rng.standard_normal((1, T, 1)).astype(dtype))
     run()
     samples = []
-    for _ in range(reps):
-        gc.collect()
-        t0 = clock()
-        run()
-        samples.append(clock() - t0)
+    with gc_paused():
+        for _ in range(reps):
+            t0 = clock()
+            run()
+            samples.append(clock() - t0)
     tiny_bound, _ = blas_bound(bptt_products(family, 1, T, D, 1, layer.n_matrices), dtype, reps,
                                blas_cache, clock)
     return max(0.0, statistics.median(samples) - tiny_bound)
