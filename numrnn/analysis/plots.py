@@ -301,7 +301,7 @@ def plot_truncation_study(studies, window, title):
         raise ValueError("studies is empty: nothing to plot")
     n_cols = max(len(study) for study in studies.values())
     fig, axes = plt.subplots(len(studies), n_cols, figsize=(3.6 * n_cols, 3.1 * len(studies)),
-                             sharey="row", squeeze=False, layout="constrained")
+                             squeeze=False, layout="constrained")   # own y range: A falls 40 decades, C barely moves
     for row, (row_label, study) in zip(axes, studies.items()):
         for ax, (name, curves) in zip(row, study.items()):
             lags = np.arange(len(curves["full"]))
