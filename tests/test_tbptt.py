@@ -5,6 +5,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from numrnn.nn import CELLS as REGISTRY
 from numrnn.nn.gradcheck import check_gradients
 from numrnn.training.model import SequenceModel
 from numrnn.nn.rnn import RNN, RNNState
@@ -14,14 +15,11 @@ from numrnn.training.tbptt import (Window, check_state, state_after, truncated_g
 
 from strategies import schedules, seeds
 
-CELLS = ["rnn", "lstm"]
+CELLS = sorted(REGISTRY)                         # rnn, lstm, gru: every cell of the registry
 
 
 def _layer(cell, D, H, seed, **schedule):
-    if cell == "rnn":
-        return RNN(D, H, seed=seed, **schedule)
-    from numrnn.nn.lstm import LSTM
-    return LSTM(D, H, seed=seed, **schedule)
+    return REGISTRY[cell](D, H, seed=seed, **schedule)
 
 
 def _model(cell, seed, vocab=5, D=3, H=4, out=4, **kw):
