@@ -161,7 +161,7 @@ def test_a_tiny_model_beats_the_unigram_baseline_in_seconds():
     text = generate_text(20_000, seed=0)
     model, vocab, history = train(text, version="A", hidden_size=32, embed_size=8, batch_size=16,
                                   k1=25, epochs=2, lr=5e-3, seed=0)
-    assert history["diverged_at"] is None
+    assert history["diverged"] is None
     assert history["updates"] == 90                      # 18000 chars / 16 streams / k1=25, twice
     assert history["valid_bpc"][-1] < history["unigram_bpc"] - 0.5, history
 
@@ -175,7 +175,7 @@ def test_a_diverging_run_stops_and_keeps_the_last_good_parameters():
     assert history["updates"] == 1
     # update 1 (lr 1e300) leaves finite but huge weights whose loss is inf: update 2 cannot be made,
     # and the last parameters with a finite loss are the initial ones
-    assert (history["diverged_at"], history["kept_after_updates"]) == (2, 0)
+    assert (history["diverged"]["step"], history["diverged"]["kept"]) == (2, 0)
     assert any("stopped at update 2" in line and "after 0 updates" in line for line in logs), logs
     fresh = build_model(model.output_size, "A", hidden_size=8, embed_size=4, seed=0)
     for name, value in fresh.params.items():
@@ -223,23 +223,64 @@ def test_a_file_that_is_not_a_char_lm_checkpoint_is_refused(tmp_path):
 def test_the_command_line_trains_on_a_users_file_and_samples(tmp_path, capsys):
     corpus = tmp_path / "mine.txt"
     corpus.write_text(generate_text(3000, seed=2), encoding="utf-8")
-    out = tmp_path / "ck" / "lm"
+    out = tmp_path / "ck"
     code = main(["charlm-train", "--text", str(corpus), "--version", "B", "--hidden-size", "8",
                  "--embed-size", "4", "--batch-size", "4", "--window", "20", "--epochs", "1",
                  "--out", str(out), "--sample-chars", "0"])
-    assert code == 0 and (tmp_path / "ck" / "lm.npz").exists() and (tmp_path / "ck" / "lm.json").exists()
-    assert "epoch 1" in capsys.readouterr().out
+    assert code == 0 and (out / "model.npz").exists() and (out / "model.json").exists()
+    printed = capsys.readouterr().out
+    assert "epoch 1" in printed and f"saved {out / 'model'}.npz/.json" in printed
     main(["charlm-sample", "--checkpoint", str(out), "--chars", "40", "--seed", "7", "--prime", "the"])
     first = capsys.readouterr().out
     main(["charlm-sample", "--checkpoint", str(out), "--chars", "40", "--seed", "7", "--prime", "the"])
     assert first == capsys.readouterr().out and first.startswith("the") and len(first) == 44
 
 
-def test_the_command_line_refuses_a_bad_text_file(tmp_path):
+def test_the_command_line_refuses_a_bad_text_file(tmp_path, capsys):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"\xff\xfe\x00")
-    with pytest.raises(ValueError, match="bad.txt.*not valid UTF-8"):
-        main(["charlm-train", "--text", str(bad), "--out", str(tmp_path / "m")])
+    assert main(["charlm-train", "--text", str(bad), "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert "charlm-train: error:" in err and "bad.txt" in err and "not valid UTF-8" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_diverging_command_says_where_saves_what_it_kept_and_exits_3(tmp_path, capsys):
+    out = tmp_path / "ck"
+    code = main(["charlm-train", "--generate-chars", "5000", "--hidden-size", "8", "--embed-size", "4",
+                 "--window", "20", "--epochs", "3", "--optimizer", "sgd", "--lr", "1e300",
+                 "--out", str(out), "--sample-chars", "0"])
+    captured = capsys.readouterr()
+    assert code == 3
+    assert "diverged at step 2 (loss is" in captured.err and "initial parameters" in captured.err
+    assert f"saved {out / 'model'}" in captured.out            # and it was: the kept parameters
+    model, vocab, extra = load_checkpoint(out / "model")
+    fresh = build_model(len(vocab), "A", hidden_size=8, embed_size=4, seed=0)
+    for name, value in fresh.params.items():
+        np.testing.assert_array_equal(model.params[name], value)
+    assert extra["history"]["diverged"]["step"] == 2
+
+
+@pytest.mark.parametrize("argv,flag", [(["--clip", "0"], "argument --clip: must lie in (0, inf)"),
+                                       (["--lr", "nan"], "argument --lr: must be a finite number"),
+                                       (["--seed", "-1"], "argument --seed: must be >= 0"),
+                                       (["--hidden-size", "0"], "argument --hidden-size: must be >= 1"),
+                                       (["--cell", "elman"], "argument --cell: invalid choice"),
+                                       (["--cell", "lstm", "--activation", "tanh"],
+                                        "--activation does not apply to the lstm cell")])
+def test_bad_flags_are_named(tmp_path, capsys, argv, flag):
+    assert main(["charlm-train", "--generate-chars", "3000", "--out", str(tmp_path), *argv]) == 2
+    err = capsys.readouterr().err
+    assert flag in err and "Traceback" not in err
+
+
+def test_old_flag_spellings_still_work(tmp_path, capsys):
+    assert main(["charlm-compare", "--generate-chars", "3000", "--versions", "A", "--seeds", "0",
+                 "--hidden", "4", "--embed-size", "4", "--batch-size", "4", "--window", "20",
+                 "--epochs", "1", "--jobs", "1", "--cell", "gru", "--out", str(tmp_path)]) == 0
+    table = (tmp_path / "charlm.md").read_text()
+    assert "| A | " in table and "--hidden 4" in table and "cell=gru" in table
 
 
 def test_the_comparison_reports_every_version_and_seed():

@@ -25,7 +25,6 @@ import argparse
 import math
 import numbers
 import os
-import shlex
 import sys
 import time
 
@@ -36,8 +35,10 @@ from .._checks import check_int
 from .._io import atomic_write_text
 from ..nn.losses import log_softmax, softmax_cross_entropy
 from ..training.model import SequenceModel
-from ..training.optim import clip_by_global_norm, make_optimizer
-from ..training.tbptt import check_window, truncated_steps
+from ..training.optim import OPTIMIZERS, make_optimizer
+from ..training.tbptt import check_window
+from ..training.trainer import Trainer
+from . import common
 from ..data.text import Vocab, batchify, generate_text, inputs_and_targets, read_text, split
 
 LN2 = math.log(2.0)
@@ -153,6 +154,9 @@ def train(text, version="A", cell="rnn", hidden_size=64, embed_size=16, batch_si
           **layer_kwargs):
     """Train a character LM on ``text`` with truncated BPTT; evaluate validation bpc every epoch.
 
+    The loop is numrnn's one :class:`~numrnn.training.trainer.Trainer` with ``tbptt=(k1, k2)``,
+    ``reset_every``, ``max_updates`` and ``shuffle=False`` (the B streams stay in order, one batch).
+
     Parameters
     ----------
     text : str
@@ -177,7 +181,8 @@ def train(text, version="A", cell="rnn", hidden_size=64, embed_size=16, batch_si
     seed : int
         Seeds the initialisation.
     checkpoint_path : str, optional
-        Save model, optimiser and vocabulary after each epoch (``.npz`` + ``.json``, atomically).
+        Save model, optimiser and vocabulary after each epoch, and when the run diverges (the
+        parameters it kept), atomically.
     log : callable(str), optional
         Receives one line per epoch (e.g. ``print``).
 
@@ -187,10 +192,10 @@ def train(text, version="A", cell="rnn", hidden_size=64, embed_size=16, batch_si
     vocab : Vocab
     history : dict
         "train_loss" mean cross-entropy (nats) of each update; "valid_bpc" per epoch;
-        "unigram_bpc" the baseline; "updates" applied; "diverged_at" the update that could not be
-        made because a loss, gradient or parameter was not finite (None if none), and then
-        "kept_after_updates": the model holds the parameters after that many updates, the last
-        whose loss was finite; "seconds".
+        "unigram_bpc" the baseline; "updates" applied; "diverged" None or the trainer's
+        :class:`~numrnn.training.trainer.Diverged` record (the update refused, why, and "kept":
+        the update whose parameters the model holds, the last whose loss was finite);
+        "checkpoint" the path last written (None if none was); "seconds".
     """
     k1, k2 = check_window(k1, k2)
     epochs = check_int("epochs", epochs, 1)
@@ -202,68 +207,37 @@ def train(text, version="A", cell="rnn", hidden_size=64, embed_size=16, batch_si
     model = build_model(len(vocab), version, cell, hidden_size, embed_size, seed, dtype,
                         **layer_kwargs)
     opt = make_optimizer(optimizer, lr=lr)
-    history = {"train_loss": [], "valid_bpc": [], "updates": 0, "diverged_at": None,
+    history = {"train_loss": [], "valid_bpc": [], "updates": 0, "diverged": None, "checkpoint": None,
                "unigram_bpc": unigram_bits(train_ids, valid_ids, len(vocab))}
-    last_good = {}
-    for epoch in range(1, epochs + 1):
-        if not _train_epoch(model, opt, x, y, k1, k2, clip, reset_every, max_updates, history,
-                            last_good):
-            break
-        history["valid_bpc"].append(bits_per_char(model, valid, reset_every=reset_every))
-        if log:
-            log(f"epoch {epoch}: updates {history['updates']}, train {_mean_bpc(history):.3f} bpc, "
-                f"valid {history['valid_bpc'][-1]:.3f} bpc (unigram {history['unigram_bpc']:.3f})")
+
+    def save(trainer):
+        history["updates"], history["diverged"] = trainer.step, trainer.diverged
         if checkpoint_path:
-            save_checkpoint(checkpoint_path, model, vocab, opt, {"history": history, "epoch": epoch})
-        if max_updates is not None and history["updates"] >= max_updates:
-            break
-    if history["diverged_at"] is not None and log:
-        log(f"stopped at update {history['diverged_at']}: a non-finite loss, gradient or parameter; "
-            f"kept the last parameters with a finite loss, those after "
-            f"{history['kept_after_updates']} updates")
-    if history["diverged_at"] is not None and not history["valid_bpc"]:
+            save_checkpoint(checkpoint_path, model, vocab, opt, {"history": history, "epoch": trainer.epoch})
+            history["checkpoint"] = os.fspath(checkpoint_path)
+
+    def end_of_epoch(trainer):
         history["valid_bpc"].append(bits_per_char(model, valid, reset_every=reset_every))
+        history["updates"] = trainer.step
+        if log:
+            log(f"epoch {trainer.epoch}: updates {trainer.step}, train {_mean_bpc(history):.3f} bpc, "
+                f"valid {history['valid_bpc'][-1]:.3f} bpc (unigram {history['unigram_bpc']:.3f})")
+        save(trainer)
+
+    trainer = Trainer(model, opt, batch_size=len(x), clip=clip, tbptt=(k1, k2), reset_every=reset_every,
+                      max_updates=max_updates, shuffle=False, progress=False, on_epoch_end=end_of_epoch)
+    history["train_loss"] = trainer.history["loss"]          # the same list, filled as it trains
+    trainer.fit(x, y, epochs=epochs)
+    history["updates"], history["diverged"] = trainer.step, trainer.diverged
+    if trainer.diverged is not None:
+        if not history["valid_bpc"]:
+            history["valid_bpc"].append(bits_per_char(model, valid, reset_every=reset_every))
+        if log:
+            log(f"stopped at update {trainer.diverged['step']} ({trainer.diverged['reason']}); kept the "
+                f"last parameters with a finite loss, those after {trainer.diverged['kept']} updates")
+        save(trainer)
     history["seconds"] = time.perf_counter() - started
     return model, vocab, history
-
-
-def _train_epoch(model, opt, x, y, k1, k2, clip, reset_every, max_updates, history, last_good):
-    """One pass of BPTT(k2; k1) over the streams. False if training must stop (divergence)."""
-    for xs, ys in _segments(x, y, reset_every):
-        for _, loss, grads, _ in truncated_steps(model, xs, ys, k1, k2):
-            if not _update(model, opt, loss, grads, clip, history, last_good):
-                return False
-            if max_updates is not None and history["updates"] >= max_updates:
-                return True
-    return True
-
-
-def _update(model, opt, loss, grads, clip, history, last_good):
-    """Clip and apply one update, or stop on a non-finite loss, gradient or result.
-
-    ``last_good`` holds the parameters whose loss was the last finite one (and after how many
-    updates); on stopping the model gets them back.
-    """
-    norm = math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads.values()))
-    if not (math.isfinite(loss) and math.isfinite(norm)):
-        return _stop(model, history, last_good)
-    last_good.update(params={k: v.copy() for k, v in model.params.items()}, after=history["updates"])
-    if clip is not None:
-        grads, _ = clip_by_global_norm(grads, clip)
-    opt.step(model.params, grads)
-    if not all(np.all(np.isfinite(v)) for v in model.params.values()):
-        return _stop(model, history, last_good)
-    history["updates"] += 1
-    history["train_loss"].append(float(loss))
-    return True
-
-
-def _stop(model, history, last_good):
-    history["diverged_at"] = history["updates"] + 1
-    if last_good:
-        model.set_params(last_good["params"])
-    history["kept_after_updates"] = last_good.get("after", 0)
-    return False
 
 
 def _mean_bpc(history, last=50):
@@ -321,7 +295,7 @@ def _run_one(job):
     return {"version": version, "seed": seed, "valid_bpc": h["valid_bpc"][-1],
             "best_valid_bpc": min(h["valid_bpc"]), "curve": h["valid_bpc"],
             "train_bpc": _mean_bpc(h), "unigram_bpc": h["unigram_bpc"], "updates": h["updates"],
-            "diverged_at": h["diverged_at"], "seconds": h["seconds"]}
+            "diverged_at": h["diverged"]["step"] if h["diverged"] else None, "seconds": h["seconds"]}
 
 
 def results_markdown(rows, command, settings):
@@ -362,63 +336,62 @@ def results_markdown(rows, command, settings):
 # ---------------------------------------------------------------------------- command line
 def _add_model_args(p):
     p.add_argument("--text", help="UTF-8 plain-text file to train on (default: the generated text)")
-    p.add_argument("--generate-chars", type=int, default=100_000,
+    p.add_argument("--generate-chars", type=common.POSITIVE_INT, default=100_000,
                    help="length of the generated default text (default 100000)")
-    p.add_argument("--text-seed", type=int, default=0, help="seed of the generated text (default 0)")
-    p.add_argument("--cell", choices=["rnn", "lstm"], default="rnn")
-    p.add_argument("--hidden-size", type=int, default=64)
-    p.add_argument("--embed-size", type=int, default=16)
-    p.add_argument("--init", choices=["normal", "orthogonal", "identity"], default="normal",
-                   help="recurrent initialisation of the RNN (default normal)")
-    p.add_argument("--scale", type=float, default=1.0, help="gain of the recurrent init (RNN)")
-    p.add_argument("--activation", choices=["relu", "tanh"], default="relu",
-                   help="activation of the RNN (default relu, as in the paper)")
-    p.add_argument("--batch-size", type=int, default=32, help="parallel streams B (default 32)")
-    p.add_argument("--window", "--k1", dest="k1", type=int, default=50,
+    p.add_argument("--text-seed", type=common.SEED, default=0, help="seed of the generated text (default 0)")
+    common.add_cell_flag(p)
+    p.add_argument("--hidden-size", type=common.POSITIVE_INT, default=64, help="H (default 64)")
+    common.add_alias(p, "--hidden", "--hidden-size", type=common.POSITIVE_INT)
+    p.add_argument("--embed-size", type=common.POSITIVE_INT, default=16, help="E (default 16)")
+    common.add_layer_flags(p)
+    p.add_argument("--batch-size", type=common.POSITIVE_INT, default=32, help="parallel streams B (default 32)")
+    p.add_argument("--window", "--k1", dest="k1", type=common.POSITIVE_INT, default=50,
                    help="truncated BPTT: update every k1 steps (default 50)")
-    p.add_argument("--k2", type=int, default=None,
+    p.add_argument("--k2", type=common.POSITIVE_INT, default=None,
                    help="backpropagate k2 >= k1 steps (default k2 = k1)")
-    p.add_argument("--reset-every", type=int, default=None,
+    p.add_argument("--reset-every", type=common.POSITIVE_INT, default=None,
                    help="reset the carried state to zeros every R steps (default: never)")
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--max-updates", type=int, default=None)
-    p.add_argument("--optimizer", choices=["sgd", "momentum", "rmsprop", "adam"], default="adam")
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--clip", type=float, default=1.0, help="clip gradients to this global norm")
-    p.add_argument("--valid-fraction", type=float, default=0.1)
+    p.add_argument("--epochs", type=common.POSITIVE_INT, default=5)
+    p.add_argument("--max-updates", type=common.POSITIVE_INT, default=None)
+    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam")
+    p.add_argument("--lr", type=common.POSITIVE, default=2e-3)
+    p.add_argument("--clip", type=common.POSITIVE, default=1.0, help="clip gradients to this global norm")
+    p.add_argument("--valid-fraction", type=common.number(0, 1, True, True), default=0.1)
 
 
 def add_parser(subparsers):
     """Add the subcommands charlm-train, charlm-sample and charlm-compare to an argparse parser."""
     p = subparsers.add_parser("charlm-train", help="train a character-level language model",
                               description="Train a character LM with truncated BPTT on a UTF-8 "
-                                          "text file (default: a generated text).")
+                                          "text file (default: a generated text). Exit status 3 if "
+                                          "the run diverged (the kept parameters are saved).")
     _add_model_args(p)
     p.add_argument("--version", default="A",
                    help="paper version A, B, C, D or special (default A: with the state carried, "
                         "C and D do not learn a character LM, see results/charlm.md)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=common.SEED, default=0)
     p.add_argument("--out", default="checkpoints/charlm",
-                   help="checkpoint path: writes PATH.npz and PATH.json (default checkpoints/charlm)")
-    p.add_argument("--sample-chars", type=int, default=300,
+                   help="folder: writes OUT/model.npz and OUT/model.json (default checkpoints/charlm)")
+    p.add_argument("--sample-chars", type=common.integer(0), default=300,
                    help="print a sample of this many characters at the end (0: none)")
     p.set_defaults(func=_train_command)
 
     p = subparsers.add_parser("charlm-sample", help="generate text from a trained character LM")
     p.add_argument("--checkpoint", default="checkpoints/charlm",
-                   help="as given to charlm-train --out (default checkpoints/charlm)")
-    p.add_argument("--chars", type=int, default=500, help="characters to generate")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=0)
+                   help="the folder given to charlm-train --out (default checkpoints/charlm)")
+    p.add_argument("--chars", type=common.POSITIVE_INT, default=500, help="characters to generate")
+    p.add_argument("--temperature", type=common.POSITIVE, default=1.0)
+    p.add_argument("--seed", type=common.SEED, default=0)
     p.add_argument("--prime", default="", help="text to start from")
     p.set_defaults(func=_sample_command)
 
     p = subparsers.add_parser("charlm-compare", help="compare versions by validation bpc")
     _add_model_args(p)
     p.add_argument("--versions", nargs="+", default=["A", "B", "C", "D"])
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--out", default="results/charlm.md")
+    p.add_argument("--seeds", nargs="+", type=common.SEED, default=[0, 1, 2])
+    p.add_argument("--workers", type=common.POSITIVE_INT, default=1, help="processes (default 1)")
+    common.add_alias(p, "--jobs", "--workers", type=common.POSITIVE_INT)
+    p.add_argument("--out", default="results", help="folder: writes OUT/charlm.md (default results)")
     p.set_defaults(func=_compare_command)
 
 
@@ -427,28 +400,31 @@ def _corpus(args):
 
 
 def _train_kwargs(args):
-    kwargs = dict(cell=args.cell, hidden_size=args.hidden_size, embed_size=args.embed_size,
-                  batch_size=args.batch_size, k1=args.k1, k2=args.k2, epochs=args.epochs,
-                  max_updates=args.max_updates, optimizer=args.optimizer, lr=args.lr,
-                  clip=args.clip, reset_every=args.reset_every,
-                  valid_fraction=args.valid_fraction)
-    if args.cell == "rnn":
-        kwargs.update(init=args.init, scale=args.scale, activation=args.activation)
-    return kwargs
+    return dict(cell=args.cell, hidden_size=args.hidden_size, embed_size=args.embed_size,
+                batch_size=args.batch_size, k1=args.k1, k2=args.k2, epochs=args.epochs,
+                max_updates=args.max_updates, optimizer=args.optimizer, lr=args.lr,
+                clip=args.clip, reset_every=args.reset_every, valid_fraction=args.valid_fraction,
+                **common.layer_kwargs(args, args.cell))
 
 
 def _train_command(args):
+    path = common.checkpoint_in(os.path.join(args.out, ""))
     model, vocab, history = train(_corpus(args), version=args.version, seed=args.seed,
-                                  checkpoint_path=args.out, log=print, **_train_kwargs(args))
-    print(f"saved {args.out}.npz/.json ({model.n_params()} parameters, {history['updates']} updates, "
+                                  checkpoint_path=path, log=print, **_train_kwargs(args))
+    d = history["diverged"]
+    saved = f"saved {history['checkpoint']}.npz/.json" if history["checkpoint"] else "no checkpoint written"
+    print(f"{saved} ({model.n_params()} parameters, {history['updates']} updates, "
           f"{history['seconds']:.0f} s)")
     if args.sample_chars:
         print(sample(model, vocab, args.sample_chars, temperature=0.8, seed=args.seed))
-    return 1 if history["diverged_at"] is not None else 0
+    if d is not None:
+        print(f"numrnn charlm-train: {d.describe()}", file=sys.stderr)
+        return common.EXIT_DIVERGED
+    return 0
 
 
 def _sample_command(args):
-    model, vocab, _ = load_checkpoint(args.checkpoint)
+    model, vocab, _ = load_checkpoint(common.checkpoint_in(args.checkpoint))
     print(sample(model, vocab, args.chars, args.temperature, args.seed, args.prime or None))
     return 0
 
@@ -458,19 +434,18 @@ def _compare_command(args):
     rows = compare_versions(args.versions, args.seeds, _corpus(args), args.workers, **kwargs)
     settings = dict(kwargs, text=args.text or f"generated({args.generate_chars}, seed={args.text_seed})",
                     seeds=args.seeds)
-    prog = "python -m numrnn.experiments.charlm" if sys.argv[0].endswith("charlm.py") else "numrnn"
-    command = " ".join([prog] + [shlex.quote(a) for a in sys.argv[1:]])
-    report = results_markdown(rows, command, settings)
-    atomic_write_text(args.out, report)
+    report = results_markdown(rows, common.command_line(args), settings)
+    os.makedirs(args.out, exist_ok=True)
+    atomic_write_text(os.path.join(args.out, "charlm.md"), report)
     print(report)
     return 0
 
 
 def main(argv=None):
+    """``python -m numrnn.experiments.charlm charlm-train ...`` works without the package's CLI."""
     parser = argparse.ArgumentParser(prog="python -m numrnn.experiments.charlm")
     add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    return common.run_main(parser, argv)
 
 
 if __name__ == "__main__":
