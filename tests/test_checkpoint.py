@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from numrnn.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from numrnn.training.checkpoint import CheckpointError, checkpoint_files, load_checkpoint, save_checkpoint
 from numrnn.training.model import SequenceModel
 from numrnn.training.optim import Adam
 from numrnn.data.tasks import first_element
@@ -284,6 +284,11 @@ def test_directories_and_bad_arguments_are_named(tmp_path):
         load_checkpoint(tmp_path / "d")
     with pytest.raises(ValueError, match="names a folder"):
         save_checkpoint(str(tmp_path) + os.sep, model)
+    with pytest.raises(ValueError, match="names a folder"):                 # checked before a long run
+        checkpoint_files(str(tmp_path / "runs") + "/")
+    with pytest.raises(IsADirectoryError, match=r"d\.npz is a directory"):
+        checkpoint_files(tmp_path / "d.json")
+    assert checkpoint_files(tmp_path / "e.json") == (str(tmp_path / "e.npz"), str(tmp_path / "e.json"))
     with pytest.raises(TypeError, match="checkpoint path must be a path"):
         save_checkpoint(None, model)
     with pytest.raises(TypeError, match="checkpoint path must be a path"):

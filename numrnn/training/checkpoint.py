@@ -54,15 +54,25 @@ class Checkpoint:
     meta: dict = None
 
 
-def _paths(path, role="checkpoint path"):
-    base = check_path(role, path, kind="checkpoint")
+def checkpoint_files(path):
+    """``(PATH.npz, PATH.json)`` for a checkpoint path given with or without an extension.
+
+    Call it before a long run to check a ``--save`` path early: a path that names a folder
+    (``runs/``) is a ValueError, a folder where ``PATH.npz`` or ``PATH.json`` should be an
+    IsADirectoryError, a path that is not a str or PathLike a TypeError; each names the path.
+    """
+    base = check_path("checkpoint path", path, kind="checkpoint")
     for ext in (".npz", ".json"):
         if base.endswith(ext):
             base = base[: -len(ext)]
     if not os.path.basename(base) or base.endswith((os.sep, "/")):
-        raise ValueError(f"{role} {os.fspath(path)!r} names a folder; give a file name in it, "
+        raise ValueError(f"checkpoint path {os.fspath(path)!r} names a folder; give a file name in it, "
                          f"e.g. {os.path.join(base or '.', 'model')!r}")
-    return base + ".npz", base + ".json"
+    files = base + ".npz", base + ".json"
+    for p in files:
+        if os.path.isdir(p):
+            raise IsADirectoryError(f"checkpoint file {p} is a directory; choose another checkpoint path")
+    return files
 
 
 # ------------------------------------------------------------------------------------ save
@@ -89,10 +99,7 @@ def save_checkpoint(path, model, optimizer=None, trainer=None, meta=None):
     ------
     TypeError naming the argument (or the ``meta`` entry) that cannot be saved; nothing is written then.
     """
-    npz_path, json_path = _paths(path)
-    for p in (npz_path, json_path):
-        if os.path.isdir(p):
-            raise IsADirectoryError(f"checkpoint file {p} is a directory; choose another checkpoint path")
+    npz_path, json_path = checkpoint_files(path)
     if not isinstance(model, SequenceModel):
         raise TypeError(f"model must be a SequenceModel, got {type(model).__name__}")
     if optimizer is not None and not callable(getattr(optimizer, "state_dict", None)):
@@ -157,12 +164,12 @@ def load_checkpoint(path, model=None):
         Missing, truncated, corrupt or edited files, a ``.json`` that belongs to another
         checkpoint, or a config that differs from ``model``'s. The message names the file.
     """
-    npz_path, json_path = _paths(path)
+    try:
+        npz_path, json_path = checkpoint_files(path)
+    except IsADirectoryError as err:
+        raise CheckpointError(str(err).replace("choose another checkpoint path", "not a checkpoint")) from None
     if model is not None and not isinstance(model, SequenceModel):
         raise TypeError(f"model must be a SequenceModel or None, got {type(model).__name__}")
-    for p in (npz_path, json_path):
-        if os.path.isdir(p):
-            raise CheckpointError(f"checkpoint file {p} is a directory, not a checkpoint")
     if not os.path.exists(npz_path):
         alone = f" ({json_path} alone holds no parameters)" if os.path.exists(json_path) else ""
         raise CheckpointError(f"checkpoint file {npz_path} does not exist{alone}")
@@ -317,4 +324,5 @@ def _jsonable(value):
     raise TypeError(f"cannot store {type(value).__name__} in a checkpoint's JSON")
 
 
-__all__ = ["save_checkpoint", "load_checkpoint", "Checkpoint", "CheckpointError", "FORMAT"]
+__all__ = ["save_checkpoint", "load_checkpoint", "checkpoint_files", "Checkpoint", "CheckpointError",
+           "FORMAT"]
