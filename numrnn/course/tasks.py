@@ -237,7 +237,7 @@ def grade_sequence_forward(module, run, max_examples=10):
     def continuation():
         worst = 0.0
         for case in version_cases(3):
-            P, m = max(1, case.S), 4
+            P, m = max(1, case.S), 3
             full = reference.rnn_forward(case.params, case.x, case.K, case.S, h0=case.h0)[0]
             hist = np.concatenate([np.zeros((P - 1, case.B, case.H)), case.h0[None],
                                    full[:, :m].transpose(1, 0, 2)])[-P:]

@@ -1,0 +1,113 @@
+"""The course tasks: starters generated from the solutions, and each task's grader failing a
+typical mistake with a diagnosis that names it (the mistakes made by editing one line of the
+instructor's solution), and passing the solution."""
+import os
+
+import numpy as np
+import pytest
+
+from numrnn.course import grade_task, write_course
+from numrnn.course.starter import FILES, course_files, keep_solutions, strip_solutions
+
+
+def test_blocks_become_raises_that_name_the_task():
+    src = ("def f(x):\n    ### BEGIN SOLUTION task 9: double x\n    y = 2 * x\n    ### END SOLUTION\n"
+           "    return y\n")
+    assert strip_solutions(src) == "def f(x):\n    raise NotImplementedError('task 9: double x')\n    return y\n"
+    assert keep_solutions(src) == "def f(x):\n    y = 2 * x\n    return y\n"
+    with pytest.raises(ValueError, match="unbalanced"):
+        strip_solutions("    ### BEGIN SOLUTION task 1\n    y = 1\n")
+
+
+def test_every_task_has_exactly_one_blank_and_the_starter_imports():
+    starter = course_files()
+    blanks = {n: sum(f"NotImplementedError('task {n}:" in text or f'NotImplementedError("task {n}:' in text
+                     for text in starter.values()) for n in range(1, 8)}
+    assert blanks == {n: 1 for n in range(1, 8)}
+    for name in FILES:
+        compile(starter[name], name, "exec")
+        assert "### BEGIN" not in course_files(solutions=True)[name]
+
+
+@pytest.fixture(scope="module")
+def key(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("key")
+    write_course(folder, solutions=True)
+    return folder
+
+
+def mutated(tmp_path, key, name, old, new):
+    """A copy of the solutions with one line of ``name`` changed, as a student gets it wrong."""
+    folder = tmp_path / "student"
+    folder.mkdir(exist_ok=True)
+    for f in os.listdir(key):
+        text = (key / f).read_text()
+        if f == name:
+            assert text.count(old) == 1, f"{old!r} not once in {name}"
+            text = text.replace(old, new)
+        (folder / f).write_text(text)
+    return folder
+
+
+def diagnosis(report):
+    assert report.status == 1, report.text()
+    return "\n".join(c.diagnosis for c in report.checks if not c.passed)
+
+
+@pytest.mark.parametrize("task", range(1, 8))
+def test_the_solutions_pass(key, task):
+    report = grade_task(task, key, max_examples=5)
+    assert report.passed, report.text()
+    assert report.score == 1.0 and report.text().endswith("passed")
+
+
+# task -> (file, the line as solved, the line as a student wrote it, words the diagnosis must contain)
+MISTAKES = {
+    "step without relu": (1, "rnn_step.py", "h = np.maximum(a, 0)", "h = a", ["task 1: h is wrong", "the ReLU is missing"]),
+    "step W not transposed": (1, "rnn_step.py", "a = h_prev @ W.T +", "a = h_prev @ W +",
+                              ["W is used without its transpose"]),
+    "step backward without relu'": (2, "rnn_step.py", "da = dh * (a > 0)", "da = dh",
+                                    ["dx, dh_prev, dW, dWx, db wrong", "relu' is missing"]),
+    "step dW transposed": (2, "rnn_step.py", "    dW = da.T @ h_prev\n", "    dW = h_prev.T @ da\n",
+                           ["dW wrong", "dW is transposed"]),
+    "sequence on a step without relu": (3, "rnn_step.py", "h = np.maximum(a, 0)", "h = a",
+                                  ["h(t) first differs at t=0", "the ReLU is missing"]),
+    "sequence ignores start": (3, "rnn_sequence.py", "W = params[f\"W{(start + t) % n_matrices + 1}\"]",
+                               "W = params[f\"W{t % n_matrices + 1}\"]",
+                               ["continuing from step 3", "h first differs at local step 0 = t=3, a step of W2",
+                                "version B"]),
+    "sequence backward without skip": (4, "rnn_sequence.py", "dh[t - S] = dh[t - S] + dh[t]", "pass",
+                                       ["dL/dh(t) is right for t > 5 and first differs at t=5",
+                                        "the skip path from the skip step 7", "version C"]),
+    "lstm forget gate from c(t)": (5, "lstm_step.py", "dc_total * c_prev * f * (1 - f)", "dc_total * c * f * (1 - f)",
+                                   ["differ for gate f", "dz_f = dc_total * c(t-1) * f(1-f)"]),
+    "lstm cell path without f": (5, "lstm_step.py", "dc_prev = dc_total * f", "dc_prev = dc_total",
+                                 ["dc_prev wrong", "the cell path is not: dc(t-1) = dc_total * f"]),
+    "lstm tanh' missing": (5, "lstm_step.py", "dc_total = dc + dh * o * (1 - tanh_c ** 2)",
+                           "dc_total = dc + dh * o", ["gates i, f, g", "dc_total = dc + dh * o * (1 - tanh^2 c)"]),
+    "lag norms reversed": (6, "grad_lag.py", "dh[T - 1 - lag]", "dh[lag]", ["the norms are in reverse order"]),
+    "truncation restarts the schedule": (7, "truncated.py", "history=history, start=start)", "history=history)",
+                                         ["the schedule restarts in every window", "version B"]),
+    "truncation carries h(t-1) only": (7, "truncated.py", "history = np.concatenate([history, hs_w.transpose(1, 0, 2)])[-P:]",
+                                       "history = np.concatenate([history, hs_w.transpose(1, 0, 2)])[-P:]; history[:-1] = 0",
+                                       ["the carried state holds only h(t-1)", "version C"]),
+    "truncation keeps the last window": (7, "truncated.py", "grads[name] += grads_w[name]", "grads[name] = grads_w[name]",
+                                         ["only the last window's gradients are kept"]),
+}
+
+
+@pytest.mark.parametrize("mistake", list(MISTAKES))
+def test_a_typical_mistake_is_named(tmp_path, key, mistake):
+    task, name, old, new, words = MISTAKES[mistake]
+    folder = mutated(tmp_path, key, name, old, new)
+    text = diagnosis(grade_task(task, folder, max_examples=5))
+    for w in words:
+        assert w in text, f"{w!r} not in:\n{text}"
+
+
+def test_a_task_that_returns_the_wrong_kind_of_thing(tmp_path, key):
+    folder = mutated(tmp_path, key, "rnn_step.py", "return dx, dh_prev, dW, dWx, db", "return dx, dh_prev, dW")
+    text = diagnosis(grade_task(2, folder))
+    assert "task 2: rnn_step_backward must return a tuple of 5, got a tuple of 3" in text
+    folder = mutated(tmp_path, key, "grad_lag.py", "return norms", "return norms.astype(np.float32)")
+    assert "task 6: norms has dtype float32, expected float64" in diagnosis(grade_task(6, folder))
