@@ -135,49 +135,64 @@ def test_predict_round_trips_through_a_saved_model(loaded, tmp_path, capsys):
 
 
 def test_the_experiment_command_writes_table_json_and_figures(treebank, tmp_path, monkeypatch):
-    out, figures = tmp_path / "results" / "sst", tmp_path / "figures"
+    out, figures = tmp_path / "results", tmp_path / "figures"
     common = ["sst", "--sst-dir", str(treebank), "--versions", "A", "D", "--seeds", "0", "1",
               "--embed-size", "6", "--hidden-size", "5", "--epochs", "2", "--batch-size", "2",
               "--reg", "both", "--figures", str(figures)]
-    assert sst.main(common + ["--cells", "rnn", "--jobs", "1", "--out", str(out)]) == 0
-    runs = json.loads(out.with_suffix(".json").read_text())
+    assert sst.main(common + ["--cells", "rnn", "--workers", "1", "--out", str(out)]) == 0
+    runs = json.loads((out / "sst.json").read_text())
     assert len(runs["runs"]) == 8
-    assert runs["command"] == " ".join(["python -m numrnn.experiments.sst", *common, "--cells", "rnn", "--jobs",
-                                        "1", "--out", str(out)])
-    table = out.with_suffix(".md").read_text()
+    assert runs["command"] == " ".join(["python -m numrnn.experiments.sst", *common, "--cells", "rnn",
+                                        "--workers", "1", "--out", str(out)])
+    table = (out / "sst.md").read_text()
     assert "| RNN D | reg | 0,1 |" in table and "| RNN A | none | 0,1 |" in table
     assert "Majority class" in table and "46.4" in table
     assert (figures / "learning_curves.png").stat().st_size > 0
     assert (figures / "test_accuracy.png").stat().st_size > 0
-    # the same runs in a pool of two workers give the same numbers (each run is seeded)
+    # the same runs in a pool of two workers give the same numbers (each run is seeded); --jobs is
+    # the old spelling of --workers
     monkeypatch.setattr(sst, "plot", lambda *args: None)            # figures were checked above
-    assert sst.main(common + ["--cells", "rnn", "--jobs", "2", "--out", str(tmp_path / "pool")]) == 0
-    pooled = json.loads((tmp_path / "pool.json").read_text())["runs"]
-    for a, b in zip(runs["runs"], pooled):
+    assert sst.main(common + ["--cells", "rnn", "--jobs", "2", "--out", str(out), "--name", "pool"]) == 0
+    pooled = json.loads((out / "pool.json").read_text())
+    assert pooled["workers"] == 2
+    for a, b in zip(runs["runs"], pooled["runs"]):
         assert (a["name"], a["test_acc"], a["history"]["train_loss"]) == \
             (b["name"], b["test_acc"], b["history"]["train_loss"])
 
 
 def test_resume_skips_finished_runs(treebank, tmp_path, monkeypatch):
-    out = tmp_path / "r"
     args = ["sst", "--sst-dir", str(treebank), "--cells", "rnn", "--versions", "A", "--seeds", "0",
-            "--embed-size", "4", "--hidden-size", "3", "--epochs", "1", "--jobs", "1",
-            "--out", str(out), "--figures", str(tmp_path / "f"), "--reg", "on"]
+            "--embed-size", "4", "--hidden-size", "3", "--epochs", "1", "--workers", "1",
+            "--out", str(tmp_path), "--name", "r", "--figures", str(tmp_path / "f"), "--reg", "on"]
     monkeypatch.setattr(sst, "plot", lambda *args: None)            # figures: tested above
-    sst.main(args)
-    monkeypatch.setattr(sst, "run", lambda *a, **k: pytest.fail("a finished run was repeated"))
-    sst.main(args + ["--resume"])
+    assert sst.main(args) == 0
+    monkeypatch.setattr(sst, "run_config", lambda *a, **k: pytest.fail("a finished run was repeated"))
+    assert sst.main(args + ["--resume"]) == 0
     result = json.loads((tmp_path / "r.json").read_text())
     assert len(result["runs"]) == 1
     assert result["commands"] == [" ".join(["python -m numrnn.experiments.sst", *args]),
                                   " ".join(["python -m numrnn.experiments.sst", *args, "--resume"])]
 
 
-def test_bad_arguments_are_named(treebank, tmp_path):
-    with pytest.raises(SystemExit):
-        sst.main(["sst", "--versions", "E"])
-    with pytest.raises(FileNotFoundError, match="train.txt"):
-        sst.main(["sst", "--sst-dir", str(tmp_path / "nowhere"), "--jobs", "1"])
+@pytest.mark.parametrize("argv,message", [
+    (["--versions", "E"], "argument --versions: invalid choice: 'E'"),
+    (["--cells", "elman"], "argument --cells: invalid choice: 'elman'"),
+    (["--workers", "0"], "argument --workers: must be >= 1"),
+    (["--dropout", "1"], "argument --dropout: must lie in [0, 1)"),
+    (["--lr", "-1"], "argument --lr: must lie in (0, inf)"),
+    (["--seeds", "0", "-2"], "argument --seeds: must be >= 0"),
+    (["--clip", "inf"], "argument --clip: must be a finite number"),
+])
+def test_bad_flags_are_named(argv, message, capsys):
+    assert sst.main(["sst", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_bad_arguments_are_named(treebank, tmp_path, capsys):
+    assert sst.main(["sst", "--sst-dir", str(tmp_path / "nowhere"), "--workers", "1",
+                     "--out", str(tmp_path)]) == 2
+    assert "train.txt" in capsys.readouterr().err
     vocab, _ = sst.load(treebank, TINY)
     with pytest.raises(ValueError, match="cell"):
         sst.build_model(replace(TINY, cell="elman"), vocab)

@@ -37,6 +37,9 @@ import numpy as np
 
 from .._io import atomic_write_text
 from ..data import sst as data
+from ..nn.activations import ACTIVATIONS
+from ..nn.init import INITS
+from . import common
 from ..training.model import SequenceModel, layer_options
 from ..training.optim import Adam
 from ..training.trainer import EarlyStopping, Trainer
@@ -216,10 +219,10 @@ def _init_worker(sst_dir, config):
 
 
 def _run_in_worker(config, save_dir):
-    return run(config, _WORKER["data"], save_dir)
+    return run_config(config, _WORKER["data"], save_dir)
 
 
-def run(config, loaded, save_dir=None, progress=False):
+def run_config(config, loaded, save_dir=None, progress=False):
     """Train and evaluate one configuration; returns a JSON-able result dict.
 
     Parameters
@@ -274,8 +277,8 @@ def grid(cells, versions, regs, seeds, base):
     return sorted(configs, key=lambda c: c.cell != "lstm")
 
 
-def experiment(configs, sst_dir, out, figures, jobs=2, save_dir=None, command="", resume=False):
-    """Run every config (in a process pool of ``jobs`` workers), writing results as they finish.
+def experiment(configs, sst_dir, out, figures, workers=2, save_dir=None, command="", resume=False):
+    """Run every config (in a process pool of ``workers`` processes), writing results as they finish.
 
     ``out`` + ".json" gets every run (rewritten after each one, atomically, so an interrupted
     experiment keeps what finished; ``resume`` skips runs already there with the same config);
@@ -288,7 +291,7 @@ def experiment(configs, sst_dir, out, figures, jobs=2, save_dir=None, command=""
     results = {c.name: done[c.name] for c in configs if c not in todo}
     commands = previous.get("commands", [previous["command"]] if "command" in previous else [])
     header = {"command": command, "commands": commands + [command],
-              "sst_dir": str(data.find_sst_dir(sst_dir)), "jobs": jobs, **describe_data(sst_dir)}
+              "sst_dir": str(data.find_sst_dir(sst_dir)), "workers": workers, **describe_data(sst_dir)}
 
     def write():
         runs = [results[c.name] for c in configs if c.name in results]
@@ -301,12 +304,12 @@ def experiment(configs, sst_dir, out, figures, jobs=2, save_dir=None, command=""
         print(f"done {result['name']}: best dev accuracy {result['dev_acc']:.4f}",
               flush=True)
 
-    if jobs == 1:
+    if workers == 1:
         loaded = load(sst_dir, configs[0])
         for config in todo:
-            finished(run(config, loaded, save_dir))
+            finished(run_config(config, loaded, save_dir))
     elif todo:
-        with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(sst_dir, configs[0])) as pool:
+        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(sst_dir, configs[0])) as pool:
             for future in as_completed([pool.submit(_run_in_worker, c, save_dir) for c in todo]):
                 finished(future.result())
     runs = write()
@@ -383,7 +386,7 @@ def write_table(path, header, runs):
               f"{'GloVe vectors' if settings['glove'] else 'randomly initialised embeddings'}; the "
               "recursive models read the parse tree, the models here read left to right.",
               "\"s / epoch\" is wall-clock time of one pass over the training set while the machine "
-              f"ran {header['jobs']} runs in parallel (plus any other load); \"CPU s\" is that "
+              f"ran {header['workers']} runs in parallel (plus any other load); \"CPU s\" is that "
               f"process's CPU time. The {len(runs)} runs took {sum(r['total_seconds'] for r in runs) / 60:.0f} "
               "min of wall-clock time summed over runs.", ""]
     atomic_write_text(path, "\n".join(lines))
@@ -456,26 +459,35 @@ def add_parser(subparsers):
     p.add_argument("--sst-dir", default=None,
                    help=f"folder with train.txt, dev.txt, test.txt (default: ${data.ENV_VAR}, else "
                         f"{data.DEFAULT_DIR}); get them from {data.DOWNLOAD_URL}")
-    p.add_argument("--cells", nargs="+", default=["rnn", "lstm"], choices=["rnn", "lstm"])
+    common.add_cell_flag(p, default=["rnn", "lstm"], many=True)
     p.add_argument("--versions", nargs="+", default=list("ABCD"), choices=list("ABCD"))
     p.add_argument("--reg", choices=["both", "on", "off"], default="both",
                    help="with regularisation (dropout + L2), without, or both")
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    for field, kind in (("embed_size", int), ("hidden_size", int), ("dropout", float),
-                        ("weight_decay", float), ("lr", float), ("batch_size", int), ("clip", float),
-                        ("epochs", int), ("patience", int), ("min_count", int), ("scale", float)):
-        p.add_argument("--" + field.replace("_", "-"), type=kind, default=getattr(defaults, field))
-    p.add_argument("--activation", choices=["relu", "tanh"], default=defaults.activation)
-    p.add_argument("--init", choices=["normal", "orthogonal", "identity"], default=defaults.init)
+    p.add_argument("--seeds", nargs="+", type=common.SEED, default=[0, 1, 2])
+    for field, kind in (("embed_size", common.POSITIVE_INT), ("hidden_size", common.POSITIVE_INT),
+                        ("dropout", common.FRACTION), ("weight_decay", common.NON_NEGATIVE),
+                        ("lr", common.POSITIVE), ("batch_size", common.POSITIVE_INT),
+                        ("clip", common.POSITIVE), ("epochs", common.POSITIVE_INT),
+                        ("patience", common.POSITIVE_INT), ("min_count", common.POSITIVE_INT),
+                        ("scale", common.number())):
+        p.add_argument("--" + field.replace("_", "-"), type=kind, default=getattr(defaults, field),
+                       help=f"default {getattr(defaults, field)}")
+    common.add_alias(p, "--hidden", "--hidden-size", type=common.POSITIVE_INT)
+    p.add_argument("--activation", choices=sorted(ACTIVATIONS), default=defaults.activation,
+                   help="for the cells that take it (the RNN)")
+    p.add_argument("--init", choices=sorted(INITS), default=defaults.init)
     p.add_argument("--cased", action="store_true", help="keep the case of words (default: lower-case)")
     p.add_argument("--phrases", action="store_true",
                    help="train on every distinct labelled phrase of the training trees, not only sentences")
     p.add_argument("--glove", default=None, help="GloVe-format text file of pretrained word vectors")
-    p.add_argument("--jobs", type=int, default=2, help="parallel worker processes (each 1 BLAS thread)")
-    p.add_argument("--out", default="results/sst", help="writes OUT.json and OUT.md")
-    p.add_argument("--figures", default="figures/sst")
+    p.add_argument("--workers", type=common.POSITIVE_INT, default=2,
+                   help="parallel worker processes, each 1 BLAS thread (default 2)")
+    common.add_alias(p, "--jobs", "--workers", type=common.POSITIVE_INT)
+    p.add_argument("--out", default="results", help="folder: writes OUT/NAME.json and OUT/NAME.md")
+    p.add_argument("--name", default="sst", help="file name of the results (default sst)")
+    p.add_argument("--figures", default="figures/sst", help="folder of the figures")
     p.add_argument("--save-dir", default=None, help="save every trained model here (for sst-predict)")
-    p.add_argument("--resume", action="store_true", help="skip runs already in OUT.json")
+    p.add_argument("--resume", action="store_true", help="skip runs already in OUT/NAME.json")
     p.set_defaults(func=main_experiment)
 
     q = subparsers.add_parser("sst-predict", help="classify sentences with a model saved by `numrnn sst`")
@@ -493,10 +505,11 @@ def main_experiment(args):
                   activation=args.activation, init=args.init, scale=args.scale)
     regs = {"both": [False, True], "on": [True], "off": [False]}[args.reg]
     configs = grid(args.cells, args.versions, regs, args.seeds, base)
-    command = getattr(args, "command_line", None) or "numrnn " + " ".join(sys.argv[1:])
-    runs = experiment(configs, args.sst_dir, args.out, args.figures, args.jobs, args.save_dir,
-                      command, args.resume)
-    print(f"{len(runs)} runs: {args.out}.md, {args.out}.json, {args.figures}/")
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    out = Path(args.out) / args.name
+    runs = experiment(configs, args.sst_dir, out, args.figures, args.workers, args.save_dir,
+                      common.command_line(args), args.resume)
+    print(f"{len(runs)} runs: {out}.md, {out}.json, {args.figures}/")
     return 0
 
 
@@ -512,14 +525,16 @@ def main_predict(args, stdin=None):
     return 0
 
 
+def run(args):
+    """Run the subcommand ``args.command`` (``sst`` or ``sst-predict``) parsed by :func:`add_parser`."""
+    return args.func(args)
+
+
 def main(argv=None):
     """``python -m numrnn.experiments.sst sst ...`` works without the package's CLI."""
     parser = argparse.ArgumentParser(prog="python -m numrnn.experiments.sst")
     add_parser(parser.add_subparsers(dest="command", required=True))
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser.parse_args(argv)
-    args.command_line = " ".join(["python -m numrnn.experiments.sst", *argv])
-    return args.func(args)
+    return common.run_main(parser, argv)
 
 
 if __name__ == "__main__":
