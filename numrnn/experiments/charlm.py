@@ -441,6 +441,11 @@ def _compare_command(args):
     return 0
 
 
+def run(args):
+    """Run the subcommand parsed by :func:`add_parser` (charlm-train, charlm-sample, charlm-compare)."""
+    return args.func(args)
+
+
 def main(argv=None):
     """``python -m numrnn.experiments.charlm charlm-train ...`` works without the package's CLI."""
     parser = argparse.ArgumentParser(prog="python -m numrnn.experiments.charlm")
@@ -453,4 +458,4 @@ if __name__ == "__main__":
 
 
 __all__ = ["build_model", "bits_per_char", "unigram_bits", "sample", "train", "save_checkpoint",
-           "load_checkpoint", "compare_versions", "results_markdown", "add_parser", "main"]
+           "load_checkpoint", "compare_versions", "results_markdown", "add_parser", "run", "main"]

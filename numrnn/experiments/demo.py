@@ -7,6 +7,7 @@ import numpy as np
 from ..nn.gradcheck import gradcheck_layer
 from ..nn.rnn import RNN
 from ..nn.schedule import VERSIONS, describe
+from .common import SEED
 
 
 def main(seed=0, steps=12, batch=3, input_size=6, hidden_size=8):
@@ -29,9 +30,15 @@ def main(seed=0, steps=12, batch=3, input_size=6, hidden_size=8):
 def add_parser(subparsers):
     p = subparsers.add_parser("demo", help="versions A-D and special forward, backward and gradient-checked",
                               description=__doc__.split("\n")[0])
-    p.add_argument("--seed", type=int, default=0, help="seeds the weights and inputs (default 0)")
-    p.set_defaults(func=lambda args: main(seed=args.seed) or 0)
+    p.add_argument("--seed", type=SEED, default=0, help="seeds the weights and inputs (default 0)")
+    p.set_defaults(func=run)
     return p
+
+
+def run(args):
+    """``numrnn demo``: the tour with ``args.seed``; returns the exit status 0."""
+    main(seed=args.seed)
+    return 0
 
 
 if __name__ == "__main__":
