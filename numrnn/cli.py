@@ -1,7 +1,7 @@
 """Command line: ``numrnn train ...``, ``numrnn reproduce ...`` and the subcommands of other modules.
 
 Subcommands come from modules that expose ``add_parser(subparsers)``: this module's own
-(:func:`add_train_parser`, :func:`add_reproduce_parser`) and the experiment modules listed in
+(:func:`add_train_parser`) and the experiment modules listed in
 :data:`EXPERIMENTS`. An ``add_parser`` registers a parser and sets ``func`` to a
 callable ``func(args) -> int`` (the exit status)::
 
@@ -15,7 +15,7 @@ Examples::
     numrnn train --version D --task first-element --epochs 10 --save runs/d
     numrnn train --resume runs/d --epochs 5
     numrnn reproduce --quick
-    numrnn reproduce --seeds 5 --workers 2 --lengths 100,200,500,1000
+    numrnn reproduce --seeds 0 1 2 3 4 --workers 2 --parts factorial lengths
 """
 import argparse
 import importlib
@@ -23,8 +23,9 @@ import shlex
 import sys
 
 #: The experiment modules; each adds its subcommands with ``add_parser(subparsers)``.
-EXPERIMENTS = ["numrnn.experiments.figures", "numrnn.experiments.sst", "numrnn.experiments.charlm",
-               "numrnn.experiments.demo", "numrnn.course.cli"]
+EXPERIMENTS = ["numrnn.experiments.reproduce", "numrnn.experiments.figures",
+               "numrnn.experiments.sst", "numrnn.experiments.charlm", "numrnn.experiments.demo",
+               "numrnn.course.cli"]
 
 
 # ------------------------------------------------------------------------------ train
@@ -109,65 +110,6 @@ def run_train(args):
     return 0
 
 
-# -------------------------------------------------------------------------- reproduce
-def add_reproduce_parser(subparsers):
-    p = subparsers.add_parser("reproduce", help="the paper's synthetic experiment over seeds",
-                              description="Train A, B, C, D (T=100), special (T=500), the IRNN and "
-                              "clipping baselines and, when present, LSTM A-D over several seeds; "
-                              "write results/*.md, results/*.json and figures/reproduce/*.png.")
-    p.add_argument("--quick", action="store_true", help="smaller setting, a few minutes on 2 cores")
-    p.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (default 5, quick 2)")
-    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    p.add_argument("--out", default=".", help="writes OUT/results and OUT/figures/reproduce")
-    p.add_argument("--lengths", default=None,
-                   help="also the length sweep, e.g. 100,200,500,1000")
-    p.add_argument("--length-seeds", type=int, default=None,
-                   help="seeds of the length sweep (default 1)")
-    p.add_argument("--skip-main", action="store_true", help="only the length sweep / tuning runs")
-    p.add_argument("--tune", action="store_true",
-                   help="also the tuning runs behind the settings (seed 100): results/tuning.md")
-    p.add_argument("--resume", action="store_true",
-                   help="reuse the finished runs of an interrupted call (OUT/results/journal)")
-    p.add_argument("--no-lstm", action="store_true", help="leave out the LSTM rows")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run_reproduce)
-    return p
-
-
-def run_reproduce(args):
-    from ._checks import check_int
-    from .experiments.reproduce import reproduce
-
-    lengths = None
-    if args.lengths:
-        try:
-            lengths = [int(v) for v in args.lengths.split(",")]
-        except ValueError as err:
-            raise ValueError(f"--lengths must be integers separated by commas, got {args.lengths!r}") from err
-        for T in lengths:
-            check_int("--lengths value", T, 1)
-    if args.seeds is not None:
-        check_int("--seeds", args.seeds, 1)
-    if args.workers is not None:
-        check_int("--workers", args.workers, 1)
-    overrides = {}
-    if args.length_seeds is not None:
-        overrides["length_seeds"] = check_int("--length-seeds", args.length_seeds, 1)
-    command = "numrnn " + " ".join(shlex.quote(a) for a in args.argv)
-    main, length = reproduce(quick=args.quick, seeds=args.seeds, workers=args.workers, out=args.out,
-                             lengths=lengths, lstm=False if args.no_lstm else None,
-                             progress=not args.quiet, command=command, overrides=overrides,
-                             main=not args.skip_main, tune=args.tune, resume=args.resume)
-    for paths in (main, length):
-        if paths:
-            with open(paths["md"]) as f:
-                print(f.read())
-    for paths in (main, length):
-        if paths:
-            print("wrote " + ", ".join(paths.values()))
-    return 0
-
-
 # ------------------------------------------------------------------------------- main
 def build_parser():
     """The argument parser with every available subcommand."""
@@ -176,7 +118,6 @@ def build_parser():
     subparsers = parser.add_subparsers(dest="command", metavar="command")
     subparsers.required = True
     add_train_parser(subparsers)
-    add_reproduce_parser(subparsers)
     for name in EXPERIMENTS:
         importlib.import_module(name).add_parser(subparsers)
     return parser

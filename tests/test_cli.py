@@ -53,7 +53,7 @@ def test_bad_input_is_a_clear_error_and_exit_status_2(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert cli.main(["reproduce", "--lengths", "100,abc"]) == 2
     assert "--lengths" in capsys.readouterr().err
-    assert cli.main(["reproduce", "--seeds", "0"]) == 2
+    assert cli.main(["reproduce", "--seeds", "-1"]) == 2
     assert "--seeds" in capsys.readouterr().err
 
 
