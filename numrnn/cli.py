@@ -24,8 +24,7 @@ import sys
 
 #: The experiment modules; each adds its subcommands with ``add_parser(subparsers)``.
 EXPERIMENTS = ["numrnn.experiments.reproduce", "numrnn.experiments.figures",
-               "numrnn.experiments.sst", "numrnn.experiments.charlm", "numrnn.experiments.demo",
-               "numrnn.course.cli"]
+               "numrnn.experiments.sst", "numrnn.experiments.charlm", "numrnn.experiments.demo"]
 
 
 # ------------------------------------------------------------------------------ train
