@@ -103,15 +103,8 @@ def rnn_forward(params, x, n_matrices=1, skip=0, h0=None, activation="relu", his
     cache : dict with "h" (dict t -> (B, H) for t = -P .. T-1), "steps" (dict t -> step cache),
         and the settings
     """
-    K, S = n_matrices, skip
-    B, T, _ = x.shape
-    H = params["b"].shape[0]
-    P = max(1, S)
-    h = {t: np.zeros((B, H), dtype=x.dtype) for t in range(-P, 0)}
-    if history is not None:
-        h.update({t: history[P + t] for t in range(-P, 0)})
-    elif h0 is not None:
-        h[-1] = h0
+    K, S, P, T = n_matrices, skip, max(1, skip), x.shape[1]
+    h = start_history(x, params["b"].shape[0], P, h0, history)   # h[-P] .. h[-1]; h[-1] = h0
     step_caches = {}
     for t in range(T):
         W = params[f"W{matrix_index(steps + t, K) + 1}"]
@@ -225,16 +218,9 @@ def lstm_forward(params, x, n_matrices=1, skip=0, h0=None, c0=None, history=None
     -------
     hs : (B, T, H);  cache : dict with "h" and "c" (dicts t -> (B, H)), the step caches, settings
     """
-    K, S = n_matrices, skip
-    B, T, _ = x.shape
-    H = params["b"].shape[0] // 4
-    P = max(1, S)
-    h = {t: np.zeros((B, H), dtype=x.dtype) for t in range(-P, 0)}
-    if history is not None:
-        h.update({t: history[P + t] for t in range(-P, 0)})
-    elif h0 is not None:
-        h[-1] = h0
-    c = {-1: np.zeros((B, H), dtype=x.dtype) if c0 is None else c0}
+    K, S, P, T = n_matrices, skip, max(1, skip), x.shape[1]
+    h = start_history(x, params["b"].shape[0] // 4, P, h0, history)   # h[-P] .. h[-1]; h[-1] = h0
+    c = {-1: np.zeros_like(h[-1]) if c0 is None else c0}
     step_caches = {}
     for t in range(T):
         W = params[f"W{matrix_index(steps + t, K) + 1}"]
@@ -255,16 +241,11 @@ def lstm_backward(dhs, cache):
     dc : dict t -> (B, H), dL/dc(t) through the cell path of step t+1, for t = -1 .. T-1
         (dc[-1] is dL/dc0)
     """
-    K, S, P, offset = cache["K"], cache["S"], cache["P"], cache["offset"]
-    steps = cache["steps"]
-    B, T, H = dhs.shape
-    dh = {t: np.zeros((B, H), dtype=dhs.dtype) for t in range(-P, T)}
-    for t in range(T):
-        dh[t] = dh[t] + dhs[:, t]                            # the loss's direct part
-    dc = {T - 1: np.zeros((B, H), dtype=dhs.dtype)}          # nothing comes after the last step
-    grads = {f"W{k + 1}": np.zeros_like(steps[0][3]) for k in range(K)}
-    grads["Wx"] = np.zeros_like(steps[0][4])
-    grads["b"] = np.zeros(4 * H, dtype=dhs.dtype)
+    K, S, P, offset, steps = cache["K"], cache["S"], cache["P"], cache["offset"], cache["steps"]
+    T = dhs.shape[1]
+    dh = loss_part(dhs, P)                                   # dh[t]: the loss's direct part; 0 for t < 0
+    dc = {T - 1: np.zeros_like(dh[T - 1])}                   # nothing comes after the last step
+    grads = zero_grads(K, steps[0][3], steps[0][4])
     dx = {}
     for t in reversed(range(T)):                             # dh[t] and dc[t] are complete here
         d = lstm_step_backward(dh[t], dc[t], steps[t])
@@ -333,15 +314,8 @@ def gru_forward(params, x, n_matrices=1, skip=0, h0=None, history=None, steps=0)
     -------
     hs : (B, T, H);  cache : dict with "h" (dict t -> (B, H) for t = -P .. T-1), the step caches
     """
-    K, S = n_matrices, skip
-    B, T, _ = x.shape
-    H = params["b"].shape[0] // 3
-    P = max(1, S)
-    h = {t: np.zeros((B, H), dtype=x.dtype) for t in range(-P, 0)}
-    if history is not None:
-        h.update({t: history[P + t] for t in range(-P, 0)})
-    elif h0 is not None:
-        h[-1] = h0
+    K, S, P, T = n_matrices, skip, max(1, skip), x.shape[1]
+    h = start_history(x, params["b"].shape[0] // 3, P, h0, history)   # h[-P] .. h[-1]; h[-1] = h0
     step_caches = {}
     for t in range(T):
         W = params[f"W{matrix_index(steps + t, K) + 1}"]
@@ -360,15 +334,10 @@ def gru_backward(dhs, cache):
     dx : (B, T, D);  grads : dict W1..WK, Wx, b
     dh : dict t -> (B, H), the complete dL/dh(t) for t = -P .. T-1 (dh[-1] is dL/dh0)
     """
-    K, S, P, offset = cache["K"], cache["S"], cache["P"], cache["offset"]
-    steps = cache["steps"]
-    B, T, H = dhs.shape
-    dh = {t: np.zeros((B, H), dtype=dhs.dtype) for t in range(-P, T)}
-    for t in range(T):
-        dh[t] = dh[t] + dhs[:, t]                            # the loss's direct part
-    grads = {f"W{k + 1}": np.zeros_like(steps[0][2]) for k in range(K)}
-    grads["Wx"] = np.zeros_like(steps[0][3])
-    grads["b"] = np.zeros(3 * H, dtype=dhs.dtype)
+    K, S, P, offset, steps = cache["K"], cache["S"], cache["P"], cache["offset"], cache["steps"]
+    T = dhs.shape[1]
+    dh = loss_part(dhs, P)                                   # dh[t]: the loss's direct part; 0 for t < 0
+    grads = zero_grads(K, steps[0][2], steps[0][3])
     dx = {}
     for t in reversed(range(T)):                             # dh[t] is complete here
         d = gru_step_backward(dh[t], steps[t])
@@ -380,6 +349,33 @@ def gru_backward(dhs, cache):
         grads["b"] += d["b"]
         dx[t] = d["x"]
     return np.stack([dx[t] for t in range(T)], axis=1), grads, dh
+
+
+# ------------------------------------------------------------------------ shared plumbing
+def start_history(x, H, P, h0=None, history=None):
+    """h[t] for t = -P .. -1 as a dict: a carried history, or zeros with h[-1] = h0."""
+    B = x.shape[0]
+    h = {t: np.zeros((B, H), dtype=x.dtype) for t in range(-P, 0)}
+    if history is not None:
+        h.update({t: history[P + t] for t in range(-P, 0)})
+    elif h0 is not None:
+        h[-1] = h0
+    return h
+
+
+def loss_part(dhs, P):
+    """dh[t] for t = -P .. T-1, started from the loss's direct part dhs[:, t] (zeros for t < 0)."""
+    B, T, H = dhs.shape
+    dh = {t: np.zeros((B, H), dtype=dhs.dtype) for t in range(-P, 0)}
+    dh.update({t: dhs[:, t].copy() for t in range(T)})
+    return dh
+
+
+def zero_grads(K, W, Wx):
+    """Zero gradients W1..WK (shaped like W), Wx (like Wx) and b (one per row of Wx)."""
+    grads = {f"W{k + 1}": np.zeros_like(W) for k in range(K)}
+    grads.update(Wx=np.zeros_like(Wx), b=np.zeros(Wx.shape[0], dtype=Wx.dtype))
+    return grads
 
 
 __all__ = ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
