@@ -267,6 +267,48 @@ def test_lstm_hidden_and_cell_grads_match_finite_differences_of_the_forward(n_ma
         assert relative_error(got[field][4], fd) < 1e-7, field
 
 
+@pytest.mark.parametrize("n_matrices, skip", [(1, 0), (2, 2), (3, 3)])
+def test_gru_hidden_grads_match_finite_differences_of_the_forward(n_matrices, skip):
+    """hidden_grads_by_lag takes any layer with the richer protocol: the GRU too."""
+    from numrnn.nn.gru import GRU
+    B, T, D, H = 2, 7, 3, 4
+    cell = GRU(D, H, n_matrices=n_matrices, skip=skip, seed=3)
+    rng = np.random.default_rng(3)
+    x, u = rng.standard_normal((B, T, D)), rng.standard_normal((B, H))
+    got = dg.hidden_grads_by_lag(cell, x, dg.last_step_dhs(u, T))
+    assert set(got) == {"lags", "h"}
+    state = cell.forward(x[:, :3])[1].state          # state after step t = 2, i.e. lag 4
+
+    def loss(delta):
+        history = state.history.copy()
+        history[-1] += delta
+        moved = type(state)(history=history, steps=state.steps)
+        return np.sum(u * cell.forward(x[:, 3:], state=moved)[0][:, -1])
+    fd = np.zeros((B, H))
+    for idx in np.ndindex(B, H):
+        e = np.zeros((B, H))
+        e[idx] = EPS
+        fd[idx] = (loss(e) - loss(-e)) / (2 * EPS)
+    assert relative_error(got["h"][4], fd) < 1e-7
+
+
+@given(schedule=schedules, size=small, seed=seeds)
+def test_input_grads_by_lag_match_finite_differences(schedule, size, seed):
+    cell, x, h0, u = make_case(schedule, size, seed)
+    assume(away_from_kink(cell, x, h0))
+    T = size["steps"]
+    got = dg.input_grads_by_lag(cell, x, dg.last_step_dhs(u, T), h0)
+    fd = np.zeros_like(x)
+    for idx in np.ndindex(*x.shape):
+        e = np.zeros_like(x)
+        e[idx] = EPS
+        fd[idx] = (np.sum(u * plain_forward(cell, x + e, h0)[:, -1])
+                   - np.sum(u * plain_forward(cell, x - e, h0)[:, -1])) / (2 * EPS)
+    assert relative_error(got["x"], fd[:, ::-1].transpose(1, 0, 2)) < 1e-7
+    lags, norms = dg.grad_norm_by_lag(cell, x, dg.last_step_dhs(u, T), h0, wrt="x")
+    np.testing.assert_allclose(norms, np.linalg.norm(got["x"].reshape(T, -1), axis=1), rtol=1e-12)
+
+
 def test_jacobian_diagnostics_refuse_an_lstm():
     from numrnn.nn.lstm import LSTM
     cell = LSTM(2, 3, seed=0)
