@@ -217,10 +217,12 @@ def diagnose_backward(case, dx, grads, dh=None, dhs=None):
     else:
         late = [t for t in reversed(range(T)) if rel_error(dx[:, t], ref_dx[:, t]) > TOL]
         t_bad = late[0] if late else None
-        where = (f"dL/dh(t) first differs at t={t_bad}, or relu'(a(t)) there (going back from "
-                 f"t={T - 1}; seen in dx(t) = Wx^T (dL/dh(t) * relu'(a(t))))" if late else "")
+        where = (f"dL/dh(t) first differs at t={t_bad} (going back from t={T - 1}; seen in "
+                 f"dx(t) = Wx^T (dL/dh(t) * relu'(a(t))), so relu'(a({t_bad})) may be the wrong part)"
+                 if late else "")
     causes = _match(BACKWARD_MISTAKES, [dx] + [grads[n] for n in ref_grads],
                     lambda m: _flat(spec_backward(case.params, case.x, K, S, G, case.h0, mistake=m)))
+    step = ""
     if t_bad is None:
         where = "dL/dh(t) is right at every step, so the sums into the parameter gradients are wrong"
         guess = ("check which steps add into each dW_k (step t into W_{(t mod K)+1}) and that "
@@ -229,7 +231,7 @@ def diagnose_backward(case, dx, grads, dh=None, dhs=None):
         where = f"dL/dh(t) is right for t >= 0 and first differs at t={t_bad} (the initial state)"
         guess = "check what the first steps pass back to h(-1) .. h(-S)"
     else:
-        where += f", {describe_step(t_bad, K, S)}; dL/dh({t_bad}) collects {feeds(t_bad, K, S, T)}"
+        step = f"\n{describe_step(t_bad, K, S)}; dL/dh({t_bad}) collects {feeds(t_bad, K, S, T)}."
         if t_bad + S < T and S >= 2 and (t_bad + S + 1) % S == 0:
             guess = f"check the skip line of step {t_bad + S}: dh({t_bad}) += dh({t_bad + S})"
         elif t_bad == T - 1:
@@ -239,7 +241,7 @@ def diagnose_backward(case, dx, grads, dh=None, dhs=None):
                      f"da({t_bad + 1}) and that dhs[:, {t_bad}] is added")
     cause = BACKWARD_MISTAKES[causes[0]] if causes else guess
     errs = ", ".join(f"{n} {errors[n]:.1e}" for n in wrong)
-    return (f"{head}; {where}.\nlikely cause: {cause}.\nrelative errors: {errs} "
+    return (f"{head}; {where}.{step}\nlikely cause: {cause}.\nrelative errors: {errs} "
             f"(version {case.label}, {case.settings()})")
 
 
@@ -412,30 +414,33 @@ class CellChecks:
     def check_losses(self):
         """every step's loss reaches the gradients"""
         case = self.cases[3]                          # version D
-        ignored, wrong, worst = [], [], 0.0
+        _, dx_all, g_all = self.cell.both(case)
+        ignored, total_dx = [], np.zeros_like(dx_all)
+        total = {n: np.zeros_like(v) for n, v in g_all.items()}
+        _, ref_dx, ref_grads, _ = case.reference()
         for s in range(case.T):
             dhs = np.zeros_like(case.G)
             dhs[:, s] = case.G[:, s]
             _, dx, grads = self.cell.both(case, dhs=dhs)
-            _, ref_dx, ref_grads, _ = case.reference(dhs)
-            err = max([rel_error(dx, ref_dx)] + [rel_error(grads[n], ref_grads[n]) for n in grads])
-            worst = max(worst, err)
-            if err > TOL:
-                zero = not np.any(dx) and not any(np.any(g) for g in grads.values())
-                (ignored if zero else wrong).append(s)
-        if ignored or wrong:
-            text = []
-            if ignored:
-                text.append(f"a loss at step{'s' if len(ignored) > 1 else ''} "
-                            f"{_ranges(ignored)} alone gives zero gradients: dL/dh(t) from the loss "
-                            "(dhs[:, t]) must be added at every step t")
-            if wrong:
-                text.append(f"a loss at step{'s' if len(wrong) > 1 else ''} {_ranges(wrong)} alone "
-                            "gives wrong gradients")
-            return Check("every step's loss reaches the gradients", False, worst,
-                         diagnosis="; ".join(text) + f" (version D, T={case.T})")
-        return Check("every step's loss reaches the gradients", True, worst,
-                     detail=f"dhs nonzero at one step only, each of the {case.T} steps, version D")
+            if not np.any(dx) and not any(np.any(g) for g in grads.values()):
+                ignored.append(s)
+            total_dx += dx
+            for n in total:
+                total[n] += grads[n]
+        linear = max([rel_error(total_dx, dx_all)] + [rel_error(total[n], g_all[n]) for n in total])
+        if ignored:
+            return Check("every step's loss reaches the gradients", False, linear,
+                         diagnosis=f"a loss at step{'s' if len(ignored) > 1 else ''} {_ranges(ignored)} "
+                                   "alone gives zero gradients: dL/dh(t) from the loss (dhs[:, t]) must "
+                                   f"be added at every step t (version D, T={case.T})")
+        if linear > TOL:
+            return Check("every step's loss reaches the gradients", False, linear,
+                         diagnosis="the gradients of the whole loss are not the sum of the gradients of "
+                                   "each step's loss alone: the backward must be linear in dhs "
+                                   f"(version D, T={case.T})")
+        return Check("every step's loss reaches the gradients", True, linear,
+                     detail=f"dhs nonzero at one step only, each of the {case.T} steps, sums to the whole "
+                            "(version D)")
 
     def check_twice(self):
         """backward twice: same answer, cache and dhs unchanged"""
@@ -473,24 +478,23 @@ class CellChecks:
         other = Case("D, second input", case.K, case.S, case.B, case.T, case.D, case.H, self.seed + 99)
         other.params = case.params
         cell = self.cell.make(case)
-        for step, data in enumerate((case, other)):
+        answers = []
+        for data in (case, other):
             _, cache = self.cell.forward(cell, case, x=data.x)
-            dx, grads = self.cell.backward(cell, case, data.G.copy(), cache)
-        x2, G2 = other.x, other.G
-        hs, c2 = reference.rnn_forward(case.params, x2, case.K, case.S, h0=case.h0)
-        ref_dx, ref_grads, _ = reference.rnn_backward(G2, c2)
-        err = max([rel_error(dx, ref_dx)] + [rel_error(grads[n], ref_grads[n]) for n in grads])
+            answers.append(self.cell.backward(cell, case, data.G.copy(), cache))
+            answers[-1] = (answers[-1][0].copy(), {n: v.copy() for n, v in answers[-1][1].items()})
+        (_, g1), (dx, grads) = answers
+        _, fresh_dx, fresh = self.cell.both(case, dhs=other.G, x=other.x)   # a new cell, same data
+        err = max([rel_error(dx, fresh_dx)] + [rel_error(grads[n], fresh[n]) for n in grads])
         if err > TOL:
-            _, c1 = reference.rnn_forward(case.params, case.x, case.K, case.S, h0=case.h0)
-            _, g1, _ = reference.rnn_backward(case.G, c1)
-            summed = all(rel_error(grads[n], ref_grads[n] + g1[n]) < TOL for n in grads)
+            summed = all(rel_error(grads[n], fresh[n] + g1[n]) < TOL for n in grads)
             why = ("the second call's gradients include the first call's: they accumulate across "
                    "calls (create the grads dict with zeros inside backward)" if summed
-                   else "a second forward/backward on new data on the same cell gives wrong gradients "
-                        "(the cell keeps something from the first call)")
+                   else "a second forward/backward on new data gives other gradients than a new cell "
+                        "on the same data: the cell keeps something from the first call")
             return Check("no accumulation across calls", False, err, diagnosis=why)
         return Check("no accumulation across calls", True, err,
-                     detail="two inputs one after the other on the same cell, version D")
+                     detail="two inputs one after the other on the same cell equal a new cell's (version D)")
 
 
 def _ranges(steps):

@@ -76,7 +76,11 @@ class Report:
         if not failed:
             return f"pass: all {len(self.checks)} checks of {self.target} passed"
         first = failed[0]
-        why = first.diagnosis.splitlines()[0] if first.diagnosis else first.detail
+        lines = first.diagnosis.splitlines() or [first.detail]
+        why = lines[0].split("; ")[0]
+        cause = [line for line in lines if line.startswith("likely cause: ")]
+        if cause:
+            why += "; " + cause[0]
         return (f"fail: {len(failed)} of {len(self.checks)} checks of {self.target} failed; "
                 f"first: {first.name}: {why}")
 

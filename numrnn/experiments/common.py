@@ -7,7 +7,8 @@ Flags mean the same everywhere: ``--hidden-size`` (old ``--hidden``), ``--worker
 
 Exit statuses: 0 done; 2 bad input (the message names the flag, file or value); 3 the run
 diverged (:data:`EXIT_DIVERGED`: a non-finite loss, gradient or update; the message says at which
-step and what, and which parameters were kept and saved).
+step and what, and which parameters were kept and saved); 1 an internal error (a bug: reported in
+one line, the traceback with ``NUMRNN_DEBUG=1``); 130 interrupted.
 """
 import argparse
 import math
@@ -155,6 +156,15 @@ def run_main(parser, argv=None, prog=None):
     except (ValueError, TypeError, OSError) as err:
         print(f"{parser.prog} {args.command}: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"{parser.prog} {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:                      # a bug of numrnn's: say so, briefly
+        if os.environ.get("NUMRNN_DEBUG"):
+            raise
+        print(f"{parser.prog} {args.command}: internal error: {type(err).__name__}: {err} "
+              f"(please report it; NUMRNN_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
 
 
 __all__ = ["EXIT_DIVERGED", "EXIT_BAD_INPUT", "integer", "number", "POSITIVE_INT", "SEED",
