@@ -60,7 +60,7 @@ def test_quick_run_without_torch_gives_one_row_per_layer_and_says_what_it_skippe
         assert parts["blas"] == r["bound_s"] and parts["python"] >= 0 and parts["kernel"] >= 0
     lines = out.rstrip().splitlines()
     assert lines[-1].startswith("SUMMARY (wall clock) geomean numrnn/eager = nan over 0 rows")
-    assert "  geomean numrnn / eager      nan over  0 all rows" in out and "n/a (no rows)" in out
+    assert "  geomean numrnn / eager       nan over  0 all rows" in out and "n/a (no rows)" in out
     assert "BUSY" not in out and summary["busy"] is False
     assert "load average at start 0.10 (busy above 1.5)" in out
     saved = json.loads((tmp_path / "toy.json").read_text())
