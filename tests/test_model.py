@@ -286,3 +286,21 @@ def test_layer_options_come_from_the_cell_class():
     assert "forget_bias" in layer_options("lstm") and "activation" not in layer_options("lstm")
     with pytest.raises(TypeError, match="'activation' is not an option of the lstm cell"):
         make_layer("lstm", "A", input_size=2, hidden_size=3, activation="tanh")
+
+
+def test_evaluate_checks_its_data_and_skips_batches_without_positions():
+    model = SequenceModel(2, 3, 1, seed=0, readout="all")
+    x, y = np.zeros((4, 3, 2)), np.zeros((4, 3, 1))
+    with pytest.raises(ValueError, match="x holds no sequences"):
+        model.evaluate(x[:0], y[:0])
+    with pytest.raises(ValueError, match="mask must be >= 0"):
+        model.evaluate(x, y, mask=-np.ones((4, 3)))
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        model.evaluate(x, y, batch_size=0)
+    mask = np.zeros((4, 3))
+    mask[3] = 1                                          # the first batch of 2 has no position
+    y = np.random.default_rng(0).standard_normal((4, 3, 1))
+    assert model.evaluate(x, y, mask=mask, batch_size=2) == pytest.approx(
+        model.evaluate(x[3:], y[3:]), rel=1e-12)
+    with pytest.raises(ValueError, match="mask must hold finite weights"):
+        model.loss_and_grads(x, y, mask=np.full((4, 3), np.nan))

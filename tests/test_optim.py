@@ -245,3 +245,16 @@ def test_lazy_rows_decay_only_the_touched_rows_and_are_checked():
     with pytest.raises(ValueError, match="lazy"):
         SGD(lr=0.1).step({"E": E}, {"E": np.zeros((2, 2))}, rows={"E": np.array([0, 1])})
     assert Adam(lazy=("E",)).hyper["lazy"] == ["E"]
+
+
+def test_step_and_clip_arguments_are_checked_by_name():
+    with pytest.raises(TypeError, match=r"grads\['layer.b'\] must be a float ndarray"):
+        SGD(lr=0.1).step(_params(), {"layer.W1": np.zeros((2, 2)), "layer.b": [0.0, 0.0]})
+    with pytest.raises(TypeError, match="params must be a dict"):
+        SGD(lr=0.1).step([np.zeros(2)], {"a": np.zeros(2)})
+    with pytest.raises(TypeError, match="grads must be a dict"):
+        clip_by_global_norm([np.zeros(2)], 1.0)
+    with pytest.raises(ValueError, match="optimiser state must be a dict"):
+        Adam().load_state_dict({"name": "adam"})
+    with pytest.raises((ValueError, TypeError), match="optimiser state t"):
+        Adam().load_state_dict({"name": "adam", "t": -1, "slots": {"m": {}, "v": {}}})

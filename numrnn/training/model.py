@@ -378,11 +378,16 @@ class SequenceModel:
         """Mean loss over a data set in evaluation mode, computed in batches.
 
         Each batch's mean is weighted by how many sequences (or, with a mask, positions) it holds,
-        so the result equals the loss of the whole set at once.
+        so the result equals the loss of the whole set at once. The data are checked first
+        (:func:`check_data`), each error naming its argument.
         """
+        x, y, lengths, mask = check_data(self, x, y, lengths, mask)
+        batch_size = check_int("batch_size", batch_size, 1)
         total, count = 0.0, 0.0
         for start in range(0, len(x), batch_size):
             sl = slice(start, start + batch_size)
+            if mask is not None and not np.any(mask[sl]):
+                continue                               # no position counts in this batch
             pred = self.predict(x[sl], None if lengths is None else lengths[sl])
             loss, _ = self.loss(pred, y[sl], None if mask is None else mask[sl])
             n = len(pred) if mask is None else float(np.sum(mask[sl]))
@@ -390,11 +395,95 @@ class SequenceModel:
         return total / count
 
 
+# --------------------------------------------------------------------------- checks
+def check_data(model, x, y, lengths=None, mask=None, suffix=""):
+    """Check a data set against ``model`` before any step; return it as arrays.
+
+    Each error names the argument with ``suffix`` (``x_test``, ``y_test`` for the test set).
+    """
+    nx, ny, nl, nm = (name + suffix for name in ("x", "y", "lengths", "mask"))
+    if y is None:
+        raise ValueError(f"{ny} is None: give the targets of {nx}")
+    x, y = _as_array(nx, x), _as_array(ny, y)
+    if x.ndim == 0 or len(x) == 0:
+        raise ValueError(f"{nx} holds no sequences")
+    if y.ndim == 0 or len(y) != len(x):
+        raise ValueError(f"{nx} holds {len(x)} sequences but {ny} holds {len(y) if y.ndim else 0}")
+    vocab = getattr(model, "vocab_size", None)
+    if vocab is not None:
+        if x.ndim != 2 or not np.issubdtype(x.dtype, np.integer):
+            raise TypeError(f"{nx} must be integer tokens of shape (N, T) for a model with an embedding, "
+                            f"got {x.dtype} of shape {x.shape}")
+        if x.min() < 0 or x.max() >= vocab:
+            raise ValueError(f"{nx} holds tokens outside 0..{vocab - 1}")
+    else:
+        D = model.layer.input_size
+        if x.ndim != 3 or x.shape[2] != D:
+            raise ValueError(f"{nx} must have shape (N, T, {D}), got {x.shape}")
+        _real(nx, x)
+        if not np.issubdtype(x.dtype, np.floating):
+            x = x.astype(model.dtype)
+    N, T = x.shape[:2]
+    if T == 0:
+        raise ValueError(f"{nx} has sequences of length 0")
+    lead = (N,) if model.readout_mode == "last" else (N, T)
+    if model.loss_name == "ce":
+        if not np.issubdtype(y.dtype, np.integer):
+            raise TypeError(f"{ny} must hold integer labels for loss='ce', got {y.dtype}")
+        if y.shape != lead:
+            raise ValueError(f"{ny} has shape {y.shape}; expected {lead}")
+        if y.min() < 0 or y.max() >= model.output_size:
+            raise ValueError(f"{ny} holds labels outside 0..{model.output_size - 1}")
+    else:
+        expected = lead + (model.output_size,)
+        _real(ny, y)
+        if y.shape != expected:
+            raise ValueError(f"{ny} has shape {y.shape}; expected {expected}")
+    if lengths is not None:
+        if model.readout_mode != "last":
+            raise ValueError(f'{nl} apply to readout="last"; use mask with readout="all"')
+        lengths = _as_array(nl, lengths)
+        if lengths.shape != (N,) or not np.issubdtype(lengths.dtype, np.integer):
+            raise ValueError(f"{nl} has shape {lengths.shape} ({lengths.dtype}); expected ({N},) integers")
+        if lengths.min() < 1 or lengths.max() > T:
+            raise ValueError(f"{nl} must lie in 1..{T}, got {lengths.min()}..{lengths.max()}")
+    if mask is not None:
+        if model.readout_mode != "all":
+            raise ValueError(f'{nm} applies to readout="all"; use lengths with readout="last"')
+        mask = _as_array(nm, mask)
+        if mask.shape != (N, T):
+            raise ValueError(f"{nm} has shape {mask.shape}; expected ({N}, {T})")
+        _real(nm, mask)
+        if mask.min() < 0:
+            raise ValueError(f"{nm} must be >= 0, got {mask.min()}")
+        if not mask.any():
+            raise ValueError(f"{nm} selects no position")
+    return x, y, lengths, mask
+
+
+def _as_array(name, value):
+    if isinstance(value, np.ndarray):
+        return value
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as err:
+        raise TypeError(f"{name} must be an array or array-like of one shape: {err}") from None
+
+
+def _real(name, array):
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise TypeError(f"{name} must be real numbers, got {array.dtype}")
+    if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or inf")
+
+
 def _masked_mse(pred, y, mask):
     r"""MSE over the positions with mask 1: :math:`\sum m (\hat y - y)^2 / (O \sum m)`."""
     m = np.asarray(mask, dtype=pred.dtype)
     if m.shape != pred.shape[:-1]:
         raise ValueError(f"mask has shape {m.shape}; expected {pred.shape[:-1]}")
+    if not np.all(np.isfinite(m)) or np.any(m < 0):
+        raise ValueError("mask must hold finite weights >= 0")
     count = m.sum() * pred.shape[-1]
     if count == 0:
         raise ValueError("mask selects no position")
@@ -402,4 +491,4 @@ def _masked_mse(pred, y, mask):
     return float(np.sum(diff * diff) / count), (2.0 / count) * diff
 
 
-__all__ = ["make_layer", "layer_options", "SequenceModel", "CELLS", "READOUTS", "LOSSES"]
+__all__ = ["make_layer", "layer_options", "SequenceModel", "check_data", "CELLS", "READOUTS", "LOSSES"]

@@ -26,7 +26,7 @@ import inspect
 
 import numpy as np
 
-from .._checks import NonFiniteError, check_real
+from .._checks import NonFiniteError, check_int, check_real
 
 
 def global_norm(grads):
@@ -64,12 +64,22 @@ def clip_by_global_norm(grads, max_norm):
         a scale below 1 stays inf, and NaN stays NaN), so clipping cannot rescue the step.
     """
     max_norm = check_real("max_norm", max_norm, low=0, low_open=True)
+    _check_arrays("grads", grads)
     for name, g in grads.items():
         if not np.all(np.isfinite(g)):
             raise NonFiniteError(f"gradient {name} contains NaN or inf: clipping cannot scale it")
     norm = global_norm(grads)
     scale = min(1.0, max_norm / norm) if norm > 0 else 1.0
     return {k: g * g.dtype.type(scale) for k, g in grads.items()}, norm
+
+
+def _check_arrays(name, table):
+    if not isinstance(table, dict):
+        raise TypeError(f"{name} must be a dict name -> ndarray, got {type(table).__name__}")
+    for key, value in table.items():
+        if not isinstance(value, np.ndarray) or not np.issubdtype(value.dtype, np.floating):
+            raise TypeError(f"{name}[{key!r}] must be a float ndarray, got "
+                            f"{getattr(value, 'dtype', type(value).__name__)}")
 
 
 def is_bias(name):
@@ -124,8 +134,12 @@ class Optimizer:
             If a gradient, or a new value of a parameter or state slot, holds NaN or inf (nothing
             is changed).
         """
+        _check_arrays("params", params)
+        _check_arrays("grads", grads)
         if set(grads) != set(params):
             raise ValueError(f"grads keys {sorted(grads)} differ from params keys {sorted(params)}")
+        if rows is not None and not isinstance(rows, dict):
+            raise TypeError(f"rows must be a dict name -> int array, got {type(rows).__name__}")
         rows = {} if rows is None else dict(rows)
         for name in rows:
             if name not in self.lazy:
@@ -193,11 +207,13 @@ class Optimizer:
 
     def load_state_dict(self, state):
         """Restore from :meth:`state_dict` of an optimiser of the same kind and hyperparameters."""
+        if not isinstance(state, dict) or not {"name", "t", "slots"} <= set(state):
+            raise ValueError("optimiser state must be a dict with 'name', 't' and 'slots' (from state_dict)")
         if state.get("name") != self.name:
             raise ValueError(f"optimiser state is for {state.get('name')!r}, not {self.name!r}")
-        if set(state["slots"]) != set(self.slots):
+        if not isinstance(state["slots"], dict) or set(state["slots"]) != set(self.slots):
             raise ValueError(f"optimiser state has slots {sorted(state['slots'])}; expected {sorted(self.slots)}")
-        self.t = int(state["t"])
+        self.t = check_int("optimiser state t", state["t"], 0)
         self.state = {s: {k: np.array(v) for k, v in table.items()} for s, table in state["slots"].items()}
 
     def __repr__(self):

@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 from .._checks import NonFiniteError, check_int, check_real, check_seed
 from ..nn.base import require_protocol
 from ..nn.init import as_generator
+from .model import check_data
 from .optim import Optimizer, clip_by_global_norm, global_norm
 
 
@@ -400,88 +401,6 @@ class Trainer:
             self.history["diverged"] = Diverged(history["diverged"])
 
 
-# --------------------------------------------------------------------------- checks
-def check_data(model, x, y, lengths=None, mask=None, suffix=""):
-    """Check a data set against ``model`` before any step; return it as arrays.
-
-    Each error names the argument with ``suffix`` (``x_test``, ``y_test`` for the test set).
-    """
-    nx, ny, nl, nm = (name + suffix for name in ("x", "y", "lengths", "mask"))
-    if y is None:
-        raise ValueError(f"{ny} is None: give the targets of {nx}")
-    x, y = _as_array(nx, x), _as_array(ny, y)
-    if x.ndim == 0 or len(x) == 0:
-        raise ValueError(f"{nx} holds no sequences")
-    if y.ndim == 0 or len(y) != len(x):
-        raise ValueError(f"{nx} holds {len(x)} sequences but {ny} holds {len(y) if y.ndim else 0}")
-    vocab = getattr(model, "vocab_size", None)
-    if vocab is not None:
-        if x.ndim != 2 or not np.issubdtype(x.dtype, np.integer):
-            raise TypeError(f"{nx} must be integer tokens of shape (N, T) for a model with an embedding, "
-                            f"got {x.dtype} of shape {x.shape}")
-        if x.min() < 0 or x.max() >= vocab:
-            raise ValueError(f"{nx} holds tokens outside 0..{vocab - 1}")
-    else:
-        D = model.layer.input_size
-        if x.ndim != 3 or x.shape[2] != D:
-            raise ValueError(f"{nx} must have shape (N, T, {D}), got {x.shape}")
-        _real(nx, x)
-        if not np.issubdtype(x.dtype, np.floating):
-            x = x.astype(model.dtype)
-    N, T = x.shape[:2]
-    if T == 0:
-        raise ValueError(f"{nx} has sequences of length 0")
-    lead = (N,) if model.readout_mode == "last" else (N, T)
-    if model.loss_name == "ce":
-        if not np.issubdtype(y.dtype, np.integer):
-            raise TypeError(f"{ny} must hold integer labels for loss='ce', got {y.dtype}")
-        if y.shape != lead:
-            raise ValueError(f"{ny} has shape {y.shape}; expected {lead}")
-        if y.min() < 0 or y.max() >= model.output_size:
-            raise ValueError(f"{ny} holds labels outside 0..{model.output_size - 1}")
-    else:
-        expected = lead + (model.output_size,)
-        _real(ny, y)
-        if y.shape != expected:
-            raise ValueError(f"{ny} has shape {y.shape}; expected {expected}")
-    if lengths is not None:
-        if model.readout_mode != "last":
-            raise ValueError(f'{nl} apply to readout="last"; use mask with readout="all"')
-        lengths = _as_array(nl, lengths)
-        if lengths.shape != (N,) or not np.issubdtype(lengths.dtype, np.integer):
-            raise ValueError(f"{nl} has shape {lengths.shape} ({lengths.dtype}); expected ({N},) integers")
-        if lengths.min() < 1 or lengths.max() > T:
-            raise ValueError(f"{nl} must lie in 1..{T}, got {lengths.min()}..{lengths.max()}")
-    if mask is not None:
-        if model.readout_mode != "all":
-            raise ValueError(f'{nm} applies to readout="all"; use lengths with readout="last"')
-        mask = _as_array(nm, mask)
-        if mask.shape != (N, T):
-            raise ValueError(f"{nm} has shape {mask.shape}; expected ({N}, {T})")
-        _real(nm, mask)
-        if mask.min() < 0:
-            raise ValueError(f"{nm} must be >= 0, got {mask.min()}")
-        if not mask.any():
-            raise ValueError(f"{nm} selects no position")
-    return x, y, lengths, mask
-
-
-def _as_array(name, value):
-    if isinstance(value, np.ndarray):
-        return value
-    try:
-        return np.asarray(value)
-    except (ValueError, TypeError) as err:
-        raise TypeError(f"{name} must be an array or array-like of one shape: {err}") from None
-
-
-def _real(name, array):
-    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-        raise TypeError(f"{name} must be real numbers, got {array.dtype}")
-    if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or inf")
-
-
 def _sparse_rows(model):
     """Parameters whose gradient lives on the rows of the batch's tokens (an embedding's)."""
     return {"embed.E"} if getattr(model, "embedding", None) is not None else set()
@@ -505,4 +424,4 @@ def _take(array, idx):
     return None if array is None else array[idx]
 
 
-__all__ = ["Trainer", "Diverged", "EarlyStopping", "check_data"]
+__all__ = ["Trainer", "Diverged", "EarlyStopping"]
