@@ -123,10 +123,49 @@ def torch_lstm_loop(torch, x, p, K, S):
 LOOPS = {"rnn": torch_rnn_loop, "lstm": torch_lstm_loop}
 
 
-def eager_contender(torch, family, layer, x, dhs):
+def torch_rnn_loop_indexed(torch, x, p, K, S):
+    """The RNN eager loop as this benchmark first wrote it (until issue 18): ``u[t]`` read inside the
+    loop. The backward of each such read (select_backward) fills a zero tensor of the whole (T, B, H),
+    so the backward is O(T^2). Not a contender; kept to show what the O(T) checks catch."""
+    B, T, _ = x.shape
+    P = max(1, S)
+    u = x.transpose(0, 1) @ p["Wx"].T + p["b"]
+    h = [x.new_zeros(B, p["Wx"].shape[0])] * P
+    for t in range(T):
+        ht = torch.relu(u[t] + h[-1] @ p[f"W{t % K + 1}"].T)
+        if S >= 2 and (t + 1) % S == 0:
+            ht = ht + h[-S]
+        h.append(ht)
+    return torch.stack(h[P:], dim=1)
+
+
+def eager_check_lines(torch, families, reps):
+    """What the profiler says about the eager loops' backward, and the old indexed loop beside them."""
+    lines = []
+    for family in families:
+        per_step = [backward_bytes_per_step(torch, family, T) for T in (16, 64)]
+        lines.append(f"eager {family} backward: torch allocates {per_step[0]:.0f} bytes/step at T=16, "
+                     f"{per_step[1]:.0f} at T=64 (profiler; constant per step: an O(T) backward)")
+    per_step = [backward_bytes_per_step(torch, "rnn", T, loop=torch_rnn_loop_indexed) for T in (16, 64)]
+    B, T, D, H = 32, 500, 6, 64
+    layer = make_layer("rnn", "A", D, H, np.float32)
+    rng = np.random.default_rng(SEED)
+    x = rng.standard_normal((B, T, D)).astype(np.float32)
+    dhs = rng.standard_normal((B, T, H)).astype(np.float32)
+    ms = {}
+    for label, loop in (("unbind", torch_rnn_loop), ("u[t]", torch_rnn_loop_indexed)):
+        timed = time_interleaved({label: eager_contender(torch, "rnn", layer, x, dhs, loop)}, reps, 1)
+        ms[label] = 1e3 * timed[label]["wall"]
+    lines.append(f"the old eager loop (u[t] inside the loop): {per_step[0]:.0f} bytes/step at T=16, "
+                 f"{per_step[1]:.0f} at T=64 (O(T^2)); RNN A B={B} T={T} H={H} float32 forward + backward "
+                 f"{ms['u[t]']:.1f} ms against {ms['unbind']:.1f} ms for the loop used here (wall)")
+    return lines
+
+
+def eager_contender(torch, family, layer, x, dhs, loop=None):
     leaves = {k: torch.tensor(v, requires_grad=True) for k, v in layer.params.items()}
     xt, dht = torch.tensor(x, requires_grad=True), torch.tensor(dhs)
-    loop = LOOPS[family]
+    loop = loop or LOOPS[family]
 
     def run():
         for leaf in (xt, *leaves.values()):
@@ -635,10 +674,8 @@ def main(argv=None):
             say(f"  {lib['internal_api']} {lib['version']} kernel={lib['architecture']} "
                 f"threads={lib['num_threads']} ({os.path.basename(lib['filepath'])})")
         if torch is not None and not args.no_eager_check:
-            for family in sorted({f for f, _ in args.layer}):
-                per_step = [backward_bytes_per_step(torch, family, T) for T in (16, 64)]
-                say(f"eager {family} backward: torch allocates {per_step[0]:.0f} bytes/step at T=16, "
-                    f"{per_step[1]:.0f} at T=64 (profiler; constant per step = O(T) backward)")
+            for line in eager_check_lines(torch, sorted({f for f, _ in args.layer}), args.reps):
+                say(line)
         n = args.peak_size
         peak = {dt: 2 * n**3 / matmul_seconds(n, n, n, dt, args.blas_reps)[args.clock] / 1e9
                 for dt in args.dtype}
