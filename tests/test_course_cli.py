@@ -134,8 +134,10 @@ BROKEN = """
     ("pass", "return dx", ["backward must return (dx, grads), got ndarray"]),
     ("pass", "dx = dx[cache['x'].shape[1] + 5]",
      ["your backward raised IndexError", "cell.py line 15, in backward: dx = dx[cache['x'].shape[1] + 5]"]),
+    ("__import__('time').sleep(0.3)", "pass",                 # slow, not endless: the check's budget ends
+     ["did not finish within the check's time limit of 1 s (stopped at cell.py line 10, in forward"]),
     ("while True: pass", "pass",
-     ["your forward did not finish within 1 s (stopped at cell.py line 10, in forward",
+     ["your forward did not finish within the check's time limit of 1 s (stopped at cell.py line 10, in forward",
       "an endless loop?"]),
 ])
 def test_the_student_code_misbehaving_is_a_failed_check_in_words(tmp_path, capsys, forward, backward, words):
@@ -157,7 +159,7 @@ def test_an_endless_loop_in_a_task_through_the_real_command(tmp_path):
     out = subprocess.run([sys.executable, "-m", "numrnn", "check", "--task", "1", path, "--time-limit", "1"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
-    assert "task 1: your rnn_step_forward did not finish within 1 s (stopped at rnn_step.py line 3, in rnn_step_forward: while True:): an endless loop?" in out.stdout
+    assert "task 1: your rnn_step_forward did not finish within the check's time limit of 1 s (stopped at rnn_step.py line 3, in rnn_step_forward: while True:): an endless loop?" in out.stdout
     assert "Traceback" not in out.stdout + out.stderr
 
 

@@ -269,6 +269,7 @@ class CellChecks:
                 checks.append(Check(method.__doc__.splitlines()[0], False,
                                     detail="not run: the interface check failed"))
                 continue
+            self.cell.run.start_check()
             try:
                 checks.append(method())
             except StudentCodeError as err:

@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 import uuid
 
@@ -73,21 +74,35 @@ def deadline(seconds):
 
 
 class Runner:
-    """Calls into the student's code with a time limit, turning every failure into words."""
+    """Calls into the student's code with a time limit per check, turning every failure into words.
+
+    :meth:`start_check` opens a budget of ``time_limit`` seconds for one check; every call into the
+    student's code in that check gets what is left of it (an endless loop stops at the limit).
+    """
 
     def __init__(self, task, time_limit=20.0):
         self.task = task
         self.time_limit = time_limit
+        self._ends = None
+
+    def start_check(self):
+        self._ends = time.monotonic() + self.time_limit if self.time_limit else None
 
     def call(self, what, fn, *args, **kwargs):
         """``fn(*args, **kwargs)``; ``what`` says in words what is being called ("your forward")."""
+        left = self.time_limit
+        if self._ends is not None:
+            left = self._ends - time.monotonic()
+            if left <= 0:
+                raise StudentCodeError(f"{self.task}: this check ran out of its {self.time_limit:g} s "
+                                       f"before {what} could run: the code is too slow")
         try:
-            with deadline(self.time_limit), np.errstate(all="ignore"):
+            with deadline(left), np.errstate(all="ignore"):
                 return fn(*args, **kwargs)
         except _TimeLimit as stop:
             where = f" (stopped at {stop.where})" if stop.where else ""
-            raise StudentCodeError(f"{self.task}: {what} did not finish within {self.time_limit:g} s"
-                                   f"{where}: an endless loop?") from None
+            raise StudentCodeError(f"{self.task}: {what} did not finish within the check's time limit "
+                                   f"of {self.time_limit:g} s{where}: an endless loop?") from None
         except NotImplementedError as err:
             raise StudentCodeError(f"{self.task}: {what} is not written yet "
                                    f"(NotImplementedError: {err})") from None

@@ -42,8 +42,10 @@ def _tuple(task, what, value, n):
     return value
 
 
-def _guarded(name, fn):
+def _guarded(name, fn, run=None):
     """A check: fn() -> Check, with the student's failures turned into a failed Check."""
+    if run is not None:
+        run.start_check()
     try:
         return fn()
     except StudentCodeError as err:
@@ -111,7 +113,7 @@ def grade_step_forward(module, run, max_examples=10):
         return Check("h(t) = relu(W h(t-1) + Wx x(t) + b)", True, worst,
                      detail="three shapes (B, D, H), inputs left unchanged")
 
-    checks.append(_guarded("h(t) = relu(W h(t-1) + Wx x(t) + b)", compare))
+    checks.append(_guarded("h(t) = relu(W h(t-1) + Wx x(t) + b)", compare, run))
     return checks
 
 
@@ -201,9 +203,9 @@ def grade_step_backward(module, run, max_examples=10):
         return Check("backward twice: same answer, cache unchanged", err <= TOL, err,
                      diagnosis="task 2: a second call gave a different answer")
 
-    return [_guarded("backward = reference", compare),
-            _guarded("backward = centred finite differences", finite_differences),
-            _guarded("backward twice: same answer, cache unchanged", twice)]
+    return [_guarded("backward = reference", compare, run),
+            _guarded("backward = centred finite differences", finite_differences, run),
+            _guarded("backward twice: same answer, cache unchanged", twice, run)]
 
 
 # ------------------------------------------------------------- tasks 3 and 4: a sequence
@@ -232,7 +234,7 @@ def function_cell(module, task):
 def grade_sequence_forward(module, run, max_examples=10):
     cls, fwd, _ = function_cell(module, 3)
     checks = CellChecks(StudentCell(cls, run, "rnn_forward"), "task 3", max_examples)
-    out = [_guarded("forward = specification", checks.check_forward)]
+    out = [_guarded("forward = specification", checks.check_forward, run)]
 
     def continuation():
         worst = 0.0
@@ -281,8 +283,8 @@ def grade_sequence_forward(module, run, max_examples=10):
         return Check("random K, S, T (hypothesis)", True, seen.get("worst", 0.0),
                      detail=f"{max_examples} drawn settings")
 
-    return out + [_guarded("continuing with history and start", continuation),
-                  _guarded("random K, S, T (hypothesis)", random)]
+    return out + [_guarded("continuing with history and start", continuation, run),
+                  _guarded("random K, S, T (hypothesis)", random, run)]
 
 
 def grade_sequence_backward(module, run, max_examples=10):
@@ -290,9 +292,10 @@ def grade_sequence_backward(module, run, max_examples=10):
 
     def dh_of(case):
         try:
-            _, cache = fwd(case.x.copy(), case.params, case.K, case.S, h0=case.h0.copy())
-            dh = bwd(case.G.copy(), cache)[2]
-        except Exception:
+            _, cache = run.call("your rnn_forward", fwd, case.x.copy(), case.params, case.K, case.S,
+                                h0=case.h0.copy())
+            dh = run.call("your rnn_backward", bwd, case.G.copy(), cache)[2]
+        except (StudentCodeError, TypeError, IndexError):
             return None
         P = max(1, case.S)
         ok = isinstance(dh, dict) and all(isinstance(dh.get(t), np.ndarray) and dh[t].shape == (case.B, case.H)
@@ -332,7 +335,7 @@ def grade_sequence_backward(module, run, max_examples=10):
         return Check("dh = the complete dL/dh(t) for t = -P .. T-1", True, worst,
                      detail="versions " + ", ".join(VERSIONS))
 
-    return [_guarded("dh = the complete dL/dh(t) for t = -P .. T-1", complete_dh)] + found
+    return [_guarded("dh = the complete dL/dh(t) for t = -P .. T-1", complete_dh, run)] + found
 
 
 # --------------------------------------------------------------------- task 5: LSTM step
@@ -404,8 +407,8 @@ def grade_lstm_step(module, run, max_examples=10):
         return Check("backward = centred finite differences (L = sum(dh h) + sum(dc c))", not wrong, worst,
                      diagnosis="task 5: " + ", ".join(wrong))
 
-    return [_guarded("backward = numrnn's LSTM step backward", compare),
-            _guarded("backward = centred finite differences (L = sum(dh h) + sum(dc c))", finite_differences)]
+    return [_guarded("backward = numrnn's LSTM step backward", compare, run),
+            _guarded("backward = centred finite differences (L = sum(dh h) + sum(dc c))", finite_differences, run)]
 
 
 def _lstm_diagnosis(got, ref, wrong, errs, H):
@@ -462,7 +465,7 @@ def grade_grad_lag(module, run, max_examples=10):
         return Check("norm of dL/dh(T-1-lag) against the lag", True, worst,
                      detail="versions " + ", ".join(VERSIONS))
 
-    return [_guarded("norm of dL/dh(T-1-lag) against the lag", compare)]
+    return [_guarded("norm of dL/dh(T-1-lag) against the lag", compare, run)]
 
 
 # ------------------------------------------------------------------- task 7: truncated
@@ -509,7 +512,7 @@ def grade_truncated(module, run, max_examples=10):
         return Check("truncated BPTT = reference", True, worst,
                      detail="windows 4, 3, 1 and T, versions " + ", ".join(VERSIONS))
 
-    return [_guarded("truncated BPTT = reference", compare)]
+    return [_guarded("truncated BPTT = reference", compare, run)]
 
 
 def _truncated_diagnosis(case, window, hs, grads, ref_hs, ref_grads):
