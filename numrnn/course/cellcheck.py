@@ -53,6 +53,10 @@ class Case:
     def settings(self):
         return f"K={self.K}, S={self.S}, T={self.T}, B={self.B}, D={self.D}, H={self.H}"
 
+    def where(self):
+        """'version C, K=1, S=2, ...' or, for a drawn setting, 'K=1, S=2, ...'."""
+        return (f"version {self.label}, " if self.label in VERSIONS else "") + self.settings()
+
     def reference(self, dhs=None, x=None):
         """hs, dx, grads and dh (dict) of the reference BPTT (numrnn.nn.reference)."""
         x = self.x if x is None else x
@@ -196,7 +200,7 @@ def diagnose_forward(case, hs):
     else:
         text += (": compare a(t) = W_k h(t-1) + Wx x(t) + b and the skip at this step with the "
                  "equations")
-    return text + f" (version {case.label}, {case.settings()})"
+    return text + f" ({case.where()})"
 
 
 def diagnose_backward(case, dx, grads, dh=None, dhs=None):
@@ -241,8 +245,7 @@ def diagnose_backward(case, dx, grads, dh=None, dhs=None):
                      f"da({t_bad + 1}) and that dhs[:, {t_bad}] is added")
     cause = BACKWARD_MISTAKES[causes[0]] if causes else guess
     errs = ", ".join(f"{n} {errors[n]:.1e}" for n in wrong)
-    return (f"{head}; {where}.{step}\nlikely cause: {cause}.\nrelative errors: {errs} "
-            f"(version {case.label}, {case.settings()})")
+    return f"{head}; {where}.{step}\nlikely cause: {cause}.\nrelative errors: {errs} ({case.where()})"
 
 
 def _flat(result):
@@ -367,7 +370,8 @@ class CellChecks:
             errs = [rel_error(dx, ref_dx)] + [rel_error(grads[n], ref_grads[n]) for n in ref_grads]
             failure["worst"] = max(failure.get("worst", 0.0), *errs)
             if max(errs) > TOL:
-                failure.update(case=case, text=diagnose_backward(case, dx, grads), err=max(errs))
+                dh = self.dh_fn(case) if self.dh_fn else None
+                failure.update(case=case, text=diagnose_backward(case, dx, grads, dh), err=max(errs))
                 raise AssertionError
 
         try:

@@ -51,6 +51,7 @@ class Report:
     target: str
     checks: list = field(default_factory=list)
     unusable: str = ""           # set when the file or class cannot be used (exit 2)
+    title: str = ""              # what the target is, for the first line
 
     @property
     def status(self):
@@ -76,16 +77,12 @@ class Report:
         if not failed:
             return f"pass: all {len(self.checks)} checks of {self.target} passed"
         first = failed[0]
-        lines = first.diagnosis.splitlines() or [first.detail]
-        why = lines[0].split("; ")[0]
-        cause = [line for line in lines if line.startswith("likely cause: ")]
-        if cause:
-            why += "; " + cause[0]
-        return (f"fail: {len(failed)} of {len(self.checks)} checks of {self.target} failed; "
-                f"first: {first.name}: {why}")
+        cause = [line for line in first.diagnosis.splitlines() if line.startswith("likely cause: ")]
+        return (f"fail: {len(failed)} of {len(self.checks)} checks of {self.target} failed "
+                f"(first: {first.name})" + (f"; {cause[0]}" if cause else ""))
 
     def text(self):
-        out = [f"numrnn check {self.target}"]
+        out = [f"numrnn check {self.target}" + (f": {self.title}" if self.title else "")]
         for c in self.checks:
             out += c.lines()
         out.append(self.summary())

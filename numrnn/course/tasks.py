@@ -328,14 +328,14 @@ def grade_sequence_backward(module, run, max_examples=10):
                 if err > TOL:
                     return Check("dh = the complete dL/dh(t) for t = -P .. T-1", False, err,
                                  diagnosis=f"task 4: dL/dh(t) is right for t > {t} and first differs at "
-                                           f"t={t}" + (f", {describe_step(t, case.K, case.S)}; it collects "
-                                                       f"{feeds(t, case.K, case.S, case.T)}" if t >= 0 else
-                                                       " (before the first step)")
+                                           + (f"{describe_step(t, case.K, case.S)}; it collects "
+                                              f"{feeds(t, case.K, case.S, case.T)}" if t >= 0 else
+                                              f"t={t} (before the first step)")
                                            + f" (version {case.label})")
         return Check("dh = the complete dL/dh(t) for t = -P .. T-1", True, worst,
                      detail="versions " + ", ".join(VERSIONS))
 
-    return [_guarded("dh = the complete dL/dh(t) for t = -P .. T-1", complete_dh, run)] + found
+    return found[:1] + [_guarded("dh = the complete dL/dh(t) for t = -P .. T-1", complete_dh, run)] + found[1:]
 
 
 # --------------------------------------------------------------------- task 5: LSTM step
@@ -565,7 +565,7 @@ def grade_task(task, path, time_limit=20.0, max_examples=20):
         return Report(f"task {task}", unusable=f"there is no task {task}; the tasks are 1-7")
     if os.path.isdir(path):
         path = os.path.join(path, TASKS[task][0])
-    report = Report(f"task {task} ({TASKS[task][1]}) in {os.path.basename(path)}")
+    report = Report(f"task {task} in {os.path.basename(path)}", title=TASKS[task][1])
     try:
         module = load_module(path, f"task {task}", time_limit)
         report.checks = GRADERS[task](module, Runner(f"task {task}", time_limit), max_examples)
