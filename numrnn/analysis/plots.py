@@ -101,7 +101,7 @@ def log_median(values, axis=0):
         return 10 ** np.nanmedian(np.log10(np.where(values > 0, values, np.nan)), axis=axis)
 
 
-def _seeds_and_median(ax, x, ys, label, color, ls="-", marker=None, lw=2.2, **style):
+def _seeds_and_median(ax, x, ys, label, color, ls="-", marker=None, lw=2.2, markevery=None, **style):
     """Each row of ys (n_seeds, L) as a thin line, their (log) median bold, with about eight markers."""
     ys = np.atleast_2d(np.asarray(ys, dtype=float))
     if ys.shape[-1] != len(x):
@@ -110,7 +110,7 @@ def _seeds_and_median(ax, x, ys, label, color, ls="-", marker=None, lw=2.2, **st
         for y in ys:
             ax.plot(x, y, color=color, lw=0.6, alpha=0.35)
     ax.plot(x, log_median(ys), color=color, ls=ls, lw=lw, label=label, marker=marker,
-            markevery=max(1, len(x) // 8), ms=5, **style)
+            markevery=markevery or max(1, len(x) // 8), ms=5, **style)
 
 
 def _log_axis(ax, title, xlabel, legend=True):
@@ -154,7 +154,8 @@ def plot_lag_curves(panels, title, ylabel, colours=None, styles=None,
     n_seeds = 1
     for ax, (name, curves) in zip(axes, panels.items()):
         for i, (label, (lags, values)) in enumerate(curves.items()):
-            style = line_style(label, i)
+            every = max(1, len(lags) // 8)      # markers staggered: C's show between D's
+            style = dict(line_style(label, i), markevery=(i * every // max(1, len(curves)), every))
             if label in (colours or {}):
                 style["color"] = colours[label]
             style.update((styles or {}).get(label, {}))
