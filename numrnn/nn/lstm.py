@@ -43,8 +43,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import check_finite
-from .base import (RecurrentCache, RecurrentLayer, _chunk_steps, bptt_chunks, transposed_matrices)
-from .rnn import _input_grad, _input_part
+from .base import (RecurrentCache, RecurrentLayer, _chunk_steps, _input_grad, _input_part, bptt_chunks,
+                   transposed_matrices)
 from .schedule import is_skip_step, matrix_index
 
 

@@ -36,8 +36,8 @@ import numpy as np
 
 from .._checks import check_choice
 from .activations import ACTIVATIONS
-from .base import (RecurrentCache, RecurrentLayer, RNNState, _chunk_steps, _sum_outer, bptt_chunks,
-                   transposed_matrices)
+from .base import (RecurrentCache, RecurrentLayer, RNNState, _chunk_steps, _input_grad, _input_part,
+                   bptt_chunks, transposed_matrices)
 from .schedule import is_skip_step, matrix_index
 
 
@@ -127,26 +127,6 @@ class RNN(RecurrentLayer):
             self._add_param_grads(grads, da_window, cache, s)     # (6), (7) dW_k, dWx, db
             _input_grad(da_window, self.params["Wx"], out=dx[s:e])  # (7) dx(t) = Wx^T da(t)
         return self._end_backward(dx, grads, dh_window[:P], return_dinit)  # dh(-P) .. dh(-1)
-
-
-# ------------------------------------------------------------------ the fast helpers
-def _input_part(x, Wx, b, out):
-    """Wx x(t) + b for a chunk of steps, one product: x (n, B, D) -> out (n, B, G H).
-
-    Performance: one product per chunk of about 2048 rows (steps x batch) instead of one per step;
-    computed just before the chunk's steps run, the chunk's rows of ``out`` are still in cache.
-    """
-    n, B, D = x.shape
-    np.matmul(x.reshape(n * B, D), Wx.T, out=out.reshape(n * B, -1))
-    out += b
-    return out
-
-
-def _input_grad(d_in, Wx, out):
-    """dx(t) = Wx^T d_in(t) for a chunk of steps, one product: d_in (n, B, G H) -> out (n, B, D)."""
-    n, B, rows = d_in.shape
-    np.matmul(d_in.reshape(n * B, rows), Wx, out=out.reshape(n * B, -1))
-    return out
 
 
 __all__ = ["RNN", "RNNCache", "RNNState"]
