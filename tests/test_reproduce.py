@@ -331,6 +331,7 @@ def test_the_command_line_refuses_bad_input_with_a_clear_message(tmp_path, capsy
                           (["--lengths", "0"], "--lengths value"),
                           (["--seeds", "-1"], "--seeds value"),
                           (["--workers", "0"], "--workers"),
+                          (["--adding-lengths", "0"], "--adding-lengths value"),
                           (["--reuse", str(tmp_path / "nothing.json")], "no such file")):
         assert cli.main(["reproduce", "--quiet", "--out", str(tmp_path / "o"), *argv]) == 2, argv
         err = capsys.readouterr().err

@@ -64,7 +64,7 @@ FULL = dict(T=100, special_T=500, D=6, n_train=10000, n_test=1000, epochs=10, ba
             clips=(None, 1.0, 10.0), readouts=("zeros", "normal"), scales=(0.25, 1.0),
             seeds=(0, 1, 2, 3, 4), lstm_seeds=(0, 1, 2, 3, 4),
             lengths=(100, 200, 500, 1000), length_clips=(None, 1.0), length_seeds=(0, 1, 2),
-            long_epochs=30, task_clip=1.0, task_seeds=(0, 1),
+            long_epochs=30, task_clip=1.0, task_seeds=(0,),
             adding_T=(100, 200, 400), copy_T=(100, 200))
 
 #: --quick: the same experiment, smaller, for the README's first command (about 30 s on 2 cores):
@@ -160,9 +160,11 @@ def factorial_plan(settings=FULL, lstm=True):
 
 def length_plan(settings=FULL, versions=("C", "D", "special")):
     """C, D, special at each T x length_clips (length_seeds); special at special_T on every seed,
-    and special at special_T, clipped, trained ``long_epochs`` epochs (length_seeds)."""
+    and special at special_T, clipped, trained ``long_epochs`` epochs (length_seeds).
+
+    T-major (short sequences first): an interrupted sweep holds every seed of the shorter T."""
     specs = [_spec(settings, v, v, T, seed, "lengths", clip=clip)
-             for seed in settings["length_seeds"] for T in settings["lengths"]
+             for T in sorted(settings["lengths"]) for seed in settings["length_seeds"]
              for clip in settings["length_clips"] for v in versions]
     extra = [s for s in settings["seeds"] if s not in settings["length_seeds"]]
     specs += [_spec(settings, "special", "special", settings["special_T"], seed, "lengths", clip=clip)
@@ -175,19 +177,22 @@ def length_plan(settings=FULL, versions=("C", "D", "special")):
 
 
 def task_plan(settings=FULL, lstm=True):
-    """Adding (adding_T) and copy (copy_T) for A-D, special, LSTM A-D, IRNN, tanh RNN; all clipped."""
+    """Adding (adding_T) and copy (copy_T) for A-D, special, LSTM A-D, IRNN, tanh RNN; all clipped.
+
+    Seed-major, and within a seed the shortest sequences first."""
     clip, specs = settings["task_clip"], []
+    settings_by_length = sorted([("adding", T) for T in settings["adding_T"]] +
+                                [("copy", T) for T in settings["copy_T"]], key=lambda tT: tT[1])
     for seed in settings["task_seeds"]:
-        for task, Ts in (("adding", settings["adding_T"]), ("copy", settings["copy_T"])):
-            for T in Ts:
-                kw = dict(task=task, clip=clip)
-                specs += [_spec(settings, v, v, T, seed, "tasks", **kw) for v in VERSIONS + ("special",)]
-                specs.append(_spec(settings, "IRNN", "A", T, seed, "tasks", init="identity",
-                                   scale=1.0, **kw))
-                specs.append(_spec(settings, "tanh RNN", "A", T, seed, "tasks", activation="tanh",
-                                   scale=1.0, **kw))
-                if lstm:
-                    specs += [_lstm(settings, v, T, seed, "tasks", **kw) for v in VERSIONS]
+        for task, T in settings_by_length:              # the cheapest (shortest) first
+            kw = dict(task=task, clip=clip)
+            specs += [_spec(settings, v, v, T, seed, "tasks", **kw) for v in VERSIONS + ("special",)]
+            specs.append(_spec(settings, "IRNN", "A", T, seed, "tasks", init="identity", scale=1.0,
+                               **kw))
+            specs.append(_spec(settings, "tanh RNN", "A", T, seed, "tasks", activation="tanh",
+                               scale=1.0, **kw))
+            if lstm:
+                specs += [_lstm(settings, v, T, seed, "tasks", **kw) for v in VERSIONS]
     return specs
 
 
@@ -792,10 +797,14 @@ def add_parser(subparsers):
     p.add_argument("--length-seeds", nargs="+", type=int, default=None, metavar="SEED",
                    help="seeds of the length sweep (default 0 1 2)")
     p.add_argument("--task-seeds", nargs="+", type=int, default=None, metavar="SEED",
-                   help="seeds of the adding and copy tasks (default 0 1)")
+                   help="seeds of the adding and copy tasks (default 0)")
     p.add_argument("--lengths", nargs="+", default=None, metavar="T",
                    help="T of the length sweep, e.g. --lengths 100 200 500 1000 (the default; "
                    "100,200 works too)")
+    p.add_argument("--adding-lengths", nargs="+", type=int, default=None, metavar="T",
+                   help="T of the adding problem (default 100 200 400)")
+    p.add_argument("--copy-delays", nargs="+", type=int, default=None, metavar="T",
+                   help="delays of copy memory (default 100 200)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--out", default=".", help="a folder: writes OUT/results and OUT/figures/reproduce")
     p.add_argument("--resume", action="store_true",
@@ -839,7 +848,13 @@ def run(args):
         raise ValueError(f"--out must be a folder, but {args.out!r} is a file")
     command = "numrnn " + " ".join(shlex.quote(a) for a in getattr(args, "argv", ["reproduce"]))
     started = time.perf_counter()
-    written = reproduce(quick=args.quick, parts=args.parts, seeds=args.seeds,
+    overrides = {}
+    for name, key in (("adding_lengths", "adding_T"), ("copy_delays", "copy_T")):
+        values = getattr(args, name, None)
+        if values:
+            overrides[key] = tuple(check_int(f"--{name.replace('_', '-')} value", T, 1)
+                                   for T in values)
+    written = reproduce(quick=args.quick, parts=args.parts, seeds=args.seeds, overrides=overrides,
                         length_seeds=args.length_seeds, task_seeds=args.task_seeds,
                         lengths=lengths, workers=args.workers, out=args.out,
                         lstm=not args.no_lstm, progress=not args.quiet, command=command,
