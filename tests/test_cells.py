@@ -621,3 +621,17 @@ def test_what_a_scratch_cell_lacks_is_named():
     with pytest.raises(TypeError, match=r"^numrnn.gradcheck.gradcheck_layer needs the layer protocol; "
                                         r"ScratchCell lacks dtype"):
         gradcheck_layer(cell, x)
+
+
+def test_a_scratch_cell_trains_with_a_gradient_record_during_training():
+    """The record during training takes the minimal protocol with wrt="x"; with wrt="h" it names
+    what the cell lacks."""
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((8, 6, 3)), rng.standard_normal((8, 1))
+    model = SequenceModel(output_size=1, layer=ScratchCell(3, 4, n_matrices=2, skip=2, seed=0), seed=0)
+    record = gradients.LagNormRecorder(x[:2], y[:2], wrt="x")
+    Trainer(model, SGD(0.01), batch_size=4, seed=0, progress=False, callback=record).fit(x, y, epochs=1)
+    steps, lags, norms = record.as_arrays()
+    assert len(steps) == 2 and norms.shape == (2, 6) and np.all(np.isfinite(norms)) and np.all(norms > 0)
+    with pytest.raises(TypeError, match="^hidden_grads_by_lag .*ScratchCell lacks forward"):
+        gradients.LagNormRecorder(x[:2], y[:2])(0, model)

@@ -215,7 +215,16 @@ def _check_lags(lags, steps):
 
 # ---------------------------------------------------------------------------- during training
 def as_float64(model):
-    """A float64 copy of a :class:`numrnn.training.model.SequenceModel` (the same parameters, cast)."""
+    """A float64 copy of a :class:`numrnn.training.model.SequenceModel` (the same parameters, cast).
+
+    A model with your own layer (``SequenceModel(layer=...)``) cannot be rebuilt by numrnn: in
+    float64 it is returned as it is, in float32 it is refused with the reason.
+    """
+    if getattr(model, "cell", "rnn") is None:
+        if np.dtype(model.dtype) == np.float64:
+            return model
+        raise TypeError(f"a float64 copy of a model with your own layer ({type(model.layer).__name__}) "
+                        f"cannot be made: numrnn cannot rebuild that layer; build it in float64")
     copy = type(model).from_config(dict(model.config, dtype="float64"))
     copy.set_params(model.params)
     return copy
@@ -234,20 +243,23 @@ class LagNormRecorder:
     x : ndarray, shape (B, T, D), the probe inputs
     y : ndarray, the probe targets as the model's loss wants them
     lags : sequence of int, optional (default every lag)
+    wrt : {"h", "x"}, default "h"
+        The norm of :math:`\delta h` (needs the richer layer protocol) or of
+        :math:`\partial L/\partial x` (any layer with the minimal one), as :func:`grad_norm_by_lag`.
 
     Attributes
     ----------
     steps : list of int.  norms : list of (L,) arrays, one per recorded step.
     """
 
-    def __init__(self, x, y, lags=None):
-        self.x, self.y, self.lags = x, y, lags
+    def __init__(self, x, y, lags=None, wrt="h"):
+        self.x, self.y, self.lags, self.wrt = x, y, lags, check_choice("wrt", wrt, ("h", "x"))
         self.steps, self.norms = [], []
 
     def __call__(self, step, model):
         model = as_float64(model)                 # float32 training must not overflow the record
         _, _, info = model.loss_and_grads(self.x, self.y, train=False)
-        self.lags, norms = grad_norm_by_lag(model.layer, self.x, info["dhs"], lags=self.lags)
+        self.lags, norms = grad_norm_by_lag(model.layer, self.x, info["dhs"], lags=self.lags, wrt=self.wrt)
         self.steps.append(int(step))
         self.norms.append(norms)
 
