@@ -33,7 +33,8 @@ from .experiments import common
 
 #: The experiment modules; each adds its subcommands with ``add_parser(subparsers)``.
 EXPERIMENTS = ["numrnn.experiments.reproduce", "numrnn.experiments.figures",
-               "numrnn.experiments.sst", "numrnn.experiments.charlm", "numrnn.experiments.demo"]
+               "numrnn.experiments.sst", "numrnn.experiments.charlm", "numrnn.experiments.demo",
+               "numrnn.course.cli"]
 
 
 # ------------------------------------------------------------------------------ train

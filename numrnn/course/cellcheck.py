@@ -120,7 +120,7 @@ class StudentCell:
         x = case.x if x is None else x
         h0 = case.h0 if isinstance(h0, str) else h0
         out = self.run.call("your forward", cell.forward, x.copy(), h0=None if h0 is None else h0.copy())
-        if not (isinstance(out, tuple) and len(out) == 2):
+        if not (isinstance(out, (tuple, list)) and len(out) == 2):
             raise StudentCodeError(f"{self.run.task}: forward must return (hs, cache), got "
                                    f"{_kind(out)}")
         _array(self.run.task, "forward", "hs", out[0], (case.B, x.shape[1], case.H))
@@ -128,7 +128,7 @@ class StudentCell:
 
     def backward(self, cell, case, dhs, cache):
         out = self.run.call("your backward", cell.backward, dhs, cache)
-        if not (isinstance(out, tuple) and len(out) == 2):
+        if not (isinstance(out, (tuple, list)) and len(out) == 2):
             raise StudentCodeError(f"{self.run.task}: backward must return (dx, grads), got "
                                    f"{_kind(out)}")
         dx, grads = out
@@ -351,8 +351,7 @@ class CellChecks:
 
     def check_hypothesis(self):
         """random K, S, T (hypothesis)"""
-        from hypothesis import HealthCheck, Phase, given, settings, strategies as st
-
+        HealthCheck, Phase, given, settings, st = _hypothesis(self.task)
         failure = {}
 
         @settings(max_examples=self.max_examples, derandomize=True, database=None, deadline=None,
@@ -500,6 +499,15 @@ class CellChecks:
             return Check("no accumulation across calls", False, err, diagnosis=why)
         return Check("no accumulation across calls", True, err,
                      detail="two inputs one after the other on the same cell equal a new cell's (version D)")
+
+
+def _hypothesis(task):
+    """hypothesis's pieces, or CannotUse saying how to install it."""
+    try:
+        from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+    except ImportError:
+        raise CannotUse(f"{task}: the checks need hypothesis: pip install 'numrnn[course]'") from None
+    return HealthCheck, Phase, given, settings, st
 
 
 def _ranges(steps):

@@ -8,7 +8,8 @@ import os
 import numpy as np
 
 from ..nn import reference
-from .cellcheck import VERSIONS, Case, CellChecks, StudentCell, diagnose_forward, version_cases
+from .cellcheck import (VERSIONS, Case, CellChecks, StudentCell, _hypothesis, diagnose_forward,
+                        version_cases)
 from .report import TOL, Check, Report, rel_error
 from .runner import CannotUse, Runner, StudentCodeError, get_object, load_module
 from .spec import describe_step, feeds
@@ -36,7 +37,7 @@ def _checked(task, what, value, shape):
 
 
 def _tuple(task, what, value, n):
-    if not (isinstance(value, tuple) and len(value) == n):
+    if not (isinstance(value, (tuple, list)) and len(value) == n):
         got = f"a tuple of {len(value)}" if isinstance(value, tuple) else type(value).__name__
         raise StudentCodeError(f"task {task}: {what} must return a tuple of {n}, got {got}")
     return value
@@ -260,7 +261,7 @@ def grade_sequence_forward(module, run, max_examples=10):
                      detail="second half from the first half's last P states, versions " + ", ".join(VERSIONS))
 
     def random():
-        from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+        HealthCheck, Phase, given, settings, st = _hypothesis("task 3")
         seen = {}
 
         @settings(max_examples=max_examples, derandomize=True, database=None, deadline=None,
