@@ -40,8 +40,9 @@ feature                                                     needs
 ``numrnn.gradcheck.gradcheck_layer``                        minimal (checks params and x); with
                                                             ``return_dinit`` it also checks h0
 ``analysis.truncation.input_grad_norm_by_lag`` (full BPTT)  the minimal part
-``analysis.gradients.hidden_grads_by_lag``, grad norm by    ``forward(..., state=)``, ``cache.state``,
-lag, ``LagNormRecorder``                                    ``backward(..., return_dinit=True)``
+``input_grads_by_lag``, ``LagNormRecorder(wrt="x")``        the minimal part
+``hidden_grads_by_lag``, ``LagNormRecorder(wrt="h")``       ``forward(..., state=)``, ``cache.state``,
+                                                            ``backward(..., return_dinit=True)``
 truncated BPTT (``training.tbptt``, ``Trainer(tbptt=)``)    ``forward(..., state=)``,
                                                             ``cache.state_at(n)``
 Jacobians, path split, per-matrix accounting                numrnn's :class:`~numrnn.nn.rnn.RNN` itself
