@@ -35,6 +35,13 @@ def add_parser(subparsers):
     init.add_argument("--solutions", action="store_true", help="the instructor's copy, blanks filled in")
     init.add_argument("--force", action="store_true", help="write into a folder that is not empty")
     init.set_defaults(func=run_init)
+    nbs = sub.add_parser("notebooks", help="write the student versions of notebooks 02 and 05 into OUT",
+                         description="Make the graded student notebooks from the solution notebooks "
+                         "with nbgrader's ClearSolutions and ClearOutput (pip install 'numrnn[course]').")
+    nbs.add_argument("out", help="folder for the student notebooks")
+    nbs.add_argument("--from", dest="source", default=None,
+                     help="folder of the solution notebooks (default: the repository's notebooks/)")
+    nbs.set_defaults(func=run_notebooks)
 
     c = subparsers.add_parser("check", help="grade a student's task, folder or cell, with a diagnosis",
                               description="Grade a task (--task N FILE.py), every task of a folder "
@@ -64,6 +71,16 @@ def run_init(args):
     kind = "instructor's copy (solutions)" if args.solutions else "starter"
     print(f"wrote the {kind} into {args.dir}: " + ", ".join(os.path.basename(p) for p in written))
     print(f"next: cd {args.dir} && pytest      (or: numrnn check --task 1 {os.path.join(args.dir, 'rnn_step.py')})")
+    return 0
+
+
+def run_notebooks(args):
+    from .notebooks import write_student_notebooks
+
+    source = args.source or os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "notebooks")
+    for path in write_student_notebooks(source, args.out):
+        print(f"wrote {path}")
     return 0
 
 

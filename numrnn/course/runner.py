@@ -104,8 +104,9 @@ class Runner:
             raise StudentCodeError(f"{self.task}: {what} did not finish within the check's time limit "
                                    f"of {self.time_limit:g} s{where}: an endless loop?") from None
         except NotImplementedError as err:
+            said = f": {err}" if str(err) else ""
             raise StudentCodeError(f"{self.task}: {what} is not written yet "
-                                   f"(NotImplementedError: {err})") from None
+                                   f"(NotImplementedError{said})") from None
         except (KeyboardInterrupt, StudentCodeError, CannotUse):
             raise
         except BaseException as err:        # the student's code may raise anything, SystemExit too
