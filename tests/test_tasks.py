@@ -131,3 +131,10 @@ def test_normalised_names_a_bad_loss_and_a_zero_baseline():
     one = first_element(T=3, n_train=2, n_test=1, seed=0)             # one test example: variance 0
     with pytest.raises(ValueError, match="baseline of 0"):
         one.normalised(0.1)
+
+
+def test_a_task_too_large_to_build_names_its_sizes():
+    with pytest.raises(ValueError, match=r"task 'first-element' with n_train=10+, T=10+, D=10+ is too large"):
+        first_element(T=10 ** 20, D=10 ** 20, n_train=10 ** 20)
+    with pytest.raises(ValueError, match=r"task 'copy' with n_train=2, T=10+ is too large"):
+        copy_memory(T=10 ** 30, n_train=2, n_test=2)

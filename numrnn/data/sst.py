@@ -375,6 +375,13 @@ class Vocab:
                 raise ValueError(f"{path}: {err}") from err
 
 
+def _check_iterable(name, value):
+    """``value`` as a list, or a TypeError naming ``name`` (a str or a bare number is refused)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be a list, got {type(value).__name__}")
+    return list(value)
+
+
 def _check_tokens(name, tokens):
     """A list of non-empty str tokens (a bare string would be split into characters: refused)."""
     if isinstance(tokens, str) or not isinstance(tokens, Iterable):
@@ -398,7 +405,7 @@ def encode(examples, vocab):
     """
     if not isinstance(vocab, Vocab):
         raise TypeError(f"vocab must be an SST Vocab, got {type(vocab).__name__}")
-    examples = list(examples)
+    examples = _check_iterable("examples", examples)
     for i, ex in enumerate(examples):
         if not isinstance(ex, Example):
             raise TypeError(f"examples must be Example objects; item {i} is a {type(ex).__name__}")
@@ -421,8 +428,10 @@ def pad_batch(sequences, pad_id=0):
     tokens : int64 ndarray, shape (B, max T_i); tokens[b, t] = pad_id for t >= T_b
     lengths : int64 ndarray, shape (B,)
     """
-    pad_id = check_int("pad_id", pad_id)
-    sequences = [np.asarray(s) for s in sequences]
+    pad_id = check_int("pad_id", pad_id, 0)
+    if pad_id > np.iinfo(np.int64).max:
+        raise ValueError(f"pad_id must fit in int64, got {pad_id}")
+    sequences = [np.asarray(s) for s in _check_iterable("sequences", sequences)]
     for i, seq in enumerate(sequences):
         if seq.ndim != 1 or (seq.size and not np.issubdtype(seq.dtype, np.integer)):
             raise TypeError(f"sequences[{i}] must be a 1-d array of integer ids, got {seq.dtype} "
@@ -444,6 +453,7 @@ def iterate_batches(ids, labels, batch_size, rng=None, bucket=20):
     sentences of similar length (less padding, same math), and the batches come in random order.
     """
     batch_size = check_int("batch_size", batch_size, 1)
+    ids = _check_iterable("ids", ids)
     labels = np.asarray(labels)
     if labels.ndim != 1 or len(labels) != len(ids):
         raise ValueError(f"labels must be a 1-d array with one label per sequence ({len(ids)}), "

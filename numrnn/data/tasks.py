@@ -137,12 +137,21 @@ def adding(T=100, n_train=10000, n_test=1000, seed=0, dtype=np.float32):
     return _regression("adding", draw, n_train, n_test, seed, 2, dict(T=T, baseline_theory=1 / 6))
 
 
+def _draw(task, draw, rng, n, n_name, settings):
+    """``draw(rng, n)``; a set too large to allocate is an error naming the sizes."""
+    try:
+        return draw(rng, n)
+    except (ValueError, MemoryError) as err:
+        sizes = ", ".join(f"{k}={v}" for k, v in [(n_name, n), *settings.items()] if k in (n_name, "T", "D"))
+        raise type(err)(f"task {task!r} with {sizes} is too large to build: {err}") from None
+
+
 def _regression(name, draw, n_train, n_test, seed, D, settings):
     n_train, n_test = check_int("n_train", n_train, 1), check_int("n_test", n_test, 1)
     seed = _check_seed(seed)
     train_rng, test_rng = _streams(seed)
-    x_train, y_train = draw(train_rng, n_train)
-    x_test, y_test = draw(test_rng, n_test)
+    x_train, y_train = _draw(name, draw, train_rng, n_train, "n_train", settings)
+    x_test, y_test = _draw(name, draw, test_rng, n_test, "n_test", settings)
     var = float(np.var(y_test.astype(np.float64)))
     return Task(name, x_train, y_train, x_test, y_test, loss="mse", readout="last", input_size=D,
                 output_size=1, baseline=var, target_var=var,
@@ -169,8 +178,8 @@ def copy_memory(T=100, n_train=10000, n_test=1000, seed=0, dtype=np.float32):
         return np.eye(N_SYMBOLS + 2, dtype=dtype)[tokens], labels
 
     train_rng, test_rng = _streams(seed)
-    x_train, y_train = draw(train_rng, n_train)
-    x_test, y_test = draw(test_rng, n_test)
+    x_train, y_train = _draw("copy", draw, train_rng, n_train, "n_train", dict(T=T))
+    x_test, y_test = _draw("copy", draw, test_rng, n_test, "n_test", dict(T=T))
     baseline = N_RECALL * np.log(N_SYMBOLS) / L
     return Task("copy", x_train, y_train, x_test, y_test, loss="ce", readout="all",
                 input_size=N_SYMBOLS + 2, output_size=N_SYMBOLS + 2, baseline=float(baseline),
