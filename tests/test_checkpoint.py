@@ -103,8 +103,8 @@ def test_missing_truncated_mismatched_checkpoints_give_clear_errors(tmp_path):
 
 def test_a_failed_save_leaves_no_file_behind(tmp_path):
     model = SequenceModel(2, 4, 1, seed=0)
-    with pytest.raises(TypeError, match="cannot store"):
-        save_checkpoint(tmp_path / "x", model, meta={"bad": object()})
+    with pytest.raises(TypeError, match=r"cannot store meta\['runs'\]\[1\]\['bad'\] \(object\)"):
+        save_checkpoint(tmp_path / "x", model, meta={"runs": [{}, {"bad": object()}]})
     assert os.listdir(tmp_path) == []
 
 

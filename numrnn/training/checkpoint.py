@@ -108,7 +108,7 @@ def save_checkpoint(path, model, optimizer=None, trainer=None, meta=None):
         raise TypeError(f"trainer must be a numrnn Trainer (with state_dict), got {type(trainer).__name__}")
     if meta is not None and not isinstance(meta, dict):
         raise TypeError(f"meta must be a dict, got {type(meta).__name__}")
-    _check_keys(meta or {}, "meta")
+    _check_json(meta or {}, "meta")
 
     arrays = {f"param/{k}": np.asarray(v) for k, v in model.params.items()}
     info = {"format": FORMAT, "config": model.config, "meta": meta or {}}
@@ -131,16 +131,18 @@ def save_checkpoint(path, model, optimizer=None, trainer=None, meta=None):
     return npz_path, json_path
 
 
-def _check_keys(value, where):
-    """JSON keys are strings: refuse others (json would turn 1 into "1" silently)."""
+def _check_json(value, where):
+    """JSON values with str keys (json would turn the key 1 into "1" silently); errors say where."""
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise TypeError(f"{where} has the key {key!r} ({type(key).__name__}); JSON keys must be str")
-            _check_keys(item, f"{where}[{key!r}]")
+            _check_json(item, f"{where}[{key!r}]")
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            _check_keys(item, f"{where}[{i}]")
+            _check_json(item, f"{where}[{i}]")
+    elif not isinstance(value, (str, int, float, type(None), np.generic, np.ndarray)):
+        raise TypeError(f"cannot store {where} ({type(value).__name__}) in a checkpoint's JSON")
 
 
 # ------------------------------------------------------------------------------------ load
