@@ -93,7 +93,8 @@ def check_sequence_backward(sequence_forward, sequence_backward, max_examples=10
     checks = CellChecks(StudentCell(NotebookCell, run, "sequence_backward"), task, max_examples, dh_fn=dh_of)
     return _report("task 4 in notebook 02", "sequence_backward: the skip line and the per-matrix sums",
                    lambda: checks.run(("backward", "gradcheck", "hypothesis", "matrices", "losses", "twice",
-                                       "calls")))
+                                       "calls")),
+                   names=[("your backward", "your sequence_backward"), ("your forward", "your sequence_forward")])
 
 
 def check_lstm_step_backward(lstm_step_forward, lstm_step_backward, time_limit=20.0):

@@ -46,7 +46,7 @@ def fill_solutions(student, solution):
     by_id = {cell.get("id"): cell for cell in solution.cells}
     nb = copy.deepcopy(student)
     for cell in nb.cells:
-        if cell.cell_type == "code" and STUB in cell.source:
+        if cell.cell_type == "code" and "# YOUR CODE HERE" in cell.source:
             source = by_id[cell.get("id")].source
             cell.source = "\n".join(line for line in source.splitlines()
                                     if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)

@@ -38,9 +38,11 @@ _NUMRNN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _is_student_frame(filename):
+    if filename.startswith("<"):                   # a notebook cell is the student's; <frozen ...> is not
+        return not filename.startswith(("<frozen", "<string>"))
     filename = os.path.abspath(filename)
     return not (filename.startswith(_NUMRNN_DIR) or "site-packages" in filename
-                or f"{os.sep}lib{os.sep}python" in filename or filename.startswith("<"))
+                or f"{os.sep}lib{os.sep}python" in filename)
 
 
 def _where(tb_or_frames):
@@ -105,8 +107,10 @@ class Runner:
                                    f"of {self.time_limit:g} s{where}: an endless loop?") from None
         except NotImplementedError as err:
             said = f": {err}" if str(err) else ""
+            frames = [f for f in traceback.extract_tb(err.__traceback__) if _is_student_frame(f.filename)]
+            inside = f" in {frames[-1].name}" if frames else ""
             raise StudentCodeError(f"{self.task}: {what} is not written yet "
-                                   f"(NotImplementedError{said})") from None
+                                   f"(NotImplementedError{said}{inside})") from None
         except (KeyboardInterrupt, StudentCodeError, CannotUse):
             raise
         except BaseException as err:        # the student's code may raise anything, SystemExit too
