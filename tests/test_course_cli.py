@@ -206,3 +206,27 @@ def test_batch_grading_writes_one_csv_of_scores_per_task(tmp_path, key, capsys):
     assert rows["bob"]["task1"] == rows["bob"]["task2"] == "1.000"
     assert rows["bob"]["task4"] == "0.000" and float(rows["bob"]["total"]) == 2.0
     assert rows["cid"]["total"] == "0.000"
+
+
+@pytest.mark.parametrize("init, words", [
+    ("self.params = {'W1': np.zeros((H, H)), 'Wx': np.zeros((H, D))}",
+     "with n_matrices=1, MyRNN.params must have the keys ['W1', 'Wx', 'b'], got ['W1', 'Wx']"),
+    ("self.params = {'W1': np.zeros((H, H), np.float32), 'Wx': np.zeros((H, D)), 'b': np.zeros(H)}",
+     "MyRNN.params['W1'] must be a float64 array of shape (4, 4) (with dtype=np.float64), got shape (4, 4), dtype float32"),
+    ("self.params = [np.zeros((H, H))]", "MyRNN.params must be a dict of arrays, got list"),
+])
+def test_wrong_parameters_are_named(tmp_path, capsys, init, words):
+    path = write(tmp_path, "cell.py", f"""
+        import numpy as np
+
+        class MyRNN:
+            def __init__(self, input_size, hidden_size, n_matrices=1, skip=0, seed=None, dtype=np.float64):
+                D, H = input_size, hidden_size
+                {init}
+            def forward(self, x, h0=None):
+                return x, None
+            def backward(self, dhs, cache):
+                return dhs, {{}}
+        """)
+    code, text = run(capsys, "check", f"{path}:MyRNN")
+    assert code == 1 and words in text, text
