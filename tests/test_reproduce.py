@@ -166,6 +166,31 @@ def test_run_plan_derives_what_it_can_and_trains_the_rest(tmp_path):
     assert not results[2].get("derived_from_unclipped")
 
 
+def test_the_most_telling_cells_are_trained_first():
+    key = rp.priority("factorial", rp.FULL)
+    order = sorted(rp.factorial_plan(rp.FULL), key=key)
+    first = [s for s in order if key(s) == key(order[0])]
+    assert {(s.readout_init, s.scale) for s in first if s.row in rp.VERSIONS} == {("zeros", 0.25)}
+    assert {s.seed for s in first} == {0, 1, 2, 3, 4} and {"IRNN", "special"} <= {s.row for s in first}
+    assert order[-1].readout_init == "normal" and order[-1].scale == 1.0
+    lengths = sorted(rp.length_plan(rp.FULL), key=rp.priority("lengths", rp.FULL))
+    assert [s.T for s in lengths] == sorted(s.T for s in lengths if s.epochs == 10) + [500] * 3
+    order = []
+
+    class Serial:
+        def submit(self, fn, spec):
+            from concurrent.futures import Future
+            order.append(spec["T"])
+            future = Future()
+            future.set_result(fn(spec))
+            return future
+
+    specs = [_tiny("C", "C", T=7), _tiny("C", "C", T=5), _tiny("C", "C", T=7, clip=0.01),
+             _tiny("C", "C", T=5, clip=0.01)]
+    results = rp.run_blocks(specs, lambda s: s.T, executor=Serial(), progress=False)
+    assert order == [5, 5, 7, 7] and [r["spec"]["T"] for r in results] == [7, 5, 7, 5]
+
+
 def _record(row, seed, nmse, diverged=None, T=100, clip=None, test=None, norms=(1.0, 1.0)):
     spec = dataclasses.asdict(RunSpec(row=row, version=row, T=T, seed=seed, clip=clip))
     return {"spec": spec, "baseline_mse": 0.33, "test_mse": nmse * 0.33, "normalised_mse": nmse,

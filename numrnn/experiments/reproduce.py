@@ -31,6 +31,7 @@ rescales by min(1, clip / norm) = 1); it is not trained again but marked "derive
 :func:`derive_clipped`).
 """
 import dataclasses
+import itertools
 import json
 import os
 import platform
@@ -415,6 +416,42 @@ def run_plan(specs, **sweep):
     return results
 
 
+def priority(part, settings):
+    """The order in which a part's runs are trained (a key: lower first), so that an interrupted
+    call holds whole cells (every seed) of the most telling settings.
+
+    factorial: the project's setting (zero readout, scale 0.25: A-D, special, the IRNN) first, then
+    the LSTM rows, then the other readout / init-scale combinations; lengths: short T first, the
+    longer training last; tasks: by seed, then shortest sequences first.
+    """
+    if part == "factorial":
+        combos = [(r, sc) for sc in settings["scales"] for r in settings["readouts"]]
+        home = (settings["readout_init"], settings["scale"])
+
+        def key(s):
+            if s.cell == "lstm":
+                return 1
+            combo = (s.readout_init, s.scale)
+            return 0 if s.row not in VERSIONS or combo == home else 2 + combos.index(combo)
+        return key
+    if part == "lengths":
+        return lambda s: (s.epochs > settings["epochs"], s.T)
+    if part == "tasks":
+        return lambda s: (s.seed, s.T)
+    return lambda s: 0
+
+
+def run_blocks(specs, key, **sweep):
+    """:func:`run_plan` on the blocks of equal ``key`` (lowest first); records in ``specs`` order."""
+    order = sorted(range(len(specs)), key=lambda i: key(specs[i]))      # stable: plan order inside
+    results = [None] * len(specs)
+    for _, block in itertools.groupby(order, key=lambda i: key(specs[i])):
+        block = list(block)
+        for i, record in zip(block, run_plan([specs[i] for i in block], **sweep)):
+            results[i] = record
+    return results
+
+
 def _end_torn_line(journal):
     """If a crash left the journal's last line unfinished, end it so new records start clean."""
     if journal and os.path.exists(journal) and os.path.getsize(journal):
@@ -767,7 +804,7 @@ def reproduce(quick=False, parts=None, seeds=None, length_seeds=None, task_seeds
             if part not in parts:
                 continue
             started = time.perf_counter()
-            results = run_plan(plans[part](), **sweep)
+            results = run_blocks(plans[part](), priority(part, settings), **sweep)
             title = TITLES[part].format(T=settings["T"], task_clip=settings["task_clip"],
                                         lengths=", ".join(map(str, settings["lengths"])))
             written[part] = write_report(results, out, NAMES[part] + suffix,
