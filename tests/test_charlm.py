@@ -152,6 +152,8 @@ def test_bad_temperatures_and_primes_are_refused(temperature):
         sample(model, vocab, 5, temperature=temperature)
     with pytest.raises(ValueError, match="prime"):
         sample(model, vocab, 5, prime="Z")
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        sample(model, vocab, 5, seed=-1)
 
 
 # -------------------------------------------------------------------------------- training

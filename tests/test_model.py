@@ -304,3 +304,9 @@ def test_evaluate_checks_its_data_and_skips_batches_without_positions():
         model.evaluate(x[3:], y[3:]), rel=1e-12)
     with pytest.raises(ValueError, match="mask must hold finite weights"):
         model.loss_and_grads(x, y, mask=np.full((4, 3), np.nan))
+
+
+def test_targets_that_are_not_numbers_are_named():
+    model = SequenceModel(2, 3, 1, seed=0)
+    with pytest.raises(TypeError, match="y must be real numbers"):
+        model.loss_and_grads(np.zeros((4, 3, 2)), np.array([["a"]] * 4))

@@ -31,7 +31,7 @@ import time
 import numpy as np
 
 from ..training import checkpoint
-from .._checks import check_int
+from .._checks import check_int, check_seed
 from .._io import atomic_write_text
 from ..nn.losses import log_softmax, softmax_cross_entropy
 from ..training.model import SequenceModel
@@ -133,7 +133,7 @@ def sample(model, vocab, n_chars, temperature=1.0, seed=0, prime=None):
         raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
     if prime is None or prime == "":
         prime = "\n" if "\n" in vocab.index else vocab.chars[0]
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed("seed", seed))
     ids = list(vocab.encode(prime, name="prime"))
     logits, cache = model.forward(np.array([ids]), train=False)
     state, out = cache["layer"].state, []

@@ -327,7 +327,11 @@ class SequenceModel:
         """(loss, dpred) of "mse" (float targets, shape of pred) or "ce" (int labels, pred.shape[:-1])."""
         if self.loss_name == "ce":
             return softmax_cross_entropy(pred, y, mask)
-        y = check_array("y", np.asarray(y, dtype=self.dtype), pred.ndim, pred.shape)
+        try:
+            y = np.asarray(y, dtype=self.dtype)
+        except (TypeError, ValueError):
+            raise TypeError(f"y must be real numbers for loss='mse', got {np.asarray(y).dtype}") from None
+        y = check_array("y", y, pred.ndim, pred.shape)
         if mask is None:
             return mse_loss(pred, y)
         return _masked_mse(pred, y, mask)
