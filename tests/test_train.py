@@ -329,3 +329,14 @@ def test_early_stopping_keeps_the_best_epoch_and_stops_after_patience():
     assert trainer.epoch == 4 and stopper.scores == [0.1, 0.5, 0.4, 0.3] and stopper.best_epoch == 2
     for name, value in model.params.items():
         np.testing.assert_array_equal(value, snapshots[8][name])       # after epoch 2 (4 steps each)
+
+
+def test_the_trainer_is_the_only_loop_that_updates_parameters():
+    """charlm and SST train through Trainer's options; no other module calls optimizer.step."""
+    import pathlib
+    import re
+    import numrnn
+    root = pathlib.Path(numrnn.__file__).parent
+    updating = sorted(str(p.relative_to(root)) for p in root.rglob("*.py")
+                      if re.search(r"\.step\([^)]*params", p.read_text(encoding="utf-8")))
+    assert updating == ["training/trainer.py"], updating
