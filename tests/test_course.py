@@ -111,3 +111,102 @@ def test_a_task_that_returns_the_wrong_kind_of_thing(tmp_path, key):
     assert "task 2: rnn_step_backward must return a tuple of 5, got a tuple of 3" in text
     folder = mutated(tmp_path, key, "grad_lag.py", "return norms", "return norms.astype(np.float32)")
     assert "task 6: norms has dtype float32, expected float64" in diagnosis(grade_task(6, folder))
+
+
+# A student's own answers, written from the starter's docstrings alone (not from the solutions):
+# different names, a dict cache, grads built with dict.get, a while loop over the windows.
+FROM_SCRATCH = {
+    1: """
+pre = h_prev @ W.T + x_t @ Wx.T + b
+h = np.where(pre > 0, pre, 0.0)
+cache = {"x": x_t, "h_prev": h_prev, "W": W, "Wx": Wx, "pre": pre}
+""",
+    2: """
+da = dh * (cache["pre"] > 0).astype(dh.dtype)
+dx, dh_prev = da @ cache["Wx"], da @ cache["W"]
+dW, dWx, db = da.T @ cache["h_prev"], da.T @ cache["x"], np.sum(da, axis=0)
+""",
+    3: """
+step_caches, outs = [], []
+for t in range(T):
+    k = (start + t) % n_matrices + 1
+    ht, c = rnn_step_forward(x[:, t, :], h[t - 1], params["W%d" % k], params["Wx"], params["b"])
+    is_skip = skip >= 2 and (start + t + 1) % skip == 0
+    if is_skip:
+        ht = ht + h[t - skip]
+    h[t] = ht
+    step_caches.append((c, k, is_skip))
+    outs.append(ht)
+hs = np.stack(outs, axis=1)
+cache = {"steps": step_caches, "S": skip, "P": P, "D": x.shape[2], "names": list(params)}
+""",
+    4: """
+B, T, H = dhs.shape
+S, P = cache["S"], cache["P"]
+dh = {t: np.zeros((B, H)) for t in range(-P, T)}
+for t in range(T):
+    dh[t] += dhs[:, t, :]
+grads = {}
+dx = np.zeros((B, T, cache["D"]))
+for t in range(T - 1, -1, -1):
+    c, k, is_skip = cache["steps"][t]
+    if is_skip:
+        dh[t - S] = dh[t - S] + dh[t]
+    dx[:, t, :], dprev, dW, dWx, db = rnn_step_backward(dh[t], c)
+    dh[t - 1] = dh[t - 1] + dprev
+    grads["W%d" % k] = grads.get("W%d" % k, 0) + dW
+    grads["Wx"] = grads.get("Wx", 0) + dWx
+    grads["b"] = grads.get("b", 0) + db
+for name in cache["names"]:
+    grads.setdefault(name, np.zeros((H, H)))
+""",
+    5: """
+tc = np.tanh(c)
+dct = dc + dh * o * (1 - tc * tc)
+dz = np.hstack([dct * g * i * (1 - i), dct * c_prev * f * (1 - f), dct * i * (1 - g * g),
+                dh * tc * o * (1 - o)])
+dc_prev = dct * f
+dx, dh_prev, dW, dWx, db = dz @ Wx, dz @ W, dz.T @ h_prev, dz.T @ x_t, dz.sum(0)
+""",
+    6: """
+hs, cache = rnn_forward(x, params, n_matrices, skip, h0=h0)
+dhs = np.zeros(hs.shape)
+dhs[:, T - 1, :] = dlast
+_, _, dh = rnn_backward(dhs, cache)
+norms = np.array([np.sqrt(np.sum(dh[T - 1 - lag] ** 2)) for lag in range(T)])
+""",
+    7: """
+t0 = 0
+while t0 < T:
+    t1 = min(T, t0 + window)
+    hw, cw = rnn_forward(x[:, t0:t1], params, n_matrices, skip, history=history, start=t0)
+    _, gw, _ = rnn_backward(dhs[:, t0:t1], cw)
+    for name in grads:
+        grads[name] = grads[name] + gw[name]
+    outputs.append(hw)
+    everything = np.concatenate([history, np.transpose(hw, (1, 0, 2))], axis=0)
+    history = everything[everything.shape[0] - P:]
+    t0 = t1
+""",
+}
+
+
+def test_a_student_written_from_the_starter_alone_passes(tmp_path):
+    folder = tmp_path / "hw"
+    write_course(folder)
+    for name in FILES:
+        lines = []
+        for line in (folder / name).read_text().splitlines(keepends=True):
+            task = next((n for n in FROM_SCRATCH if f"NotImplementedError('task {n}:" in line
+                         or f'NotImplementedError("task {n}:' in line), None)
+            if task is None:
+                lines.append(line)
+                continue
+            indent = line[:len(line) - len(line.lstrip())]
+            lines += [indent + code + "\n" for code in FROM_SCRATCH[task].strip("\n").splitlines()]
+        (folder / name).write_text("".join(lines))
+    for task in range(1, 8):
+        report = grade_task(task, folder, max_examples=5)
+        assert report.passed, report.text()
+    from numrnn.course import grade_cell
+    assert grade_cell(str(folder / "rnn_sequence.py"), "SkipRNN", max_examples=5).passed
