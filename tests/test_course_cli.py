@@ -230,3 +230,14 @@ def test_wrong_parameters_are_named(tmp_path, capsys, init, words):
         """)
     code, text = run(capsys, "check", f"{path}:MyRNN")
     assert code == 1 and words in text, text
+
+
+def test_bad_options_are_named(tmp_path, capsys, key):
+    code, text = run(capsys, "check", str(key), "--examples", "0")
+    assert code == 2 and "--examples must be at least 1, got 0" in text
+    code, text = run(capsys, "check", str(key), "--time-limit", "-1")
+    assert code == 2 and "--time-limit must be a positive number of seconds, got -1" in text
+    code, text = run(capsys, "check", "--batch", str(tmp_path / "none"))
+    assert code == 2 and "is not a folder" in text
+    code, text = run(capsys, "check", "--task", "2", f"{key}/rnn_step.py:Whatever")
+    assert code == 0 and "pass: all 3 checks of task 2 in rnn_step.py passed" in text

@@ -106,6 +106,12 @@ def grade(target, task=None, time_limit=20.0, max_examples=20):
 
 
 def run_check(args):
+    if args.examples < 1:
+        raise ValueError(f"--examples must be at least 1, got {args.examples}")
+    if not args.time_limit > 0:
+        raise ValueError(f"--time-limit must be a positive number of seconds, got {args.time_limit:g}")
+    if args.task is not None and ".py:" in args.target:
+        args.target = args.target.rpartition(":")[0]          # --task N FILE.py:NAME: the file
     if args.batch:
         return run_batch(args)
     reports = grade(args.target, args.task, args.time_limit, args.examples)
