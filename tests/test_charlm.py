@@ -269,6 +269,7 @@ def test_a_diverging_command_says_where_saves_what_it_kept_and_exits_3(tmp_path,
                                        (["--seed", "-1"], "argument --seed: must be >= 0"),
                                        (["--hidden-size", "0"], "argument --hidden-size: must be >= 1"),
                                        (["--cell", "elman"], "argument --cell: invalid choice"),
+                                       (["--version", "E"], "argument --version: invalid choice: 'E'"),
                                        (["--cell", "lstm", "--activation", "tanh"],
                                         "--activation does not apply to the lstm cell")])
 def test_bad_flags_are_named(tmp_path, capsys, argv, flag):

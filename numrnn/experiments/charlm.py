@@ -34,6 +34,7 @@ from ..training import checkpoint
 from .._checks import check_int, check_seed
 from .._io import atomic_write_text
 from ..nn.losses import log_softmax, softmax_cross_entropy
+from ..nn.schedule import VERSIONS
 from ..training.model import SequenceModel
 from ..training.optim import OPTIMIZERS, make_optimizer
 from ..training.tbptt import check_window
@@ -366,8 +367,8 @@ def add_parser(subparsers):
                                           "text file (default: a generated text). Exit status 3 if "
                                           "the run diverged (the kept parameters are saved).")
     _add_model_args(p)
-    p.add_argument("--version", default="A",
-                   help="paper version A, B, C, D or special (default A: with the state carried, "
+    p.add_argument("--version", default="A", choices=list(VERSIONS),
+                   help="paper version (default A: with the state carried, "
                         "C and D do not learn a character LM, see results/charlm.md)")
     p.add_argument("--seed", type=common.SEED, default=0)
     p.add_argument("--out", default="checkpoints/charlm",
@@ -387,7 +388,7 @@ def add_parser(subparsers):
 
     p = subparsers.add_parser("charlm-compare", help="compare versions by validation bpc")
     _add_model_args(p)
-    p.add_argument("--versions", nargs="+", default=["A", "B", "C", "D"])
+    p.add_argument("--versions", nargs="+", default=["A", "B", "C", "D"], choices=list(VERSIONS))
     p.add_argument("--seeds", nargs="+", type=common.SEED, default=[0, 1, 2])
     p.add_argument("--workers", type=common.POSITIVE_INT, default=1, help="processes (default 1)")
     common.add_alias(p, "--jobs", "--workers", type=common.POSITIVE_INT)
