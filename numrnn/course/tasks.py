@@ -228,7 +228,6 @@ def function_cell(module, task):
             out = _tuple(task, "rnn_backward", bwd(dhs, cache), 3)
             return out[0], out[1]
 
-    FunctionCell.__name__ = "rnn_forward/rnn_backward"
     return FunctionCell, fwd, bwd
 
 
@@ -470,7 +469,9 @@ def grade_grad_lag(module, run, max_examples=10):
 
 
 # ------------------------------------------------------------------- task 7: truncated
-def _reference_truncated(case, dhs, window, P_override=None, restart=False, cut=True):
+def _reference_truncated(case, dhs, window, P_override=None, restart=False):
+    """(hs, grads) of truncated BPTT by the reference; ``P_override`` carries fewer states and
+    ``restart`` restarts the schedule in every window (two mistakes, for the diagnosis)."""
     P = max(1, case.S) if P_override is None else P_override
     history = np.zeros((max(1, case.S), case.B, case.H))
     history[-1] = case.h0
