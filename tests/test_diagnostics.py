@@ -9,6 +9,7 @@ import pytest
 from hypothesis import assume, given, strategies as st
 
 from numrnn.analysis import gradients as dg
+from numrnn.nn import CELLS
 from numrnn.nn.gradcheck import relative_error
 from numrnn.nn.rnn import RNN
 
@@ -241,55 +242,34 @@ def test_spectral_norms_of_each_matrix_and_of_the_period_product():
 
 
 # ------------------------------------------------------------------------------- LSTM
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
 @pytest.mark.parametrize("n_matrices, skip", [(1, 0), (2, 2), (3, 3)])
-def test_lstm_hidden_and_cell_grads_match_finite_differences_of_the_forward(n_matrices, skip):
-    from numrnn.nn.lstm import LSTM
+def test_gated_hidden_and_cell_grads_match_finite_differences_of_the_forward(cell, n_matrices, skip):
+    """hidden_grads_by_lag takes any layer with the richer protocol: the LSTM (with its cell path
+    dc) and the GRU."""
     B, T, D, H = 2, 7, 3, 4
-    cell = LSTM(D, H, n_matrices=n_matrices, skip=skip, seed=3)
+    layer = CELLS[cell](D, H, n_matrices=n_matrices, skip=skip, seed=3)
     rng = np.random.default_rng(3)
     x, u = rng.standard_normal((B, T, D)), rng.standard_normal((B, H))
-    got = dg.hidden_grads_by_lag(cell, x, dg.last_step_dhs(u, T))
-    assert set(got) == {"lags", "h", "c"} and np.all(got["c"][0] == 0)
-    _, cache = cell.forward(x[:, :3])                # state after step t = 2, i.e. lag T-1-2 = 4
-    state = cache.state
+    got = dg.hidden_grads_by_lag(layer, x, dg.last_step_dhs(u, T))
+    fields = ("h", "c") if cell == "lstm" else ("h",)
+    assert set(got) == {"lags", *fields}
+    assert cell != "lstm" or np.all(got["c"][0] == 0)
+    state = layer.forward(x[:, :3])[1].state         # state after step t = 2, i.e. lag T-1-2 = 4
 
     def loss(field, delta):
-        history, c = state.history.copy(), state.c.copy()
-        (history[-1] if field == "h" else c)[...] += delta
-        moved = type(state)(history=history, c=c, steps=state.steps)
-        return np.sum(u * cell.forward(x[:, 3:], state=moved)[0][:, -1])
-    for field in ("h", "c"):
+        moved = dict(vars(state), history=state.history.copy())
+        if cell == "lstm":
+            moved["c"] = state.c.copy()
+        (moved["history"][-1] if field == "h" else moved["c"])[...] += delta
+        return np.sum(u * layer.forward(x[:, 3:], state=type(state)(**moved))[0][:, -1])
+    for field in fields:
         fd = np.zeros((B, H))
         for idx in np.ndindex(B, H):
             e = np.zeros((B, H))
             e[idx] = EPS
             fd[idx] = (loss(field, e) - loss(field, -e)) / (2 * EPS)
         assert relative_error(got[field][4], fd) < 1e-7, field
-
-
-@pytest.mark.parametrize("n_matrices, skip", [(1, 0), (2, 2), (3, 3)])
-def test_gru_hidden_grads_match_finite_differences_of_the_forward(n_matrices, skip):
-    """hidden_grads_by_lag takes any layer with the richer protocol: the GRU too."""
-    from numrnn.nn.gru import GRU
-    B, T, D, H = 2, 7, 3, 4
-    cell = GRU(D, H, n_matrices=n_matrices, skip=skip, seed=3)
-    rng = np.random.default_rng(3)
-    x, u = rng.standard_normal((B, T, D)), rng.standard_normal((B, H))
-    got = dg.hidden_grads_by_lag(cell, x, dg.last_step_dhs(u, T))
-    assert set(got) == {"lags", "h"}
-    state = cell.forward(x[:, :3])[1].state          # state after step t = 2, i.e. lag 4
-
-    def loss(delta):
-        history = state.history.copy()
-        history[-1] += delta
-        moved = type(state)(history=history, steps=state.steps)
-        return np.sum(u * cell.forward(x[:, 3:], state=moved)[0][:, -1])
-    fd = np.zeros((B, H))
-    for idx in np.ndindex(B, H):
-        e = np.zeros((B, H))
-        e[idx] = EPS
-        fd[idx] = (loss(e) - loss(-e)) / (2 * EPS)
-    assert relative_error(got["h"][4], fd) < 1e-7
 
 
 @given(schedule=schedules, size=small, seed=seeds)

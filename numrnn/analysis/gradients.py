@@ -119,10 +119,8 @@ def hidden_grads_by_lag(layer, x, dhs, h0=None, lags=None):
     """
     require_protocol(layer, "hidden_grads_by_lag (the gradient reaching each h(t))", state=True,
                      dinit=True)
-    x = check_array("x", x, 3, (None, None, layer.input_size), layer.dtype)
+    x, dhs, lags = _checked_inputs(layer, x, dhs, lags)
     B, T, _ = x.shape
-    dhs = check_array("dhs", dhs, 3, (B, T, layer.hidden_size), layer.dtype)
-    lags = _check_lags(lags, T)
     starts = _starts_before_each_step(layer, x, h0)
     has_cell = "c0" in _chunk_dinit(layer, x, dhs, starts, T - 1)
     out = {"h": [], "c": []}
@@ -157,15 +155,7 @@ def input_grads_by_lag(layer, x, dhs, h0=None, lags=None):
     for the RNN). It needs only the minimal layer protocol (:mod:`numrnn.nn.base`):
     ``forward(x, h0=None) -> (hs, cache)`` and ``backward(dhs, cache) -> (dx, grads)``.
 
-    Parameters
-    ----------
-    layer : any layer with the minimal protocol
-    x : ndarray, shape (B, T, D)
-    dhs : ndarray, shape (B, T, H)
-        The loss's direct gradient on each h(t) (see :func:`last_step_dhs`).
-    h0 : ndarray, shape (B, H), optional
-    lags : sequence of int in [0, T-1], optional
-        Default: every lag 0 .. T-1.
+    Parameters as :func:`hidden_grads_by_lag`, for any layer with the minimal protocol.
 
     Returns
     -------
@@ -173,10 +163,8 @@ def input_grads_by_lag(layer, x, dhs, h0=None, lags=None):
         "lags" (L,) ints; "x" (L, B, D) with "x"[i] = :math:`\partial L / \partial x(T-1-\text{lags}[i])`.
     """
     require_protocol(layer, "input_grads_by_lag")
-    x = check_array("x", x, 3, (None, None, layer.input_size), layer.dtype)
-    B, T, _ = x.shape
-    dhs = check_array("dhs", dhs, 3, (B, T, layer.hidden_size), layer.dtype)
-    lags = _check_lags(lags, T)
+    x, dhs, lags = _checked_inputs(layer, x, dhs, lags)
+    T = x.shape[1]
     _, cache = layer.forward(x) if h0 is None else layer.forward(x, h0=h0)
     dx = np.asarray(layer.backward(dhs, cache)[0])
     return {"lags": lags, "x": dx[:, T - 1 - lags].transpose(1, 0, 2)}
@@ -200,6 +188,14 @@ def _chunk_dinit(layer, x, dhs, starts, first):
     """Gradient on the state entering step ``first``, from the backward of steps first .. T-1."""
     _, cache = layer.forward(x[:, first:], **_without_none(starts[first]))
     return layer.backward(dhs[:, first:], cache, return_dinit=True)[2]
+
+
+def _checked_inputs(layer, x, dhs, lags):
+    """x (B, T, D) and dhs (B, T, H) checked against the layer, and the lags (default all)."""
+    x = check_array("x", x, 3, (None, None, layer.input_size), layer.dtype)
+    B, T, _ = x.shape
+    dhs = check_array("dhs", dhs, 3, (B, T, layer.hidden_size), layer.dtype)
+    return x, dhs, _check_lags(lags, T)
 
 
 def _check_lags(lags, steps):
