@@ -340,3 +340,16 @@ def test_the_trainer_is_the_only_loop_that_updates_parameters():
     updating = sorted(str(p.relative_to(root)) for p in root.rglob("*.py")
                       if re.search(r"\.step\([^)]*params", p.read_text(encoding="utf-8")))
     assert updating == ["training/trainer.py"], updating
+
+
+def test_the_test_set_is_evaluated_with_its_own_lengths_and_checked_by_name():
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(-1, 1, (16, 5, 2)), rng.standard_normal((16, 1))
+    lengths = rng.integers(1, 6, size=16)
+    model = _model()
+    trainer = Trainer(model, Adam(), batch_size=8, progress=False)
+    h = trainer.fit(x, y, lengths=lengths, x_test=x[:6], y_test=y[:6], test_lengths=lengths[:6])
+    assert h["test"][-1][1] == pytest.approx(model.evaluate(x[:6], y[:6], lengths=lengths[:6]))
+    assert h["test"][-1][1] != pytest.approx(model.evaluate(x[:6], y[:6]))
+    with pytest.raises(ValueError, match="test_lengths must lie in 1..5"):
+        trainer.fit(x, y, x_test=x[:6], y_test=y[:6], test_lengths=np.full(6, 9))

@@ -400,12 +400,12 @@ class SequenceModel:
 
 
 # --------------------------------------------------------------------------- checks
-def check_data(model, x, y, lengths=None, mask=None, suffix=""):
+def check_data(model, x, y, lengths=None, mask=None, names=("x", "y", "lengths", "mask")):
     """Check a data set against ``model`` before any step; return it as arrays.
 
-    Each error names the argument with ``suffix`` (``x_test``, ``y_test`` for the test set).
+    Each error names the argument by ``names`` (e.g. ``x_test``, ``test_lengths`` for the test set).
     """
-    nx, ny, nl, nm = (name + suffix for name in ("x", "y", "lengths", "mask"))
+    nx, ny, nl, nm = names
     if y is None:
         raise ValueError(f"{ny} is None: give the targets of {nx}")
     x, y = _as_array(nx, x), _as_array(ny, y)

@@ -40,6 +40,9 @@ from .model import check_data
 from .optim import Optimizer, clip_by_global_norm, global_norm
 
 
+TEST_NAMES = ("x_test", "y_test", "test_lengths", "test_mask")
+
+
 class Diverged(dict):
     """Where and why a run stopped, the one divergence record of numrnn.
 
@@ -197,7 +200,8 @@ class Trainer:
         return self.history["diverged"]
 
     # ----------------------------------------------------------------- training
-    def fit(self, x, y, epochs=1, x_test=None, y_test=None, lengths=None, mask=None):
+    def fit(self, x, y, epochs=1, x_test=None, y_test=None, lengths=None, mask=None,
+            test_lengths=None, test_mask=None):
         """Train for ``epochs`` more epochs (or until divergence or a stop); return :attr:`history`.
 
         Every argument is checked before the first step (the test set too), each error naming it.
@@ -211,6 +215,7 @@ class Trainer:
         x_test, y_test : optional held-out set, evaluated every ``eval_every`` steps and per epoch.
         lengths, mask : optional per-sequence lengths (N,) ("last" readout) or per-step weights
             (N, T) >= 0 ("all" readout) of the training set.
+        test_lengths, test_mask : the same for the test set.
         """
         epochs = check_int("epochs", epochs, 1)
         x, y, lengths, mask = check_data(self.model, x, y, lengths, mask)
@@ -218,7 +223,9 @@ class Trainer:
         if x_test is not None or y_test is not None:
             if x_test is None:
                 raise ValueError("y_test is given without x_test")
-            test = check_data(self.model, x_test, y_test, suffix="_test")[:2]
+            test = check_data(self.model, x_test, y_test, test_lengths, test_mask, names=TEST_NAMES)
+        elif test_lengths is not None or test_mask is not None:
+            raise ValueError("test_lengths/test_mask are given without x_test and y_test")
         n, batch = len(x), self.batch_size
         if batch > n:
             warnings.warn(f"batch_size {batch} is larger than the data set ({n}); using {n}")
@@ -243,11 +250,12 @@ class Trainer:
         if not callable(batches):
             raise TypeError(f"batches must be a callable rng -> iterable of (x, y, lengths, mask), "
                             f"got {type(batches).__name__}")
-        test = None if x_test is None else check_data(self.model, x_test, y_test, suffix="_test")[:2]
+        test = None if x_test is None else check_data(self.model, x_test, y_test, names=TEST_NAMES)
 
         def checked(rng):
             for x, y, lengths, mask in batches(rng):
-                yield check_data(self.model, x, y, lengths, mask, suffix=" (a batch)")
+                yield check_data(self.model, x, y, lengths, mask,
+                                 names=[f"{n} (a batch)" for n in ("x", "y", "lengths", "mask")])
 
         return self._run(checked, epochs, None, test)
 
@@ -375,9 +383,10 @@ class Trainer:
         self.history["diverged"] = Diverged(step=step, epoch=self.epoch, reason=reason, kept=kept)
         return False
 
-    def _evaluate(self, x_test, y_test):
+    def _evaluate(self, x_test, y_test, lengths=None, mask=None):
         with np.errstate(over="ignore", invalid="ignore"):
-            self.history["test"].append([self.step, self.model.evaluate(x_test, y_test)])
+            loss = self.model.evaluate(x_test, y_test, lengths=lengths, mask=mask)
+        self.history["test"].append([self.step, loss])
 
     # ------------------------------------------------------------------- resume
     def state_dict(self):
