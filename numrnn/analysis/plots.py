@@ -535,15 +535,18 @@ def plot_final(results, success, title=None, panel_by="clip", ylim=(1e-4, 100.0)
         name = lambda key: f"{key[0]}, T={key[1]}"
     else:
         raise ValueError(f"panel_by must be 'clip' or 'task', got {panel_by!r}")
-    cells = [_by(groups[p], _cell_label) for p in panels]
-    width = max(len(order) for order, _ in cells)
-    ncols = min(len(panels), 3 if width > 6 else 5)
+    everywhere, _ = _by(results, _cell_label)            # one x position per cell in every panel
+    cells = [(everywhere, _by(groups[p], _cell_label)[1]) for p in panels]
+    width = len(everywhere)
+    ncols = min(len(panels), 1 if width > 12 else 2 if width > 6 else 5)
     nrows = -(-len(panels) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(max(4.5, 0.42 * width + 1.5) * ncols, 4.2 * nrows),
                              squeeze=False, sharey=True)
     for ax, p, (order, by_cell) in zip(axes.flat, panels, cells):
         for i, label in enumerate(order):
-            runs = by_cell[label]
+            runs = by_cell.get(label)
+            if not runs:
+                continue
             style = _run_style(runs[0]["spec"]["row"], i)
             values = _floats([r["normalised_mse"] for r in runs])
             inside = np.isfinite(values) & (values >= ylim[0]) & (values <= ylim[1])
