@@ -353,3 +353,13 @@ def test_the_test_set_is_evaluated_with_its_own_lengths_and_checked_by_name():
     assert h["test"][-1][1] != pytest.approx(model.evaluate(x[:6], y[:6]))
     with pytest.raises(ValueError, match="test_lengths must lie in 1..5"):
         trainer.fit(x, y, x_test=x[:6], y_test=y[:6], test_lengths=np.full(6, 9))
+
+
+def test_a_first_step_with_a_non_finite_loss_does_not_claim_finite_parameters():
+    task = first_element(T=4, D=2, n_train=20, n_test=4, seed=0)
+    model = _model()
+    model.readout["W"][...] = np.nan
+    h = Trainer(model, Adam(), batch_size=10, progress=False).fit(task.x_train, task.y_train)
+    d = h["diverged"]
+    assert (d["step"], d["kept"], d["kept_finite"]) == (1, 0, False)
+    assert "whose loss is not finite either" in d.describe()

@@ -48,12 +48,15 @@ class Diverged(dict):
 
     Keys: "step" (the update refused, from 1), "epoch" (epochs finished before it), "reason"
     (what was not finite), "kept" (the step whose parameters the model holds: the last ones whose
-    loss was finite; 0 means the initial parameters). str() says it plainly.
+    loss was finite; 0 means the initial parameters), "kept_finite" (False only when even those
+    were not known to have a finite loss: a first step, or the first after a resume, whose loss
+    was not finite). str() says it plainly.
     """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.setdefault("kept", self["step"] - 1)           # records written before "kept" existed
+        self.setdefault("kept_finite", True)
 
     def __str__(self):
         return f"diverged at step {self['step']} ({self['reason']})"
@@ -61,7 +64,9 @@ class Diverged(dict):
     def describe(self):
         """One sentence for people: where, why, and which parameters the model kept."""
         kept = "its initial parameters" if self["kept"] == 0 else f"the parameters after step {self['kept']}"
-        return f"{self}; the model keeps {kept}, the last whose loss was finite"
+        if self["kept_finite"]:
+            return f"{self}; the model keeps {kept}, the last whose loss was finite"
+        return f"{self}; the model keeps {kept}, whose loss is not finite either (nothing earlier was kept)"
 
 
 class EarlyStopping:
@@ -370,7 +375,7 @@ class Trainer:
 
     def _diverge(self, step, reason, loss_finite=True):
         """Record the divergence; if the current parameters' loss is not finite, step back one update."""
-        kept = step - 1
+        kept, kept_finite = step - 1, loss_finite
         if not loss_finite and self._previous is not None:
             previous, rows = self._previous
             for name, target in self.model.params.items():
@@ -378,9 +383,10 @@ class Trainer:
                     target[rows[name]] = previous[name]
                 else:
                     target[...] = previous[name]
-            kept = step - 2
+            kept, kept_finite = step - 2, True
         self._previous = None
-        self.history["diverged"] = Diverged(step=step, epoch=self.epoch, reason=reason, kept=kept)
+        self.history["diverged"] = Diverged(step=step, epoch=self.epoch, reason=reason, kept=kept,
+                                            kept_finite=kept_finite)
         return False
 
     def _evaluate(self, x_test, y_test, lengths=None, mask=None):
