@@ -9,7 +9,7 @@ import pytest
 from numrnn.experiments import sst
 from numrnn.data import sst as data
 
-from test_sst_data import write_treebank
+from sst_samples import write_treebank
 
 TINY = sst.Config(embed_size=6, hidden_size=5, epochs=3, patience=2, batch_size=2)
 

@@ -1,4 +1,4 @@
-"""The SST data layer on a tiny treebank written here (never the real data)."""
+"""The SST data layer on a tiny treebank (tests/sst_samples.py; never the real data)."""
 import json
 
 import numpy as np
@@ -10,21 +10,7 @@ from numrnn.nn import losses
 from numrnn.data import sst
 from numrnn.nn.rnn import RNN
 
-TRAIN = [
-    "(3 (2 It) (4 (4 (2 's) (4 (2 a) (4 (3 lovely) (2 film)))) (2 .)))",
-    "(1 (2 -LRB-) (1 (1 (2 the) (1 (1 dull) (2 \\/plot))) (2 -RRB-)))",
-    "(0 (2 ``) (0 (0 awful) (2 '')))",
-    "(2 (2 8\xa01\\/2) (2 film))",
-]
-DEV = ["(4 (2 a) (4 lovely))"]
-TEST = ["(1 (1 dull) (2 Film))"]
-
-
-def write_treebank(folder, train=TRAIN, dev=DEV, test=TEST):
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, lines in (("train", train), ("dev", dev), ("test", test)):
-        (folder / f"{name}.txt").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    return folder
+from sst_samples import TRAIN, write_treebank
 
 
 # ------------------------------------------------------------------------------ parsing
