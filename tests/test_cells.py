@@ -122,7 +122,7 @@ def test_the_registry_holds_the_three_cells():
 
 # ------------------------------------------------------------------- finite differences
 @pytest.mark.parametrize("name", NAMES)
-@settings(max_examples=40)
+@settings(max_examples=60)
 @given(**settings_cases, steps=st.integers(0, 6), data=st.data())
 def test_gradients_from_a_carried_state_match_finite_differences(name, K, S, T, B, D, H, init, seed,
                                                                  steps, data):
@@ -148,7 +148,7 @@ def test_gradients_from_a_carried_state_match_finite_differences(name, K, S, T, 
 
 
 @pytest.mark.parametrize("name", NAMES)
-@settings(max_examples=30)
+@settings(max_examples=60)
 @given(**settings_cases, data=st.data())
 def test_whole_sequence_gradients_from_h0_match_finite_differences(name, K, S, T, B, D, H, init, seed,
                                                                    data):
@@ -175,14 +175,17 @@ def test_gradcheck_layer_on_every_version(name, version):
 
 
 @pytest.mark.parametrize("name", NAMES)
-@settings(max_examples=10)
+@settings(max_examples=30)
 @given(K=st.integers(1, 4), S=st.integers(0, 5), seed=st.integers(0, 2**16))
 def test_directional_check_agrees_on_larger_layers(name, K, S, seed):
-    layer = make(name, 6, 32, K, S, seed)
-    x, h0, *_ = draw_inputs(seed, 4, 20, 6, 32)
+    layer = make(name, 6, 40, K, S, seed)
+    x, h0, *_ = draw_inputs(seed, 4, 20, 6, 40)
     assume(away_from_kink(layer, x, h0=h0) if name != "rnn" else
            np.min(np.abs(layer.forward(x, h0=h0)[1].a)) > 1e-4)  # one unit direction moves a(t) ~1e-7
-    assert gradcheck_layer(layer, x, h0, seed=seed, eps=eps_of(layer), directional=True).passed(TOL)
+    # eps 1e-6 for every cell here: over 20 steps of a skip chain the gated cells' outputs grow and
+    # curve, and the truncation error (~eps^2) of 1e-5 reached 2e-6 (GRU, K=2, S=2, seed 2)
+    report = gradcheck_layer(layer, x, h0, seed=seed, eps=1e-6, directional=True)
+    assert report.passed(TOL), str(report)
 
 
 # ---------------------------------------------------------------------- fast == reference
