@@ -91,8 +91,9 @@ class RNNState:
 class RecurrentCache:
     """Base of every numrnn cache: the state after any number of the chunk's steps.
 
-    A cache holds ``x`` (T, B, D) time-major, ``h`` (P + T, B, H) with P slots of history in front
-    (``h[P + t]`` is h(t)) and ``steps``, the global index of local step 0. A subclass whose state
+    A cache holds, time-major, ``x`` (T, B, D) the inputs, ``h`` (P + T, B, H) the hidden states with
+    P slots of history in front (``h[P + t]`` is h(t), ``h[P - 1]`` is h(-1)) and ``steps``, the
+    global index of local step 0 (0 unless a carried state was given). A subclass whose state
     carries more than the hidden history (the LSTM's cell c) sets ``state_class`` and
     :meth:`_carried_at`.
     """

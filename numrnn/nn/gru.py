@@ -48,16 +48,10 @@ from .schedule import is_skip_step, matrix_index
 
 @dataclass(frozen=True)
 class GRUCache(RecurrentCache):
-    """Everything the backward needs, time-major.
-
-    x : (T, B, D) inputs.  gates : (T, B, 3H) r, z, n after their nonlinearity.
-    a_n : (T, B, H) the candidate's recurrent part (W_k h(t-1))_n, before the reset gate.
-    h : (P + T, B, H) hidden states with P slots of history in front (h[P + t] is h(t)).
-    steps : global index of local step 0 (0 unless a carried state was given).
-
-    ``state`` (:class:`~numrnn.nn.base.RNNState`) is the state to carry into the next chunk,
-    ``state_at(n)`` the state after the first n steps.
-    """
+    """Everything the GRU's backward needs: gates : (T, B, 3H), r, z, n after their nonlinearity;
+    a_n : (T, B, H), the candidate's recurrent part (W_k h(t-1))_n before the reset gate; x, h,
+    steps and ``state``/``state_at(n)`` (an :class:`~numrnn.nn.base.RNNState`) as in
+    :class:`~numrnn.nn.base.RecurrentCache`."""
     x: np.ndarray
     gates: np.ndarray
     a_n: np.ndarray

@@ -63,16 +63,10 @@ class LSTMState:
 
 @dataclass(frozen=True)
 class LSTMCache(RecurrentCache):
-    """Everything the backward needs, time-major.
-
-    x : (T, B, D) inputs.  gates : (T, B, 4H) i, f, g, o after their nonlinearity.
-    h : (P + T, B, H) hidden states with P slots of history in front (h[P + t] is h(t)).
-    c : (1 + T, B, H) cell states, c[t + 1] is c(t).  tanh_c : (T, B, H) tanh(c(t)).
-    steps : global index of local step 0 (0 unless a carried state was given).
-
-    ``state`` (:class:`LSTMState`) is the state to carry into the next chunk, ``state_at(n)`` the
-    state after the first n steps.
-    """
+    """Everything the LSTM's backward needs: gates : (T, B, 4H), i, f, g, o after their
+    nonlinearity; c : (1 + T, B, H), the cell states (c[t + 1] is c(t)); tanh_c : (T, B, H),
+    tanh(c(t)); x, h, steps as in :class:`~numrnn.nn.base.RecurrentCache`. ``state`` and
+    ``state_at(n)`` are :class:`LSTMState` (the history and c)."""
     x: np.ndarray
     gates: np.ndarray
     h: np.ndarray

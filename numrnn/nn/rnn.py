@@ -43,15 +43,9 @@ from .schedule import is_skip_step, matrix_index
 
 @dataclass(frozen=True)
 class RNNCache(RecurrentCache):
-    """Everything the backward needs, time-major.
-
-    x : (T, B, D) inputs.  a : (T, B, H) pre-activations.
-    h : (P + T, B, H) hidden states with P slots of history in front (h[P + t] is h(t)).
-    steps : global index of local step 0 (0 unless a carried state was given).
-
-    ``state`` (:class:`~numrnn.nn.base.RNNState`) is the state to carry into the next chunk,
-    ``state_at(n)`` the state after the first n steps.
-    """
+    """Everything the RNN's backward needs: a : (T, B, H), the pre-activations a(t); x, h, steps
+    and ``state``/``state_at(n)`` (an :class:`~numrnn.nn.base.RNNState`) as in
+    :class:`~numrnn.nn.base.RecurrentCache`."""
     x: np.ndarray
     a: np.ndarray
     h: np.ndarray
