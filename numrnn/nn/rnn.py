@@ -38,6 +38,8 @@ from .._checks import check_choice
 from .activations import ACTIVATIONS
 from .base import (RecurrentCache, RecurrentLayer, RNNState, _chunk_steps, _input_grad, _input_part,
                    bptt_chunks, transposed_matrices)
+# older lstm.py revisions import _sum_outer from here (benchmarks/compare_revisions.py loads them)
+from .base import _sum_outer  # noqa: F401
 from .schedule import is_skip_step, matrix_index
 
 
