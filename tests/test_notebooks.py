@@ -98,8 +98,8 @@ def test_saved_figures_go_to_a_folder_that_did_not_exist(tmp_path, monkeypatch):
                                                         "nb02_skip_step_graph.png"]
 
 
-#: 04 is edited by another change (issue 15); drop it here once it has the install cell and save_figure
-PENDING = {"04_synthetic_task.ipynb"}
+#: Notebooks still waiting for the install cell and save_figure (04 has both since issue 15)
+PENDING = set()
 
 
 def pending(reason):
