@@ -86,8 +86,12 @@ def test_sweep_summary_and_heatmap(tmp_path):
     assert meshes[0].get_clim()[0] < -8 and meshes[0].get_clim()[1] > -1   # A's own range: ~ -9 .. 0
     low, high = meshes[1].get_clim()                  # C is flat at log10 1 = 0: a one-decade range around it,
     assert (low, high) == (-0.5, 0.5)                 # not a sliver of a range shared with A
-    assert meshes[0].get_cmap().name == "viridis"     # sequential: no white middle that looks blank
+    assert meshes[0].get_cmap().name.startswith("viridis")   # sequential: no white middle that looks blank
+    assert "grey" not in fig._suptitle.get_text()
     saved_png(fig, tmp_path, "heat.png")
+    records["C"][2][0, 0] = 0.0                       # log10 0 = -inf: drawn grey and explained
+    fig = plots.plot_lag_heatmap(records, title="heat")
+    assert fig.axes[1].collections[0].get_array().mask[0, 0] and "grey" in fig._suptitle.get_text()
 
 
 def test_plots_refuse_empty_or_mismatched_input():

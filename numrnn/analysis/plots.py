@@ -255,20 +255,22 @@ def plot_lag_heatmap(records, title, label="log10 gradient norm"):
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = {name: np.log10(np.asarray(v, dtype=float)) for name, (_, _, v) in records.items()}
     fig, axes = _panels(len(records), width=3.4, height=4.2, sharey=False)
+    cmap = plt.get_cmap("viridis").with_extremes(bad="0.8")   # grey: no finite value (0, inf or nan)
     for ax, (name, (steps, lags, _)) in zip(axes, records.items()):
         finite = logs[name][np.isfinite(logs[name])]
         low, high = np.percentile(finite, [1, 99]) if finite.size else (-1.0, 1.0)
         if high - low < 1.0:                              # at least one decade, centred on the data
             middle = (high + low) / 2
             low, high = middle - 0.5, middle + 0.5
-        image = ax.pcolormesh(lags, steps, logs[name], vmin=low, vmax=high, cmap="viridis",
-                              shading="nearest")
+        image = ax.pcolormesh(lags, steps, np.ma.masked_invalid(logs[name]), vmin=low, vmax=high,
+                              cmap=cmap, shading="nearest")
         ax.set_title(name)
         ax.set_xlabel("lag T-1-t")
         fig.colorbar(image, ax=ax, location="bottom", label=f"{label}\n(this panel's range)", shrink=0.9)
     axes[0].set_ylabel("training step")
-    fig.suptitle(f"{title}\neach panel has its own colour scale: "
-                 f"read the colour bar under it")
+    missing = any(not np.all(np.isfinite(v)) for v in logs.values())
+    fig.suptitle(f"{title}\neach panel has its own colour scale: read the colour bar under it"
+                 + ("; grey: no finite value (a norm of 0, or one that overflowed)" if missing else ""))
     return fig
 
 
