@@ -16,7 +16,7 @@ def _data(model, rng, B, T, D, tokens=False):
         x = rng.integers(0, model.vocab_size, size=(B, T))
     else:
         x = rng.uniform(-1, 1, size=(B, T, D))
-    shape = (B,) if model.readout_mode == "last" else (B, T)
+    shape = (B, T) if model.readout_mode == "all" else (B,)
     if model.loss_name == "ce":
         y = rng.integers(0, model.output_size, size=shape)
     else:
@@ -310,3 +310,118 @@ def test_targets_that_are_not_numbers_are_named():
     model = SequenceModel(2, 3, 1, seed=0)
     with pytest.raises(TypeError, match="y must be real numbers"):
         model.loss_and_grads(np.zeros((4, 3, 2)), np.array([["a"]] * 4))
+
+
+# ------------------------------------------------------ mean pooling and the bidirectional read
+@given(cell=st.sampled_from(["rnn", "lstm", "gru"]), version=st.sampled_from(["A", "B", "C", "D", "special"]),
+       readout=st.sampled_from(["last", "mean"]), bidirectional=st.booleans(),
+       loss=st.sampled_from(["mse", "ce"]), tokens=st.booleans(), dropout=st.sampled_from([0.0, 0.3]),
+       padded=st.booleans(), B=st.integers(1, 3), T=st.integers(1, 7), seed=st.integers(0, 2**16))
+@settings(max_examples=30)
+def test_pooled_and_bidirectional_models_match_finite_differences(cell, version, readout, bidirectional,
+                                                                  loss, tokens, dropout, padded, B, T, seed):
+    rng = np.random.default_rng(seed)
+    D, H, O = 3, 4, 2
+    model = SequenceModel(D, H, O, cell=cell, version=version, readout=readout, loss=loss,
+                          vocab_size=5 if tokens else None, dropout=dropout, seed=seed,
+                          bidirectional=bidirectional)
+    x, y = _data(model, rng, B, T, D, tokens)
+    lengths = rng.integers(1, T + 1, size=B) if padded else None
+
+    def loss_fn():
+        model.dropout_rng = np.random.default_rng(seed)   # the same dropout masks every call
+        return model.loss(model.forward(x, lengths=lengths)[0], y)[0]
+
+    model.dropout_rng = np.random.default_rng(seed)
+    _, cache = model.forward(x, lengths=lengths)
+    if cell == "rnn":                                     # away from the ReLU kink, both layers
+        for key in ("layer", "layer_rev") if bidirectional else ("layer",):
+            assume(np.min(np.abs(cache[key].a)) > 1e-3)
+    model.dropout_rng = np.random.default_rng(seed)
+    loss, grads, info = model.loss_and_grads(x, y, lengths=lengths)
+    assert set(grads) == set(model.params)
+    assert any(k.startswith("layer_rev.") for k in grads) == bidirectional
+    # the loss adds up the predictions' magnitudes: that sets the round-off floor of a difference
+    # quotient (an LSTM gradient of 1e-5 is otherwise judged on its last digits)
+    report = check_gradients(loss_fn, model.params, grads, eps=1e-5,
+                             loss_scale=abs(loss) + float(np.abs(info["pred"]).sum()))
+    assert report.passed(1e-7), str(report)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("readout, bidirectional", [("last", True), ("mean", False), ("mean", True)])
+def test_padding_changes_nothing_with_mean_pooling_or_the_bidirectional_read(cell, readout, bidirectional):
+    """A right-padded batch = each sequence alone, for loss and every gradient (padding is exact)."""
+    rng = np.random.default_rng(3)
+    model = SequenceModel(2, 5, 3, cell=cell, version="D", readout=readout, loss="ce", vocab_size=9,
+                          bidirectional=bidirectional, seed=1)
+    sequences = [rng.integers(1, 9, size=n) for n in (3, 6, 1, 4)]
+    y = np.array([2, 0, 1, 2])
+    padded = np.zeros((4, 6), dtype=np.int64)             # token 0 at the padding: a real embedding row
+    for i, s in enumerate(sequences):
+        padded[i, :len(s)] = s
+    loss_pad, g_pad, _ = model.loss_and_grads(padded, y, lengths=np.array([3, 6, 1, 4]))
+    singles = [model.loss_and_grads(s[None], y[i:i + 1]) for i, s in enumerate(sequences)]
+    assert loss_pad == pytest.approx(np.mean([s[0] for s in singles]), rel=1e-12)
+    for name in g_pad:
+        np.testing.assert_allclose(g_pad[name], np.mean([s[1][name] for s in singles], axis=0),
+                                   rtol=1e-10, atol=1e-14, err_msg=name)
+    assert np.all(g_pad["embed.E"][0] == 0)               # the padding token got no gradient
+
+
+def test_mean_pool_and_reverse_padded_by_hand():
+    from numrnn.nn import layers
+    hs = np.arange(2 * 4 * 1, dtype=float).reshape(2, 4, 1)   # h_b(t) = 4b + t
+    lengths = np.array([2, 4])
+    r, cache = layers.mean_pool_forward(hs, lengths)
+    np.testing.assert_array_equal(r[:, 0], [0.5, 5.5])        # mean(0, 1), mean(4, 5, 6, 7)
+    np.testing.assert_array_equal(layers.mean_pool_backward(np.array([[2.0], [4.0]]), cache)[..., 0],
+                                  [[1, 1, 0, 0], [1, 1, 1, 1]])
+    rev = layers.reverse_padded(hs, lengths)
+    np.testing.assert_array_equal(rev[..., 0], [[1, 0, 2, 3], [7, 6, 5, 4]])   # padding stays put
+    np.testing.assert_array_equal(layers.reverse_padded(rev, lengths), hs)      # its own inverse
+    with pytest.raises(ValueError, match="lengths must lie in 1..4"):
+        layers.mean_pool_forward(hs, np.array([0, 4]))
+
+
+def test_the_reverse_layer_reads_the_sentence_backwards():
+    rng = np.random.default_rng(4)
+    model = SequenceModel(3, 4, 2, cell="lstm", version="C", loss="ce", bidirectional=True, seed=5)
+    x = rng.standard_normal((2, 5, 3))
+    lengths = np.array([3, 5])
+    _, cache = model.forward(x, lengths=lengths, train=False)
+    r = cache["readout"][0]                                    # the readout's input, (B, 2H)
+    for b, n in enumerate(lengths):
+        forward, _ = model.layer.forward(x[b:b + 1, :n])
+        backward, _ = model.layer_reverse.forward(x[b:b + 1, :n][:, ::-1])
+        np.testing.assert_allclose(r[b], np.concatenate([forward[0, -1], backward[0, -1]]), rtol=1e-12)
+    assert model.readout["W"].shape == (2, 8)
+
+
+def test_mean_and_bidirectional_round_trip_through_config_and_checkpoint(tmp_path):
+    from numrnn.training.checkpoint import load_checkpoint, save_checkpoint
+    model = SequenceModel(3, 4, 5, cell="gru", version="B", readout="mean", loss="ce", vocab_size=7,
+                          bidirectional=True, seed=0)
+    assert model.config["readout"] == "mean" and model.config["bidirectional"] is True
+    assert "bidirectional" not in SequenceModel(3, 4, 5, seed=0).config    # one-way configs unchanged
+    save_checkpoint(tmp_path / "m", model)
+    loaded = load_checkpoint(tmp_path / "m").model
+    x = np.array([[1, 2, 3, 0], [4, 5, 6, 6]])
+    np.testing.assert_array_equal(loaded.predict(x, np.array([3, 4])), model.predict(x, np.array([3, 4])))
+
+
+def test_bidirectional_refusals_name_the_reason():
+    with pytest.raises(ValueError, match='bidirectional needs readout="last" or "mean"'):
+        SequenceModel(3, 4, 2, readout="all", bidirectional=True)
+    with pytest.raises(TypeError, match="bidirectional must be True or False"):
+        SequenceModel(3, 4, 2, bidirectional="yes")
+    with pytest.raises(TypeError, match="cannot copy your own layer"):
+        SequenceModel(output_size=2, layer=RNN(3, 4, seed=0), bidirectional=True)
+    model = SequenceModel(3, 4, 2, version="D", bidirectional=True, seed=0)
+    x = np.zeros((1, 3, 3))
+    state = SequenceModel(3, 4, 2, version="D", readout="all", seed=0).loss_and_grads(
+        x, np.zeros((1, 3, 2)))[2]["state"]
+    with pytest.raises(ValueError, match="cannot carry a state"):
+        model.forward(x, state=state)
+    with pytest.raises(ValueError, match='use lengths with readout="mean"'):
+        SequenceModel(3, 4, 2, readout="mean").loss_and_grads(x, np.zeros((1, 2)), mask=np.ones((1, 3)))

@@ -3,6 +3,9 @@ r"""Layers around the recurrent cell, each a forward/backward pair with an expli
 - :func:`linear_forward` — readout :math:`y = h W^\top + b` on any leading shape, so it serves the
   last step (h of shape (B, H)) and every step (h of shape (B, T, H)) alike.
 - :func:`last_step_forward` — h(T_i - 1) of each sequence, for right-padded batches of lengths T_i.
+- :func:`mean_pool_forward` — the mean of h(0 .. T_i - 1) over each sequence's real steps.
+- :func:`reverse_padded` — each sequence's real steps in reverse order, the padding left in place
+  (the input of a bidirectional model's second layer).
 - :func:`embedding_forward` — rows of an embedding matrix for integer tokens.
 - :func:`dropout_forward` — inverted dropout with a seeded Generator.
 """
@@ -61,11 +64,7 @@ def last_step_forward(hs, lengths=None):
     cache : (shape of hs, lengths)
     """
     B, T, _ = hs.shape
-    lengths = np.full(B, T) if lengths is None else np.asarray(lengths)
-    if lengths.shape != (B,) or not np.issubdtype(lengths.dtype, np.integer):
-        raise ValueError(f"lengths must be {B} integers, got {lengths.dtype} of shape {lengths.shape}")
-    if lengths.min() < 1 or lengths.max() > T:
-        raise ValueError(f"lengths must lie in 1..{T}, got {lengths.min()}..{lengths.max()}")
+    lengths = _check_lengths(lengths, B, T)
     return hs[np.arange(B), lengths - 1], (hs.shape, lengths)
 
 
@@ -75,6 +74,69 @@ def last_step_backward(dh_last, cache):
     dhs = np.zeros(shape, dtype=dh_last.dtype)
     dhs[np.arange(shape[0]), lengths - 1] = dh_last
     return dhs
+
+
+def _check_lengths(lengths, B, T):
+    lengths = np.full(B, T) if lengths is None else np.asarray(lengths)
+    if lengths.shape != (B,) or not np.issubdtype(lengths.dtype, np.integer):
+        raise ValueError(f"lengths must be {B} integers, got {lengths.dtype} of shape {lengths.shape}")
+    if lengths.min() < 1 or lengths.max() > T:
+        raise ValueError(f"lengths must lie in 1..{T}, got {lengths.min()}..{lengths.max()}")
+    return lengths
+
+
+def mean_pool_forward(hs, lengths=None):
+    r"""The mean of each sequence's states over its real steps (padding excluded).
+
+    .. math::
+
+        r_b = \frac{1}{T_b} \sum_{t=0}^{T_b - 1} h_b(t)
+
+    Parameters
+    ----------
+    hs : ndarray, shape (B, T, H)
+    lengths : int ndarray, shape (B,), optional
+        Real lengths 1..T of right-padded sequences; all T by default.
+
+    Returns
+    -------
+    r : ndarray, shape (B, H)
+    cache : weights (B, T): 1/T_b at the real steps, 0 at the padding
+    """
+    B, T, _ = hs.shape
+    lengths = _check_lengths(lengths, B, T)
+    weights = (np.arange(T)[None, :] < lengths[:, None]) / lengths[:, None].astype(hs.dtype)
+    weights = weights.astype(hs.dtype)
+    return np.einsum("bt,bth->bh", weights, hs), weights
+
+
+def mean_pool_backward(dr, cache):
+    r""":math:`\partial L/\partial h_b(t) = \partial L/\partial r_b / T_b` at the real steps, 0 at the padding."""
+    weights = cache
+    return weights[:, :, None] * dr[:, None, :]
+
+
+def reverse_padded(x, lengths=None):
+    """Reverse each sequence's real steps; the padding stays at the end.
+
+    ``out[b, t] = x[b, T_b - 1 - t]`` for t < T_b and ``x[b, t]`` after. The map is its own
+    inverse, so it also takes the reversed layer's states back to reading order, and its backward
+    is the same map applied to the gradient: ``dx = reverse_padded(dout, lengths)``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (B, T, ...)
+    lengths : int ndarray, shape (B,), optional (all T by default)
+
+    Returns
+    -------
+    ndarray, the shape of x
+    """
+    B, T = x.shape[:2]
+    lengths = _check_lengths(lengths, B, T)
+    steps = np.arange(T)[None, :]
+    source = np.where(steps < lengths[:, None], lengths[:, None] - 1 - steps, steps)
+    return x[np.arange(B)[:, None], source]
 
 
 def embedding_forward(tokens, E):
@@ -127,4 +189,5 @@ def dropout_backward(dy, mask):
 
 
 __all__ = ["linear_forward", "linear_backward", "last_step_forward", "last_step_backward",
+           "mean_pool_forward", "mean_pool_backward", "reverse_padded",
            "embedding_forward", "embedding_backward", "dropout_forward", "dropout_backward"]

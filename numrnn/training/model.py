@@ -6,8 +6,15 @@ Forward (train mode), for inputs x of shape (B, T, D) or tokens of shape (B, T):
 
     x(t) &= E[\text{token}(t)] \odot m_E \quad \text{(only with an embedding; } m_E \text{ a dropout mask)} \\
     h(0..T-1) &= \text{layer}(x(0..T-1)) \\
-    r &= h(T_i - 1) \;\text{("last" readout)} \quad\text{or}\quad h(t) \;\text{for every t ("all")} \\
+    r &= h(T_i - 1) \;\text{("last")} \quad\text{or}\quad \tfrac{1}{T_i}\textstyle\sum_{t<T_i} h(t)
+         \;\text{("mean")} \quad\text{or}\quad h(t) \;\text{for every t ("all")} \\
     \hat y &= (r \odot m_R)\, W^\top + b, \qquad L = \text{mse}(\hat y, y) \;\text{or}\; \text{ce}(\hat y, y)
+
+With ``bidirectional=True`` a second layer of the same kind (its own parameters, "layer_rev.*")
+reads each sequence's real steps in reverse order (:func:`numrnn.nn.layers.reverse_padded`: the
+padding stays at the end), and the readout sees both poolings side by side,
+:math:`r = [\,\text{pool}(h) ;\ \text{pool}(h^{\leftarrow})\,]` of size 2H: for "last" the forward
+layer's state at the last word and the reverse layer's after reading back to the first word.
 
 Backward runs the same chain in reverse order, each piece by its own backward function:
 
@@ -38,7 +45,7 @@ from ..nn.base import require_protocol
 from ..nn.losses import mse_loss, softmax_cross_entropy
 from ..nn.schedule import version as version_of
 
-READOUTS = ("last", "all")
+READOUTS = ("last", "mean", "all")
 LOSSES = ("mse", "ce")
 #: Arguments every cell class of :data:`numrnn.nn.CELLS` takes; the others are its own options.
 COMMON_LAYER_ARGS = ("self", "input_size", "hidden_size", "n_matrices", "skip", "seed", "dtype")
@@ -112,14 +119,19 @@ class SequenceModel:
     version : str, optional
         Paper version "A".."D" or "special"; or give ``n_matrices`` and ``skip``.
     n_matrices, skip : int, optional
-    readout : {"last", "all"}, default "last"
+    readout : {"last", "mean", "all"}, default "last"
         "last": predict from h at each sequence's last real step, pred of shape (B, O).
+        "mean": predict from the mean of h over each sequence's real steps (padding excluded), (B, O).
         "all": predict at every step, pred of shape (B, T, O).
     loss : {"mse", "ce"}, default "mse"
         Mean squared error on float targets, or softmax cross-entropy on integer labels.
     vocab_size : int, optional
         V; when given, inputs are integer tokens (B, T) looked up in an embedding E of shape (V, D),
         initialised N(0, 1/D).
+    bidirectional : bool, default False
+        Add a second layer of the same cell and version reading each sequence backwards (real steps
+        reversed, padding left at the end); the readout sees both layers' pooled states (2H). For
+        the "last" and "mean" readouts only, and not with a carried ``state`` or your own ``layer``.
     dropout : float in [0, 1), default 0
         Inverted dropout on the embeddings and on the readout input, in training mode only.
     readout_init : {"normal", "zeros"}, default "normal"
@@ -141,7 +153,8 @@ class SequenceModel:
     Attributes
     ----------
     layer : RNN, LSTM, GRU or the given layer
-    readout : dict "W" (O, H), "b" (O,); W drawn N(0, 1/H) (or zeros), b zeros.
+    layer_reverse : the second layer of a bidirectional model, or None
+    readout : dict "W" (O, H) (or (O, 2H) bidirectional), "b" (O,); W drawn N(0, 1/H) (or zeros), b zeros.
     embedding : dict "E" (V, D), or None.
     dropout_rng : numpy.random.Generator for the dropout masks.
     """
@@ -149,7 +162,7 @@ class SequenceModel:
     def __init__(self, input_size=None, hidden_size=None, output_size=None, cell="rnn", version=None,
                  n_matrices=None, skip=None, readout="last", loss="mse", vocab_size=None,
                  dropout=0.0, readout_init="normal", seed=None, dtype=np.float64, layer=None,
-                 **layer_kwargs):
+                 bidirectional=False, **layer_kwargs):
         if output_size is None:
             raise TypeError("output_size is required (O: regression outputs or classes)")
         self.output_size = check_int("output_size", output_size, 1)
@@ -157,6 +170,15 @@ class SequenceModel:
         self.loss_name = check_choice("loss", loss, LOSSES)
         self.vocab_size = None if vocab_size is None else check_int("vocab_size", vocab_size, 1)
         self.dropout = check_real("dropout", dropout, low=0, high=1, high_open=True)
+        if not isinstance(bidirectional, (bool, np.bool_)):
+            raise TypeError(f"bidirectional must be True or False, got {type(bidirectional).__name__}")
+        self.bidirectional = bool(bidirectional)
+        if self.bidirectional and self.readout_mode == "all":
+            raise ValueError('bidirectional needs readout="last" or "mean": with readout="all" the '
+                             'prediction at step t would see the words after t')
+        if self.bidirectional and layer is not None:
+            raise TypeError("bidirectional builds a second layer from numrnn's cell settings; it cannot "
+                            "copy your own layer= (build the model with cell=/version= instead)")
         rng = initialisers.as_generator(check_seed("seed", seed))
         if layer is None:
             if input_size is None or hidden_size is None:
@@ -172,7 +194,7 @@ class SequenceModel:
             self.cell, self.version = None, None
             self.dtype = check_dtype("layer.dtype", layer.dtype)
             input_size = layer.input_size
-        H, O = self.layer.hidden_size, self.output_size
+        H, O = self.layer.hidden_size * (2 if self.bidirectional else 1), self.output_size
         self.readout_init = check_choice("readout_init", readout_init, ("normal", "zeros"))
         W = initialisers.normal(rng, (O, H))           # drawn either way: the same seed, same layer
         self.readout = {"W": (W if readout_init == "normal" else np.zeros_like(W)).astype(self.dtype),
@@ -181,6 +203,11 @@ class SequenceModel:
         if self.vocab_size is not None:
             self.embedding = {"E": initialisers.normal(rng, (self.vocab_size, input_size)).astype(self.dtype)}
         self.dropout_rng = np.random.default_rng(rng.integers(2**63))
+        self.layer_reverse = None                      # drawn last: a one-way model's bits unchanged
+        if self.bidirectional:
+            self.layer_reverse = make_layer(cell, version, input_size=input_size, hidden_size=hidden_size,
+                                            n_matrices=n_matrices, skip=skip, seed=rng, dtype=self.dtype,
+                                            **layer_kwargs)
         self._layer_kwargs = dict(layer_kwargs)
 
     @staticmethod
@@ -204,6 +231,8 @@ class SequenceModel:
     def params(self):
         """Flat dict name -> array, the same array objects the model computes with."""
         flat = {f"layer.{k}": v for k, v in self.layer.params.items()}
+        if self.layer_reverse is not None:
+            flat.update({f"layer_rev.{k}": v for k, v in self.layer_reverse.params.items()})
         flat.update({f"readout.{k}": v for k, v in self.readout.items()})
         if self.embedding is not None:
             flat["embed.E"] = self.embedding["E"]
@@ -237,6 +266,8 @@ class SequenceModel:
                       readout=self.readout_mode, loss=self.loss_name, vocab_size=self.vocab_size,
                       dropout=self.dropout, readout_init=self.readout_init, dtype=self.dtype.name)
         layer.pop("dtype", None)
+        if self.bidirectional:
+            config["bidirectional"] = True       # only when set: one-way configs stay as they were
         config.update(layer)  # activation, init, scale, ... of the layer
         return config
 
@@ -247,6 +278,7 @@ class SequenceModel:
 
     def __repr__(self):
         return (f"SequenceModel({self.layer!r}, readout={self.readout_mode!r}, loss={self.loss_name!r}, "
+                f"{'bidirectional=True, ' if self.bidirectional else ''}"
                 f"output_size={self.output_size}, vocab_size={self.vocab_size})")
 
     # ---------------------------------------------------------------- forward
@@ -257,7 +289,7 @@ class SequenceModel:
         ----------
         x : ndarray, shape (B, T, D) floats, or (B, T) integer tokens with an embedding
         lengths : int ndarray, shape (B,), optional
-            Real lengths of right-padded sequences ("last" readout).
+            Real lengths of right-padded sequences ("last" and "mean" readouts).
         state : carried layer state (``info["state"]`` of the previous chunk), optional
         train : bool
             Dropout only in training mode.
@@ -267,18 +299,25 @@ class SequenceModel:
         pred : ndarray, shape (B, O) for "last", (B, T, O) for "all"
         cache : dict
         """
+        if state is not None and self.layer_reverse is not None:
+            raise ValueError("a bidirectional model reads whole sequences: it cannot carry a state")
         p = self.dropout if train else 0.0
         cache = {}
         if self.embedding is not None:
             x, cache["embed"] = layers.embedding_forward(x, self.embedding["E"])
             x, cache["embed_drop"] = layers.dropout_forward(x, p, self.dropout_rng)
         hs, cache["layer"] = self._layer_forward(x, state)
-        if self.readout_mode == "last":
-            r, cache["last"] = layers.last_step_forward(hs, lengths)
-        else:
+        if self.readout_mode == "all":
             if lengths is not None:
-                raise ValueError('lengths apply to readout="last"; use mask with readout="all"')
+                raise ValueError('lengths apply to readout="last" or "mean"; use mask with readout="all"')
             r = hs
+        else:
+            pool = layers.last_step_forward if self.readout_mode == "last" else layers.mean_pool_forward
+            r, cache["pool"] = pool(hs, lengths)
+        if self.layer_reverse is not None:
+            hs_rev, cache["layer_rev"] = self.layer_reverse.forward(layers.reverse_padded(x, lengths))
+            r_rev, cache["pool_rev"] = pool(hs_rev, lengths)
+            r, cache["lengths"] = np.concatenate([r, r_rev], axis=-1), lengths
         r, cache["read_drop"] = layers.dropout_forward(r, p, self.dropout_rng)
         pred, cache["readout"] = layers.linear_forward(r, self.readout["W"], self.readout["b"])
         return pred, cache
@@ -302,20 +341,26 @@ class SequenceModel:
         grads : dict
             Every layer (and embedding) gradient all nan if dhs overflowed to nan/inf: the layer's
             backward is not asked to run on it.
-        dhs : ndarray, shape (B, T, H), the loss's direct gradient on the layer outputs
+        dhs : ndarray, shape (B, T, H), the loss's direct gradient on the (forward) layer's outputs
         """
         dr, g_read = layers.linear_backward(dpred, cache["readout"])
         dr = layers.dropout_backward(dr, cache["read_drop"])
-        dhs = layers.last_step_backward(dr, cache["last"]) if self.readout_mode == "last" else dr
-        if not np.all(np.isfinite(dhs)):                # overflowed before the layer: say so with nan
-            g_layer = {k: np.full_like(v, np.nan) for k, v in self.layer.params.items()}
-            grads = {f"layer.{k}": v for k, v in g_layer.items()}
-            grads.update({f"readout.{k}": v for k, v in g_read.items()})
-            if self.embedding is not None:
-                grads["embed.E"] = np.full_like(self.embedding["E"], np.nan)
+        pool_backward = {"last": layers.last_step_backward, "mean": layers.mean_pool_backward,
+                         "all": lambda d, _: d}[self.readout_mode]
+        if self.layer_reverse is not None:
+            dr, dr_rev = np.split(dr, 2, axis=-1)
+            dhs_rev = pool_backward(dr_rev, cache["pool_rev"])
+        dhs = pool_backward(dr, cache.get("pool"))
+        if not np.all(np.isfinite(dhs)) or (self.layer_reverse is not None and not np.all(np.isfinite(dhs_rev))):
+            grads = {k: np.full_like(v, np.nan) for k, v in self.params.items()}  # overflowed before
+            grads.update({f"readout.{k}": v for k, v in g_read.items()})         # the layer: say so
             return grads, dhs
         dx, g_layer = self.layer.backward(dhs, cache["layer"])
         grads = {f"layer.{k}": v for k, v in g_layer.items()}
+        if self.layer_reverse is not None:
+            dx_rev, g_rev = self.layer_reverse.backward(dhs_rev, cache["layer_rev"])
+            dx = dx + layers.reverse_padded(dx_rev, cache["lengths"])
+            grads.update({f"layer_rev.{k}": v for k, v in g_rev.items()})
         grads.update({f"readout.{k}": v for k, v in g_read.items()})
         if self.embedding is not None:
             dx = layers.dropout_backward(dx, cache["embed_drop"])
@@ -345,7 +390,7 @@ class SequenceModel:
         y : ndarray
             "mse": floats of the shape of pred, (B, O) or (B, T, O).
             "ce": int labels, (B,) for "last" or (B, T) for "all".
-        lengths : int ndarray (B,), optional ("last" readout only)
+        lengths : int ndarray (B,), optional ("last" and "mean" readouts)
         mask : ndarray (B, T) of 0/1, optional ("all" readout only): positions with 0 do not count.
         state : carried state from ``info["state"]`` of the previous chunk, optional.
             The gradient stops at the chunk boundary (truncated BPTT): the incoming state is treated
@@ -364,7 +409,7 @@ class SequenceModel:
             not finite).
         """
         if mask is not None and self.readout_mode != "all":
-            raise ValueError('mask applies to readout="all"; use lengths with readout="last"')
+            raise ValueError(f'mask applies to readout="all"; use lengths with readout="{self.readout_mode}"')
         pred, cache = self.forward(x, lengths=lengths, state=state, train=train)
         loss, dpred = self.loss(pred, y, mask)
         state = getattr(cache["layer"], "state", None)    # None for a layer without carried state
@@ -430,7 +475,7 @@ def check_data(model, x, y, lengths=None, mask=None, names=("x", "y", "lengths",
     N, T = x.shape[:2]
     if T == 0:
         raise ValueError(f"{nx} has sequences of length 0")
-    lead = (N,) if model.readout_mode == "last" else (N, T)
+    lead = (N, T) if model.readout_mode == "all" else (N,)
     if model.loss_name == "ce":
         if not np.issubdtype(y.dtype, np.integer):
             raise TypeError(f"{ny} must hold integer labels for loss='ce', got {y.dtype}")
@@ -444,8 +489,8 @@ def check_data(model, x, y, lengths=None, mask=None, names=("x", "y", "lengths",
         if y.shape != expected:
             raise ValueError(f"{ny} has shape {y.shape}; expected {expected}")
     if lengths is not None:
-        if model.readout_mode != "last":
-            raise ValueError(f'{nl} apply to readout="last"; use mask with readout="all"')
+        if model.readout_mode == "all":
+            raise ValueError(f'{nl} apply to readout="last" or "mean"; use mask with readout="all"')
         lengths = _as_array(nl, lengths)
         if lengths.shape != (N,) or not np.issubdtype(lengths.dtype, np.integer):
             raise ValueError(f"{nl} has shape {lengths.shape} ({lengths.dtype}); expected ({N},) integers")
@@ -453,7 +498,7 @@ def check_data(model, x, y, lengths=None, mask=None, names=("x", "y", "lengths",
             raise ValueError(f"{nl} must lie in 1..{T}, got {lengths.min()}..{lengths.max()}")
     if mask is not None:
         if model.readout_mode != "all":
-            raise ValueError(f'{nm} applies to readout="all"; use lengths with readout="last"')
+            raise ValueError(f'{nm} applies to readout="all"; use lengths with readout="{model.readout_mode}"')
         mask = _as_array(nm, mask)
         if mask.shape != (N, T):
             raise ValueError(f"{nm} has shape {mask.shape}; expected ({N}, {T})")
