@@ -9,6 +9,7 @@ import pytest
 from numrnn.experiments import sst
 from numrnn.data import sst as data
 
+import sst_samples
 from sst_samples import write_treebank
 
 TINY = sst.Config(embed_size=6, hidden_size=5, epochs=3, patience=2, batch_size=2)
@@ -128,7 +129,7 @@ def test_predict_round_trips_through_a_saved_model(loaded, tmp_path, capsys):
     assert sst.predict(model, vocab, "A lovely film, isn't it?")[0] == label
     with pytest.raises(ValueError, match="no tokens"):
         sst.predict(model, vocab, "   ")
-    args = argparse.Namespace(model=str(tmp_path / "m"), text=[])
+    args = argparse.Namespace(model=str(tmp_path / "m"), text=[], phrases=False)
     sst.main_predict(args, stdin=["a lovely film\n", "\n", "dull\n"])
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 2 and out[0].startswith(data.LABELS[sst.predict(model, vocab, "a lovely film")[0]])
@@ -198,3 +199,115 @@ def test_bad_arguments_are_named(treebank, tmp_path, capsys):
         sst.build_model(replace(TINY, cell="elman"), vocab)
     with pytest.raises(ValueError, match="not an SST model|does not exist"):
         sst.load_model(tmp_path / "nothing")
+
+
+# ------------------------------------------------- pooling, bidirectional, cost, --quick, partial
+def test_pool_and_bidirectional_flags_reach_the_model_and_the_table(treebank, tmp_path, monkeypatch):
+    monkeypatch.setattr(sst, "plot", lambda *args: None)
+    args = ["sst", "--sst-dir", str(treebank), "--cells", "rnn", "--versions", "A", "--seeds", "0",
+            "--embed-size", "4", "--hidden-size", "3", "--epochs", "1", "--workers", "1", "--reg", "on",
+            "--out", str(tmp_path), "--name", "bi", "--pool", "mean", "--bidirectional"]
+    assert sst.main(args) == 0
+    run = json.loads((tmp_path / "bi.json").read_text())["runs"][0]
+    assert run["name"] == "rnn-A-reg-mean-bi-seed0"
+    assert run["config"]["pool"] == "mean" and run["config"]["bidirectional"] is True
+    V = len(sst.load(treebank, TINY)[0])
+    one_layer = 3 * 3 + 3 * 4 + 3                       # W1 (H x H), Wx (H x D), b
+    assert run["n_params_parts"] == {"recurrent": 2 * one_layer, "embedding": V * 4, "readout": 5 * (2 * 3 + 1)}
+    assert sum(run["n_params_parts"].values()) == run["n_params"]
+    table = (tmp_path / "bi.md").read_text()
+    row = next(line for line in table.splitlines() if line.startswith("| RNN A mean bi | reg | 0 |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[7:9] == [f"{2 * one_layer:,}", f"{V * 4:,}"]        # recurrent, embedding params
+    minutes = run["total_cpu_seconds"] / 60
+    assert float(cells[12]) == pytest.approx(100 * run["test_acc"] / minutes, rel=0.01, abs=0.01)
+    assert "Partial" not in table
+
+
+def test_an_interrupted_grid_leaves_a_partial_table_that_says_how_to_continue(treebank, tmp_path, monkeypatch):
+    monkeypatch.setattr(sst, "plot", lambda *args: None)
+    monkeypatch.setenv(data.ENV_VAR, str(treebank))
+    args = ["sst", "--cells", "rnn", "--versions", "A", "D", "--seeds", "0", "--embed-size", "4",
+            "--hidden-size", "3", "--epochs", "1", "--workers", "1", "--reg", "on", "--out", str(tmp_path),
+            "--name", "p"]
+    real, calls = sst.run_config, []
+
+    def second_is_interrupted(config, *a, **k):
+        calls.append(config.name)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(config, *a, **k)
+    monkeypatch.setattr(sst, "run_config", second_is_interrupted)
+    assert sst.main(args) == 130
+    table = (tmp_path / "p.md").read_text()
+    command = " ".join(["python -m numrnn.experiments.sst", *args, "--resume"])
+    assert f"**Partial: 1 of 2 runs; continue with `{command}`.**" in table
+    assert "Data: `$NUMRNN_SST_DIR`" in table and str(treebank) not in table     # the path as typed
+    monkeypatch.setattr(sst, "run_config", real)
+    assert sst.main(args + ["--resume"]) == 0
+    table = (tmp_path / "p.md").read_text()
+    assert "Partial" not in table and "| RNN A | reg | 0 |" in table and "| RNN D | reg | 0 |" in table
+
+
+def test_quick_trains_one_small_model_on_a_subset(treebank, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sst, "plot", lambda *args: None)
+    many = [f"({i % 5} (2 film) ({i % 5} w{i}))" for i in range(1500)]     # 1500 sentences, 4500 phrases
+    big = sst_samples.write_treebank(tmp_path / "big", train=many, dev=many[:400])
+    assert sst.main(["sst", "--quick", "--sst-dir", str(big), "--out", str(tmp_path), "--embed-size", "4",
+                     "--hidden-size", "3"]) == 0
+    assert f"1 runs: {tmp_path / 'sst_quick'}.md" in capsys.readouterr().out
+    run = json.loads((tmp_path / "sst_quick.json").read_text())["runs"][0]
+    config = run["config"]
+    assert run["name"] == "rnn-D-reg-seed0" and config["phrases"] is True
+    assert (config["train_subset"], config["dev_subset"], config["epochs"]) == (1000, 300, 5)
+    assert "1000 training examples, 300 dev sentences" in (tmp_path / "sst_quick.md").read_text()
+    vocab_splits = sst.load(big, sst.Config(phrases=True))
+    _, splits = sst.subset(vocab_splits, replace(sst.Config(), train_subset=1000, dev_subset=300))
+    _, again = sst.subset(vocab_splits, replace(sst.Config(seed=5), train_subset=1000, dev_subset=300))
+    assert len(splits["train"][0]) == 1000 and len(splits["dev"][0]) == 300
+    assert len(splits["test"][0]) == len(vocab_splits[1]["test"][0])          # test stays whole
+    assert all(np.array_equal(a, b) for a, b in zip(splits["train"][0], again["train"][0]))  # one subset
+
+
+# ------------------------------------------------------------------ sst-predict, phrase by phrase
+@pytest.fixture
+def saved(loaded, tmp_path):
+    vocab, splits = loaded
+    model, _ = sst.train(TINY, splits, vocab)
+    sst.save_model(tmp_path / "m", model, vocab)
+    return model, vocab, str(tmp_path / "m")
+
+
+def test_predict_shows_each_phrase_of_a_treebank_sentence_with_its_label(saved, treebank, capsys):
+    model, vocab, path = saved
+    args = argparse.Namespace(model=path, text=["It's a lovely film."], sst_dir=str(treebank), phrases=True)
+    sst.main_predict(args)
+    out = capsys.readouterr().out.splitlines()
+    tree = data.parse_tree(sst_samples.TRAIN[0])
+    nodes = list(tree.nodes())
+    assert "each phrase of the treebank's parse tree (train.txt line 1)" in out[1]
+    rows = out[3:3 + len(nodes)]
+    predicted, _ = sst.predict_many(model, vocab, [n.leaves() for n in nodes])
+    for row, node, label in zip(rows, nodes, predicted):
+        assert row.split("  ")[1].strip() == data.LABELS[label]           # the model's class
+        assert data.LABELS[node.label] in row and row.endswith(" ".join(node.leaves()))
+    assert rows[0].endswith("It 's a lovely film .") and rows[-1].endswith("    .")   # "." at depth 2
+    agree = sum(int(label) == n.label for label, n in zip(predicted, nodes))
+    assert out[-1] == f"  the model agrees with the treebank on {agree} of {len(nodes)} phrases"
+
+
+def test_predict_shows_the_prefixes_of_free_text(saved, treebank, tmp_path, capsys):
+    model, vocab, path = saved
+    sst.main_predict(argparse.Namespace(model=path, text=["a", "dull", "plot"], sst_dir=str(treebank),
+                                        phrases=True))
+    out = capsys.readouterr().out.splitlines()
+    assert "each prefix (free text has no parse tree; the sentence is not in the treebank)" in out[1]
+    predicted, probs = sst.predict_many(model, vocab, [["a"], ["a", "dull"], ["a", "dull", "plot"]])
+    assert out[3:] == [f"  {data.LABELS[l]:<14} {p:.2f}  {' '.join(['a', 'dull', 'plot'][:n + 1])}"
+                       for n, (l, p) in enumerate(zip(predicted, probs))]
+    assert out[0].startswith(data.LABELS[predicted[-1]])     # the whole sentence is the last prefix
+    sst.main_predict(argparse.Namespace(model=path, text=["a dull plot"], sst_dir=str(tmp_path / "none"),
+                                        phrases=True))
+    assert f"no treebank at {tmp_path / 'none'}" in capsys.readouterr().out
+    sst.main_predict(argparse.Namespace(model=path, text=["a dull plot"], sst_dir=None, phrases=False))
+    assert len(capsys.readouterr().out.splitlines()) == 1

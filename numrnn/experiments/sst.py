@@ -9,7 +9,10 @@ The model, for a sentence of tokens :math:`w_0 .. w_{T-1}`:
 
 with ``layer`` an :class:`~numrnn.nn.rnn.RNN` or :class:`~numrnn.nn.lstm.LSTM` of paper version A..D, and
 :math:`m_E, m_R` dropout masks. It is :class:`numrnn.training.model.SequenceModel` with an embedding, the
-"last" readout (each sentence's last real token) and cross-entropy. "Regularisation", as in the
+"last" readout (each sentence's last real token) and cross-entropy. Options (``--pool mean``,
+``--bidirectional``): read out the mean of h over the words instead of h(T-1); add a second layer
+that reads the sentence backwards, the readout seeing both (``SequenceModel(readout="mean",
+bidirectional=True)``). "Regularisation", as in the
 paper, means dropout on the embeddings and the readout plus L2 weight decay; without it both are 0.
 
 Training (:func:`train`) is Adam on right-padded, length-bucketed batches
@@ -23,10 +26,14 @@ time; every other parameter gets the ordinary dense Adam step. The loop is numrn
 :class:`~numrnn.training.trainer.Trainer`, with early stopping as its epoch callback.
 
 Commands (see :func:`add_parser`): ``numrnn sst`` runs the experiment grid and writes the table and
-figures; ``numrnn sst-predict`` classifies sentences with a saved model.
+figures (``--quick``: one small model on a subset, in about a minute; an interrupted grid leaves a
+table marked partial and continues with ``--resume``); ``numrnn sst-predict`` classifies sentences
+with a saved model, and each phrase of a sentence: the nodes of its parse tree when the sentence is
+in the treebank, else its prefixes.
 """
 import argparse
 import json
+import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -37,6 +44,7 @@ import numpy as np
 
 from .._io import atomic_write_text
 from ..data import sst as data
+from ..nn import CELLS
 from ..nn.activations import ACTIVATIONS
 from ..nn.init import INITS
 from . import common
@@ -46,8 +54,11 @@ from ..training.trainer import EarlyStopping, Trainer
 
 #: Published fine-grained test accuracies (%), for context only: other models and conditions.
 REFERENCES = [
+    ("neural bag of words, NBoW (random embeddings, all phrases; the figure quoted in issue 16)", 42.3),
     ("Socher et al. 2013, recursive RNN (parse tree, all phrases)", 43.2),
-    ("Socher et al. 2013, RNTN (parse tree, all phrases)", 45.7),
+    ("Kim 2014, CNN-rand (random embeddings, all phrases)", 45.0),
+    ("Iyyer et al. 2015, DAN-rand (random embeddings, all phrases)", 45.4),
+    ("Socher et al. 2013, RNTN (parse tree, random embeddings, all phrases)", 45.7),
     ("Tai et al. 2015, sequential LSTM (GloVe 300d, all phrases)", 46.4),
 ]
 
@@ -80,11 +91,23 @@ class Config:
     init: str = "normal"          # the RNN, LSTM and GRU (the LSTM's default too)
     scale: float = 1.0            # the RNN, LSTM and GRU (the LSTM's default too)
     dtype: str = "float32"
+    pool: str = "last"            # the readout: the state at the last word, or the mean over words
+    bidirectional: bool = False   # a second layer reading each sentence backwards
+    train_subset: int = 0         # > 0: that many training examples, drawn with the seed (--quick)
+    dev_subset: int = 0           # > 0: that many dev sentences, drawn with the seed (--quick)
+
+    @property
+    def model_name(self):
+        """e.g. "RNN D", "LSTM A mean bi" (the model, without regularisation and seed)."""
+        return " ".join([f"{self.cell.upper()} {self.version}"] + (["mean"] if self.pool == "mean" else [])
+                        + (["bi"] if self.bidirectional else []))
 
     @property
     def name(self):
-        """e.g. "rnn-D-reg-seed0"."""
-        return f"{self.cell}-{self.version}-{'reg' if self.regularised else 'noreg'}-seed{self.seed}"
+        """e.g. "rnn-D-reg-seed0", "lstm-A-reg-mean-bi-seed1"."""
+        options = (["mean"] if self.pool == "mean" else []) + (["bi"] if self.bidirectional else [])
+        return "-".join([self.cell, self.version, "reg" if self.regularised else "noreg", *options,
+                         f"seed{self.seed}"])
 
 
 # ------------------------------------------------------------------------------- the model
@@ -105,11 +128,23 @@ def build_model(config, vocab):
     layer_kwargs = {k: getattr(config, k) for k in ("activation", "init", "scale") if k in options}
     model = SequenceModel(embed_size, config.hidden_size, len(data.LABELS), cell=config.cell,
                           version=config.version, loss="ce", vocab_size=len(vocab),
+                          readout=config.pool, bidirectional=config.bidirectional,
                           dropout=config.dropout if config.regularised else 0.0,
                           seed=config.seed, dtype=config.dtype, **layer_kwargs)
     if vectors is not None:
         model.embedding["E"][found] = vectors[found]
     return model, 0 if found is None else int(found.sum())
+
+
+def parameter_counts(model):
+    """Scalar parameters by part: "recurrent" (the layer, and the reverse layer of a bidirectional
+    model), "embedding" (V x D) and "readout" (W and b)."""
+    parts = {"recurrent": 0, "embedding": 0, "readout": 0}
+    for name, value in model.params.items():
+        part = {"layer": "recurrent", "layer_rev": "recurrent", "embed": "embedding"}.get(
+            name.split(".")[0], "readout")
+        parts[part] += int(value.size)
+    return parts
 
 
 def accuracy(model, ids, labels, batch_size=500):
@@ -143,6 +178,60 @@ def predict(model, vocab, text):
     probs = np.exp(logits - logits.max())
     probs /= probs.sum()
     return int(probs.argmax()), probs, vocab.decode(ids)
+
+
+def predict_many(model, vocab, token_lists):
+    """Most probable class and its probability for each token list (one padded batch)."""
+    tokens, lengths = data.pad_batch([vocab.encode(t) for t in token_lists])
+    logits = model.predict(tokens, lengths).astype(np.float64)
+    probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    probs /= probs.sum(axis=-1, keepdims=True)
+    return probs.argmax(axis=-1), probs.max(axis=-1)
+
+
+def treebank_index(sst_dir=None, lower=True):
+    """{tokens of a sentence (lower-cased with ``lower``): (file name, line number, Tree)} over the
+    train, dev and test files; raises FileNotFoundError if the treebank is not there."""
+    folder = data.find_sst_dir(sst_dir)
+    index = {}
+    for split in data.SPLITS:
+        for number, tree in enumerate(data.read_trees(folder / f"{split}.txt"), start=1):
+            leaves = tuple(w.lower() for w in tree.leaves()) if lower else tuple(tree.leaves())
+            index.setdefault(leaves, (f"{split}.txt", number, tree))
+    return index
+
+
+def phrase_rows(model, vocab, tokens, index=None):
+    """The model's class for each phrase of a sentence.
+
+    A sentence found in the treebank (``index`` from :func:`treebank_index`) has a parse tree: one
+    row per node (every labelled phrase, single words included, parents before children), with the
+    treebank's label. Free text has no parse tree, so the rows are its prefixes (the words read
+    so far, as a left-to-right reader sees them), without a label.
+
+    Returns
+    -------
+    source : (file name, line number) of the tree, or None for prefixes
+    rows : list of (depth, phrase tokens, predicted class, its probability, treebank label or None)
+    """
+    key = tuple(t.lower() for t in tokens) if vocab.lower else tuple(tokens)
+    found = (index or {}).get(key)
+    if found is None:
+        phrases = [(0, list(tokens[:n]), None) for n in range(1, len(tokens) + 1)]
+        source = None
+    else:
+        name, number, tree = found
+        phrases = []
+
+        def walk(node, depth):
+            phrases.append((depth, node.leaves(), node.label))
+            for child in node.children:
+                walk(child, depth + 1)
+        walk(tree, 0)
+        source = (name, number)
+    labels, probs = predict_many(model, vocab, [p[1] for p in phrases])
+    return source, [(depth, words, int(label), float(prob), gold)
+                    for (depth, words, gold), label, prob in zip(phrases, labels, probs)]
 
 
 # ---------------------------------------------------------------------------- one training run
@@ -210,6 +299,21 @@ def load(sst_dir, config):
     return vocab, {split: data.encode(examples[split], vocab) for split in data.SPLITS}
 
 
+def subset(loaded, config):
+    """``config.train_subset`` training examples and ``config.dev_subset`` dev sentences, drawn
+    without replacement by a fixed generator, so every run of a grid sees the same subset (all of a
+    split when 0); test is always whole."""
+    vocab, splits = loaded
+    splits = dict(splits)
+    for split, size in (("train", config.train_subset), ("dev", config.dev_subset)):
+        ids, labels = splits[split]
+        if 0 < size < len(ids):
+            rng = np.random.default_rng([2, data.SPLITS.index(split)])   # one subset for every run
+            keep = np.sort(rng.choice(len(ids), size, replace=False))
+            splits[split] = ([ids[i] for i in keep], labels[keep])
+    return vocab, splits
+
+
 _WORKER = {}
 
 
@@ -235,13 +339,16 @@ def run_config(config, loaded, save_dir=None, progress=False):
     """
     from threadpoolctl import threadpool_limits
 
-    vocab, splits = loaded
+    vocab, splits = subset(loaded, config)
     with threadpool_limits(1):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         model, history = train(config, splits, vocab, progress)
+        cpu = time.process_time() - cpu_started
         result = {"config": asdict(config), "name": config.name, "n_params": model.n_params(),
+                  "n_params_parts": parameter_counts(model),
                   "test_acc": accuracy(model, *splits["test"]), "dev_acc": history["dev_acc_best"],
-                  "history": history, "total_seconds": time.perf_counter() - started}
+                  "history": history, "total_seconds": time.perf_counter() - started,
+                  "total_cpu_seconds": cpu}
     if save_dir is not None:
         save_model(Path(save_dir) / config.name, model, vocab, result)
     return result
@@ -290,12 +397,14 @@ def experiment(configs, sst_dir, out, figures, workers=2, save_dir=None, command
     todo = [c for c in configs if done.get(c.name, {}).get("config") != asdict(c)]
     results = {c.name: done[c.name] for c in configs if c not in todo}
     commands = previous.get("commands", [previous["command"]] if "command" in previous else [])
-    header = {"command": command, "commands": commands + [command],
-              "sst_dir": str(data.find_sst_dir(sst_dir)), "workers": workers, **describe_data(sst_dir)}
+    header = {"command": command, "commands": commands + [command], "sst_dir": typed_sst_dir(sst_dir),
+              "workers": workers, "planned": len(configs), **describe_data(sst_dir)}
 
     def write():
         runs = [results[c.name] for c in configs if c.name in results]
         atomic_write_text(json_path, json.dumps({**header, "runs": runs}, indent=1))
+        if runs:                      # the table too, marked partial until every run is in
+            write_table(f"{out}.md", header, runs)
         return runs
 
     def finished(result):
@@ -313,9 +422,16 @@ def experiment(configs, sst_dir, out, figures, workers=2, save_dir=None, command
             for future in as_completed([pool.submit(_run_in_worker, c, save_dir) for c in todo]):
                 finished(future.result())
     runs = write()
-    write_table(f"{out}.md", header, runs)
     plot(figures, runs, header)
     return runs
+
+
+def typed_sst_dir(sst_dir):
+    """The treebank folder as the user named it (``--sst-dir`` as typed, or ``$NUMRNN_SST_DIR``, or
+    the default folder), never the folder it resolves to on this machine."""
+    if sst_dir is not None:
+        return str(sst_dir)
+    return f"${data.ENV_VAR}" if os.environ.get(data.ENV_VAR) else str(data.DEFAULT_DIR)
 
 
 def describe_data(sst_dir):
@@ -328,21 +444,37 @@ def describe_data(sst_dir):
 
 
 # ---------------------------------------------------------------------------------- report
+def group_key(config):
+    """(cell, version, regularised, pool, bidirectional) of a run's config dict: the runs of one
+    table row differ only in their seed."""
+    return (config["cell"], config["version"], config["regularised"], config.get("pool", "last"),
+            bool(config.get("bidirectional", False)))
+
+
+def row_label(key):
+    """e.g. "RNN D", "LSTM A mean bi"."""
+    cell, version, _, pool, bi = key
+    return " ".join([f"{cell.upper()} {version}"] + (["mean"] if pool == "mean" else []) + (["bi"] if bi else []))
+
+
 def summarise(runs):
-    """Group runs by (cell, version, regularised): lists of test/dev accuracy and timings over seeds."""
+    """Group runs by :func:`group_key`: lists over seeds of test/dev accuracy, timings and cost."""
     groups = {}
     for r in runs:
-        c = r["config"]
-        g = groups.setdefault((c["cell"], c["version"], c["regularised"]), {
-            "seeds": [], "test": [], "dev": [], "n_params": r["n_params"], "seconds": [], "cpu": [],
-            "best_epoch": [], "diverged": 0})
+        c, h = r["config"], r["history"]
+        g = groups.setdefault(group_key(c), {
+            "seeds": [], "test": [], "dev": [], "n_params": r["n_params"],
+            "parts": r.get("n_params_parts"), "seconds": [], "cpu": [], "run_cpu": [],
+            "best_epoch": [], "epochs": [], "diverged": 0})
         g["seeds"].append(c["seed"])
         g["test"].append(r["test_acc"])
         g["dev"].append(r["dev_acc"])
-        g["seconds"] += r["history"]["seconds"]
-        g["cpu"] += r["history"]["cpu_seconds"]
-        g["best_epoch"].append(r["history"]["best_epoch"])
-        g["diverged"] += r["history"]["diverged"] is not None
+        g["seconds"] += h["seconds"]
+        g["cpu"] += h["cpu_seconds"]
+        g["run_cpu"].append(r.get("total_cpu_seconds", sum(h["cpu_seconds"])))
+        g["best_epoch"].append(h["best_epoch"])
+        g["epochs"].append(len(h["seconds"]))
+        g["diverged"] += h["diverged"] is not None
     return groups
 
 
@@ -354,41 +486,70 @@ def _pm(values):
 
 
 def write_table(path, header, runs):
-    """The markdown table of the experiment, with its command, settings and context."""
-    settings = {k: v for k, v in runs[0]["config"].items() if k not in ("cell", "version", "regularised", "seed")}
-    lines = [
-        "# SST fine-grained (5-class) sentence classification: RNN and LSTM versions A-D", "",
+    """The markdown table of the experiment, with its command, settings, cost and context.
+
+    While fewer runs than planned are in, the title says "partial: N of M runs" and how to continue.
+    """
+    varying = ("cell", "version", "regularised", "seed", "pool", "bidirectional")
+    settings = {k: v for k, v in runs[0]["config"].items() if k not in varying}
+    phrases = settings["phrases"]
+    trained_on = "every distinct labelled phrase of the training trees" if phrases else "the training sentences"
+    if settings.get("train_subset") or settings.get("dev_subset"):
+        trained_on += (f" (subset: {settings.get('train_subset') or 'all'} training examples, "
+                       f"{settings.get('dev_subset') or 'all'} dev sentences)")
+    lines = [f"# SST fine-grained (5-class) sentiment, trained on {'phrases' if phrases else 'sentences'}: "
+             "RNN and LSTM versions A-D", ""]
+    planned = header.get("planned", len(runs))
+    if len(runs) < planned:
+        command = header["command"] + ("" if " --resume" in header["command"] else " --resume")
+        lines += [f"**Partial: {len(runs)} of {planned} runs; continue with `{command}`.** "
+                  "Rows with fewer seeds than planned are incomplete.", ""]
+    lines += [
         "Command" + (f": `{header['command']}`  " if len(header["commands"]) == 1 else
                      "s (later ones resumed the earlier, keeping finished runs):  \n" +
                      "  \n".join(f"`{c}`" for c in header["commands"]) + "  "),
-        f"Data: `{header['sst_dir']}`, train / dev / test sentences: "
-        f"{' / '.join(str(header['sizes'][s]) for s in data.SPLITS)}; accuracy is on whole sentences.  ",
+        f"Data: `{header['sst_dir']}` (the official trainDevTestTrees_PTB release), train / dev / test "
+        f"sentences: {' / '.join(str(header['sizes'][s]) for s in data.SPLITS)}; trained on "
+        f"{trained_on}; dev and test accuracy are on whole sentences.  ",
         f"Settings shared by every run: `{json.dumps(settings)}`  ",
         "\"reg\" = dropout on embeddings and readout (p = dropout) + L2 weight decay; \"none\" = both 0. "
+        "\"mean\" = readout from the mean of the states over the words (else the state at the last "
+        "word); \"bi\" = a second layer reads the sentence backwards, the readout sees both. "
         "Adam (embedding rows: lazy Adam), early stopping on dev accuracy (patience epochs), "
         "test accuracy measured once, at the best dev epoch. Mean ± std (n-1) over seeds.", "",
-        "| model | regularisation | seeds | test acc % | dev acc % | parameters | s / epoch (wall) "
-        "| CPU s / epoch | best epoch | diverged |",
-        "|---|---|---|---|---|---:|---:|---:|---:|---:|"]
-    for (cell, version, reg), g in sorted(summarise(runs).items()):
+        "| model | regularisation | seeds | test acc % | dev acc % | best epoch | epochs run "
+        "| recurrent params | embedding params | s / epoch (wall) | CPU s / epoch | CPU min / run "
+        "| test acc % per CPU min | diverged |",
+        "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for key, g in sorted(summarise(runs).items()):
+        parts = g["parts"] or {}
+        run_minutes = np.mean(g["run_cpu"]) / 60
         lines.append(
-            f"| {cell.upper()} {version} | {'reg' if reg else 'none'} | {','.join(map(str, g['seeds']))} "
-            f"| {_pm(g['test'])} | {_pm(g['dev'])} | {g['n_params']:,} | {np.mean(g['seconds']):.1f} "
-            f"| {np.mean(g['cpu']):.1f} | {np.mean(g['best_epoch']):.1f} | {g['diverged']} |")
+            f"| {row_label(key)} | {'reg' if key[2] else 'none'} | {','.join(map(str, g['seeds']))} "
+            f"| {_pm(g['test'])} | {_pm(g['dev'])} | {np.mean(g['best_epoch']):.1f} "
+            f"| {np.mean(g['epochs']):.1f} | {parts.get('recurrent', 0):,} | {parts.get('embedding', 0):,} "
+            f"| {np.mean(g['seconds']):.1f} | {np.mean(g['cpu']):.1f} | {run_minutes:.1f} "
+            f"| {100 * np.mean(g['test']) / run_minutes:.2f} | {g['diverged']} |")
     majority = header["majority"]
     lines += ["", f"Majority class of the training sentences ({data.LABELS[majority['label']]}) on test: "
               f"{100 * majority['test_acc']:.1f} %.", "",
+              "Cost: parameters of the recurrent part (both layers of a bidirectional model) and of the "
+              "embedding (vocabulary x embedding size; the readout adds 5 x (H + 1), or 5 x (2H + 1)). "
+              "\"s / epoch\" is the wall-clock time of one pass over the training set, one BLAS thread per "
+              f"run, with {header['workers']} run(s) in parallel and whatever else the machine ran; "
+              "\"CPU s / epoch\" is that process's CPU time, the machine-independent figure. "
+              "\"CPU min / run\" counts the whole run (every epoch, the patience epochs after the best, and "
+              "the dev evaluations); \"test acc % per CPU min\" is the mean test accuracy divided by it.", "",
               "Published fine-grained test accuracies, for context (not comparable one to one):", ""]
     lines += [f"- {name}: {acc} %" for name, acc in REFERENCES]
-    lines += ["", "Conditions that differ: the published models train on every labelled phrase (about "
-              "318k nodes) and Tai et al. start from 300-d GloVe vectors; the runs here train on "
-              f"{'every distinct phrase' if settings['phrases'] else 'whole sentences only'}, with "
-              f"{'GloVe vectors' if settings['glove'] else 'randomly initialised embeddings'}; the "
-              "recursive models read the parse tree, the models here read left to right.",
-              "\"s / epoch\" is wall-clock time of one pass over the training set while the machine "
-              f"ran {header['workers']} runs in parallel (plus any other load); \"CPU s\" is that "
-              f"process's CPU time. The {len(runs)} runs took {sum(r['total_seconds'] for r in runs) / 60:.0f} "
-              "min of wall-clock time summed over runs.", ""]
+    lines += ["", "Conditions that differ: the recursive models (RNTN) read the parse tree, the models here "
+              "read left to right (or both ways); CNN-rand and DAN-rand, like the runs here, start from random "
+              "embeddings; the published models train on every labelled phrase (about 318k nodes), the runs "
+              f"here on {trained_on}, with "
+              f"{'GloVe vectors' if settings['glove'] else 'randomly initialised embeddings'}.",
+              f"The {len(runs)} runs took {sum(r['total_seconds'] for r in runs) / 60:.0f} min of wall-clock "
+              f"time and {sum(r.get('total_cpu_seconds', sum(r['history']['cpu_seconds'])) for r in runs) / 60:.0f} "
+              "CPU min, summed over runs.", ""]
     atomic_write_text(path, "\n".join(lines))
 
 
@@ -407,14 +568,14 @@ def plot(folder, runs, header):
     colours = dict(zip("ABCD", ["tab:blue", "tab:orange", "tab:green", "tab:red"]))
     fig, axes = plt.subplots(len(cells), 2, figsize=(11, 3.6 * len(cells)), squeeze=False)
     for row, cell in enumerate(cells):
-        for (c, version, reg) in sorted(k for k in groups if k[0] == cell):
-            curves = [r["history"] for r in runs if (r["config"]["cell"], r["config"]["version"],
-                                                     r["config"]["regularised"]) == (c, version, reg)]
+        for group in sorted(k for k in groups if k[0] == cell):
+            _, version, reg, pool, bi = group
+            curves = [r["history"] for r in runs if group_key(r["config"]) == group]
             for col, key in enumerate(("train_loss", "dev_acc")):
                 mean = _ragged_mean([h[key] for h in curves])
                 axes[row, col].plot(np.arange(1, len(mean) + 1), mean, color=colours[version],
-                                    linestyle="-" if reg else "--", marker=".",
-                                    label=f"{version} {'reg' if reg else 'none'}")
+                                    linestyle="-" if reg else "--", marker="s" if bi else ("^" if pool == "mean" else "."),
+                                    label=f"{row_label(group).split(' ', 1)[1]} {'reg' if reg else 'none'}")
         axes[row, 0].set(title=f"{cell.upper()}: training loss", xlabel="epoch", ylabel="cross-entropy")
         axes[row, 1].set(title=f"{cell.upper()}: dev accuracy", xlabel="epoch", ylabel="accuracy")
         axes[row, 1].legend(fontsize=7, ncol=2)
@@ -430,11 +591,11 @@ def plot(folder, runs, header):
     means = [100 * np.mean(groups[k]["test"]) for k in keys]
     stds = [100 * np.std(groups[k]["test"], ddof=1) if len(groups[k]["test"]) > 1 else 0 for k in keys]
     ax.bar(range(len(keys)), means, yerr=stds, capsize=3,
-           color=[matplotlib.colors.to_rgba(colours[v], 1.0 if r else 0.45) for _, v, r in keys])
-    ax.set_xticks(range(len(keys)), [f"{c.upper()} {v}\n{'reg' if r else 'none'}" for c, v, r in keys],
+           color=[matplotlib.colors.to_rgba(colours[k[1]], 1.0 if k[2] else 0.45) for k in keys])
+    ax.set_xticks(range(len(keys)), [f"{row_label(k)}\n{'reg' if k[2] else 'none'}" for k in keys],
                   fontsize=7)
     ax.axhline(100 * header["majority"]["test_acc"], color="grey", linestyle=":", label="majority class")
-    for (name, acc), style in zip(REFERENCES, ("-.", "--", "-")):
+    for (name, acc), style in zip(REFERENCES, ("-.", ":", "--", (0, (5, 1)), "-", (0, (1, 1)))):
         ax.axhline(acc, color="black", linestyle=style, linewidth=0.8, label=name)
     ax.set(ylabel="test accuracy %", title="SST 5-class test accuracy (mean ± std over seeds)",
            ylim=(0, 55))
@@ -459,11 +620,23 @@ def add_parser(subparsers):
     p.add_argument("--sst-dir", default=None,
                    help=f"folder with train.txt, dev.txt, test.txt (default: ${data.ENV_VAR}, else "
                         f"{data.DEFAULT_DIR}); get them from {data.DOWNLOAD_URL}")
-    common.add_cell_flag(p, default=["rnn", "lstm"], many=True)
-    p.add_argument("--versions", nargs="+", default=list("ABCD"), choices=list("ABCD"))
-    p.add_argument("--reg", choices=["both", "on", "off"], default="both",
-                   help="with regularisation (dropout + L2), without, or both")
-    p.add_argument("--seeds", nargs="+", type=common.SEED, default=[0, 1, 2])
+    p.add_argument("--cells", nargs="+", default=None, choices=sorted(CELLS),
+                   help="cell types (default: rnn lstm; with --quick: rnn)")
+    p.add_argument("--versions", nargs="+", default=None, choices=list("ABCD"),
+                   help="paper versions (default: A B C D; with --quick: D)")
+    p.add_argument("--reg", choices=["both", "on", "off"], default=None,
+                   help="with regularisation (dropout + L2), without, or both (default both; with --quick: on)")
+    p.add_argument("--seeds", nargs="+", type=common.SEED, default=None,
+                   help="default 0 1 2 (with --quick: 0)")
+    p.add_argument("--pool", choices=["last", "mean"], default=defaults.pool,
+                   help="readout from the state at the last word, or the mean of the states over the words")
+    p.add_argument("--bidirectional", action="store_true",
+                   help="a second layer of the same kind reads each sentence backwards; the readout sees both")
+    p.add_argument("--quick", action="store_true",
+                   help=f"a first run in about a minute: {QUICK['train_subset']} training phrases and "
+                        f"{QUICK['dev_subset']} dev sentences drawn with the seed, at most {QUICK['epochs']} "
+                        "epochs, one model (RNN D, regularised, seed 0) unless --cells/--versions/--reg/--seeds "
+                        "say otherwise; results named sst_quick")
     for field, kind in (("embed_size", common.POSITIVE_INT), ("hidden_size", common.POSITIVE_INT),
                         ("dropout", common.FRACTION), ("weight_decay", common.NON_NEGATIVE),
                         ("lr", common.POSITIVE), ("batch_size", common.POSITIVE_INT),
@@ -484,8 +657,9 @@ def add_parser(subparsers):
                    help="parallel worker processes, each 1 BLAS thread (default 2)")
     common.add_alias(p, "--jobs", "--workers", type=common.POSITIVE_INT)
     p.add_argument("--out", default="results", help="folder: writes OUT/NAME.json and OUT/NAME.md")
-    p.add_argument("--name", default="sst", help="file name of the results (default sst)")
-    p.add_argument("--figures", default="figures/sst", help="folder of the figures")
+    p.add_argument("--name", default=None, help="file name of the results (default sst; with --quick: sst_quick)")
+    p.add_argument("--figures", default=None, help="folder of the figures (default figures/sst; with "
+                                                   "--quick: figures/sst/quick)")
     p.add_argument("--save-dir", default=None, help="save every trained model here (for sst-predict)")
     p.add_argument("--resume", action="store_true", help="skip runs already in OUT/NAME.json")
     p.set_defaults(func=main_experiment)
@@ -493,16 +667,36 @@ def add_parser(subparsers):
     q = subparsers.add_parser("sst-predict", help="classify sentences with a model saved by `numrnn sst`")
     q.add_argument("--model", required=True, help="checkpoint path written by --save-dir (without extension)")
     q.add_argument("text", nargs="*", help="a sentence; without one, read sentences from stdin, one per line")
+    q.add_argument("--sst-dir", default=None,
+                   help=f"the treebank, to find a sentence's parse tree (default: ${data.ENV_VAR}, else "
+                        f"{data.DEFAULT_DIR}); a sentence not in it is shown by its prefixes")
+    q.add_argument("--no-phrases", dest="phrases", action="store_false",
+                   help="only the sentence's class, not each phrase's")
     q.set_defaults(func=main_predict)
     return p, q
 
 
+#: What ``numrnn sst --quick`` changes: a subset, a short run, one model unless the grid is given.
+QUICK = {"train_subset": 1000, "dev_subset": 300, "epochs": 5, "cells": ["rnn"], "versions": ["D"],
+         "reg": "on", "seeds": [0], "name": "sst_quick", "figures": "figures/sst/quick"}
+FULL = {"cells": ["rnn", "lstm"], "versions": list("ABCD"), "reg": "both", "seeds": [0, 1, 2],
+        "name": "sst", "figures": "figures/sst"}
+
+
 def main_experiment(args):
+    plan = QUICK if args.quick else FULL
+    for flag in ("cells", "versions", "reg", "seeds", "name", "figures"):
+        if getattr(args, flag) is None:
+            setattr(args, flag, plan[flag])
     base = Config(embed_size=args.embed_size, hidden_size=args.hidden_size, dropout=args.dropout,
                   weight_decay=args.weight_decay, lr=args.lr, batch_size=args.batch_size,
-                  clip=args.clip, epochs=args.epochs, patience=args.patience, lower=not args.cased,
-                  min_count=args.min_count, phrases=args.phrases, glove=args.glove,
-                  activation=args.activation, init=args.init, scale=args.scale)
+                  clip=args.clip, epochs=min(args.epochs, QUICK["epochs"]) if args.quick else args.epochs,
+                  patience=args.patience, lower=not args.cased,
+                  min_count=args.min_count, phrases=args.phrases or args.quick, glove=args.glove,
+                  activation=args.activation, init=args.init, scale=args.scale, pool=args.pool,
+                  bidirectional=args.bidirectional,
+                  train_subset=QUICK["train_subset"] if args.quick else 0,
+                  dev_subset=QUICK["dev_subset"] if args.quick else 0)
     regs = {"both": [False, True], "on": [True], "off": [False]}[args.reg]
     configs = grid(args.cells, args.versions, regs, args.seeds, base)
     Path(args.out).mkdir(parents=True, exist_ok=True)
@@ -514,15 +708,44 @@ def main_experiment(args):
 
 
 def main_predict(args, stdin=None):
+    """Print each sentence's class, then (unless --no-phrases) the class of each of its phrases:
+    the nodes of its parse tree when the sentence is in the treebank, else its prefixes."""
     model, vocab = load_model(args.model)
     lines = [" ".join(args.text)] if args.text else (stdin or sys.stdin)
+    index, missing = None, None
+    if getattr(args, "phrases", True):
+        try:
+            index = treebank_index(getattr(args, "sst_dir", None), vocab.lower)
+        except FileNotFoundError:
+            missing = typed_sst_dir(getattr(args, "sst_dir", None))
     for line in lines:
         if not line.strip():
             continue
         label, probs, tokens = predict(model, vocab, line)
         shown = " ".join(f"{p:.2f}" for p in probs)
         print(f"{data.LABELS[label]} ({label})  p = [{shown}]  tokens: {' '.join(tokens)}", flush=True)
+        if getattr(args, "phrases", True):
+            print_phrases(model, vocab, data.tokenize(line), index, missing)
     return 0
+
+
+def print_phrases(model, vocab, tokens, index, missing):
+    """The rows of :func:`phrase_rows`, indented by depth in the parse tree."""
+    source, rows = phrase_rows(model, vocab, tokens, index)
+    if source is None:
+        why = (f"no treebank at {missing}" if missing else "the sentence is not in the treebank")
+        print(f"  each prefix (free text has no parse tree; {why}): the model's class after each word")
+        print(f"  {'model':<14} {'p':>4}  prefix")
+    else:
+        print(f"  each phrase of the treebank's parse tree ({source[0]} line {source[1]}): the model's "
+              "class, the treebank's label")
+        print(f"  {'model':<14} {'p':>4}  {'treebank':<14} phrase")
+    for depth, words, label, prob, gold in rows:
+        gold_text = "" if gold is None else f"{data.LABELS[gold]:<14} "
+        print(f"  {data.LABELS[label]:<14} {prob:.2f}  {gold_text}{'  ' * depth}{' '.join(words)}")
+    if source is not None:
+        agree = sum(label == gold for _, _, label, _, gold in rows)
+        print(f"  the model agrees with the treebank on {agree} of {len(rows)} phrases")
 
 
 def run(args):
