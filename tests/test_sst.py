@@ -311,3 +311,10 @@ def test_predict_shows_the_prefixes_of_free_text(saved, treebank, tmp_path, caps
     assert f"no treebank at {tmp_path / 'none'}" in capsys.readouterr().out
     sst.main_predict(argparse.Namespace(model=path, text=["a dull plot"], sst_dir=None, phrases=False))
     assert len(capsys.readouterr().out.splitlines()) == 1
+
+
+def test_the_grid_trains_one_seed_of_every_model_before_the_next_seed():
+    configs = sst.grid(["rnn", "lstm"], ["A", "D"], [True], [2, 0], TINY)
+    assert [(c.seed, c.cell, c.version) for c in configs] == [
+        (2, "lstm", "A"), (2, "lstm", "D"), (2, "rnn", "A"), (2, "rnn", "D"),
+        (0, "lstm", "A"), (0, "lstm", "D"), (0, "rnn", "A"), (0, "rnn", "D")]

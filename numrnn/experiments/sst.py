@@ -378,10 +378,11 @@ def load_model(path):
 
 # ------------------------------------------------------------------------------ experiment
 def grid(cells, versions, regs, seeds, base):
-    """Every Config of the experiment, LSTMs first (the longest runs start first)."""
+    """Every Config of the experiment, one seed of every model before the next seed (so an
+    interrupted grid holds whole seeds), LSTMs first within a seed (the longest runs start first)."""
     configs = [replace(base, cell=c, version=v, regularised=r, seed=s)
                for c in cells for v in versions for r in regs for s in seeds]
-    return sorted(configs, key=lambda c: c.cell != "lstm")
+    return sorted(configs, key=lambda c: (seeds.index(c.seed), c.cell != "lstm"))
 
 
 def experiment(configs, sst_dir, out, figures, workers=2, save_dir=None, command="", resume=False):
