@@ -696,7 +696,8 @@ def write_report(results, out_dir, name, title, command, settings, figures=True,
     md += (f"\n{len(results)} runs: {sum(bool(r.get('derived_from_unclipped')) for r in results)} "
            f"derived from their unclipped twin, {sum(bool(r.get('reused_from')) for r in results)} "
            "reused" + (" from " + "; ".join(reused) if reused else "") +
-           f"; the rest trained by this call ({cpu / 60:.1f} CPU minutes of training"
+           f"; the rest trained by this call or an interrupted one it resumed ({cpu / 60:.1f} CPU "
+           "minutes of training"
            + (f", {wall_seconds / 60:.1f} min wall-clock for this table" if wall_seconds else "")
            + f"). Measured on {env['cpus']} CPUs ({env['machine']}, Python {env['python']}, numpy "
            f"{env['numpy']}), load average {env['load_average']} when the report was written; "
