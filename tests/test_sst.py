@@ -259,8 +259,10 @@ def test_quick_trains_one_small_model_on_a_subset(treebank, tmp_path, monkeypatc
     run = json.loads((tmp_path / "sst_quick.json").read_text())["runs"][0]
     config = run["config"]
     assert run["name"] == "rnn-D-reg-seed0" and config["phrases"] is True
-    assert (config["train_subset"], config["dev_subset"], config["epochs"]) == (1000, 300, 5)
-    assert "1000 training examples, 300 dev sentences" in (tmp_path / "sst_quick.md").read_text()
+    assert (config["train_subset"], config["dev_subset"], config["epochs"]) == \
+        (sst.QUICK["train_subset"], sst.QUICK["dev_subset"], 5)
+    assert (f"{sst.QUICK['train_subset']} training examples, {sst.QUICK['dev_subset']} dev sentences"
+            in (tmp_path / "sst_quick.md").read_text())
     vocab_splits = sst.load(big, sst.Config(phrases=True))
     _, splits = sst.subset(vocab_splits, replace(sst.Config(), train_subset=1000, dev_subset=300))
     _, again = sst.subset(vocab_splits, replace(sst.Config(seed=5), train_subset=1000, dev_subset=300))

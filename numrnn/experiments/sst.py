@@ -686,7 +686,7 @@ def add_parser(subparsers):
 
 
 #: What ``numrnn sst --quick`` changes: a subset, a short run, one model unless the grid is given.
-QUICK = {"train_subset": 1000, "dev_subset": 300, "epochs": 5, "cells": ["rnn"], "versions": ["D"],
+QUICK = {"train_subset": 40000, "dev_subset": 500, "epochs": 5, "cells": ["rnn"], "versions": ["D"],
          "reg": "on", "seeds": [0], "name": "sst_quick", "figures": "figures/sst/quick"}
 FULL = {"cells": ["rnn", "lstm"], "versions": list("ABCD"), "reg": "both", "seeds": [0, 1, 2],
         "name": "sst", "figures": "figures/sst"}
