@@ -2,10 +2,11 @@
 
     python benchmarks/compare_revisions.py --rnn-rev 7645c73 --lstm-rev c49046d
 
-Loads ``numrnn/rnn.py`` and ``numrnn/lstm.py`` as they were at the given revisions (``git show``)
-next to the current ones, and times them interleaved in one process (median and min of ``--reps``
-after one warm-up, process CPU time, one BLAS thread) on the sizes of bench_bptt.py. Also prints
-tracemalloc's peak of one call of each, as a multiple of what BPTT must keep.
+Loads ``numrnn/nn/rnn.py`` and ``numrnn/nn/lstm.py`` as they were at the given revisions (``git
+show``; ``numrnn/rnn.py``, ``numrnn/lstm.py`` before the cells moved) next to the current ones, and
+times them interleaved in one process, the order rotating every repetition (median and min of
+``--reps`` after one warm-up, process CPU time, one BLAS thread) on the sizes of bench_bptt.py. Also
+prints tracemalloc's peak of one call of each, as a multiple of what BPTT must keep.
 """
 import argparse
 import importlib.util
@@ -34,8 +35,14 @@ def load_module(name, rev, path):
     """
     sys.modules.setdefault("numrnn.nn._checks", importlib.import_module("numrnn._checks"))
     if rev is not None:
-        source = subprocess.run(["git", "-C", ROOT, "show", f"{rev}:{path}"], capture_output=True,
-                                text=True, check=True).stdout
+        moved = path.replace("numrnn/nn/", "numrnn/")  # where the cells lived before numrnn/nn/
+        shown = subprocess.run(["git", "-C", ROOT, "show", f"{rev}:{path}"], capture_output=True, text=True)
+        if shown.returncode != 0 and moved != path:
+            shown = subprocess.run(["git", "-C", ROOT, "show", f"{rev}:{moved}"], capture_output=True,
+                                   text=True)
+        if shown.returncode != 0:
+            raise SystemExit(f"git show {rev}:{path} failed: {shown.stderr.strip()}")
+        source = shown.stdout
         handle, path = tempfile.mkstemp(suffix=".py")
         with os.fdopen(handle, "w") as fh:
             fh.write(source)
@@ -50,8 +57,9 @@ def load_module(name, rev, path):
 def time_pair(layers, x, dhs, reps):
     """{label: [seconds]} of forward + backward, interleaved."""
     times = {label: [] for label in layers}
+    order = list(layers.items())
     for rep in range(reps + 1):
-        for label, layer in layers.items():
+        for label, layer in order[rep % len(order):] + order[:rep % len(order)]:  # rotate the order
             t0 = time.process_time()
             hs, cache = layer.forward(x)
             layer.backward(dhs, cache)
@@ -69,13 +77,13 @@ def main(argv=None):
     print("command: python benchmarks/compare_revisions.py " + " ".join(sys.argv[1:] if argv is None else argv))
     print(f"process CPU time, 1 BLAS thread, median (min) of {args.reps}; seed {SEED}, scale {SCALE}; "
           f"load average {os.getloadavg()[0]:.1f}")
-    pairs = [("rnn", "RNN", v, args.rnn_rev, "numrnn/rnn.py", "numrnn/nn/rnn.py") for v in ("A", "D")]
-    pairs += [("lstm", "LSTM", "D", args.lstm_rev, "numrnn/lstm.py", "numrnn/nn/lstm.py")]
+    pairs = [("rnn", "RNN", v, args.rnn_rev, "numrnn/nn/rnn.py") for v in ("A", "D")]
+    pairs += [("lstm", "LSTM", v, args.lstm_rev, "numrnn/nn/lstm.py") for v in ("A", "D")]
     print(f"{'layer':<7}{'B':>4}{'T':>4}{'H':>4} {'dtype':<8}{'before ms':>16}{'after ms':>16}"
           f"{'speed-up':>9}{'mem before':>11}{'mem after':>10}")
     with threadpool_limits(limits=1):
-        for family, cls, version, rev, old_path, path in pairs:
-            old, new = load_module(f"old_{family}", rev, old_path), load_module(f"new_{family}", None, path)
+        for family, cls, version, rev, path in pairs:
+            old, new = load_module(f"old_{family}", rev, path), load_module(f"new_{family}", None, path)
             for B, T, D, H in CONFIGS:
                 for dtype in (np.float32, np.float64):
                     rng = np.random.default_rng(SEED)

@@ -65,8 +65,13 @@ def test_check_fails_when_the_skip_path_is_forgotten(monkeypatch):
 
 
 def test_check_fails_when_the_relu_derivative_is_wrong(monkeypatch):
+    def ones(a, out=None):                            # relu' taken as 1 everywhere (wrong)
+        out = np.empty_like(a) if out is None else out
+        out[...] = 1
+        return out
+
     def wrong_derivative(m, cell):
-        m.setitem(rnn_module.ACTIVATIONS, "relu", (numrnn.nn.activations.relu, np.ones_like))
+        m.setitem(rnn_module.ACTIVATIONS, "relu", (numrnn.nn.activations.relu, ones))
     report = _broken_check(monkeypatch, {"n_matrices": 2, "skip": 0}, wrong_derivative)
     assert not report.passed(1e-3), str(report)
 

@@ -10,17 +10,20 @@ def relu(a, out=None):
     return np.maximum(a, 0, out=out)
 
 
-def relu_grad(a):
-    return (a > 0).astype(a.dtype)
+def relu_grad(a, out=None):
+    """[a > 0] as 1.0 / 0.0 in a's dtype, into ``out`` if given (e.g. a whole chunk of steps)."""
+    return np.greater(a, 0, out=np.empty_like(a) if out is None else out)
 
 
 def tanh(a, out=None):
     return np.tanh(a, out=out)
 
 
-def tanh_grad(a):
-    y = np.tanh(a)
-    return 1 - y * y
+def tanh_grad(a, out=None):
+    """1 - tanh(a)^2, into ``out`` if given."""
+    y = np.tanh(a, out=out)
+    np.multiply(y, y, out=y)
+    return np.subtract(1, y, out=y)
 
 
 def sigmoid(a):
@@ -29,5 +32,5 @@ def sigmoid(a):
     return np.where(a >= 0, 1 / (1 + e), e / (1 + e))
 
 
-#: name -> (function, derivative from the pre-activation)
+#: name -> (function, derivative from the pre-activation); both take ``out=``
 ACTIVATIONS = {"relu": (relu, relu_grad), "tanh": (tanh, tanh_grad)}
