@@ -117,6 +117,9 @@ def test_the_length_sweep_the_standard_tasks_and_the_lstm_tuning_plans():
     tune = rp.tune_plan(rp.FULL)
     assert {(s.version, s.lr) for s in tune} == {(v, lr) for v in "CD" for lr in rp.TUNE_LRS}
     assert all(s.seed == 100 and s.cell == "lstm" for s in tune)
+    rnn_tuning = rp.tuning_plan()                # the runs behind results/tuning.md
+    assert len(rnn_tuning) == len(rp.TUNING) == 16
+    assert all(s.hidden_size == 64 and s.seed == 100 and s.T == 100 for s in rnn_tuning)
 
 
 def test_run_key_names_the_training_not_the_table():

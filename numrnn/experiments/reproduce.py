@@ -216,6 +216,14 @@ TUNING = [("D", 0.25, 1e-2, 3, "relu", "normal"), ("D", 0.1, 3e-3, 3, "relu", "n
           ("D", 0.25, 3e-3, 3, "relu", "zeros"), ("A", 0.25, 1e-3, 3, "relu", "zeros")]
 
 
+def tuning_plan(settings=FULL, seed=100, hidden_size=64):
+    """The runs of :data:`TUNING` (results/tuning.md), each its own row, at H = 64 where the tuning
+    was done: ``run_sweep(tuning_plan())`` trains them again."""
+    return [_spec(settings, f"{v} {act} scale={sc:g} lr={lr:g} readout={ro} epochs={ep}", v,
+                  settings["T"], seed, "tuning", scale=sc, lr=lr, epochs=ep, activation=act,
+                  readout_init=ro, hidden_size=hidden_size) for v, sc, lr, ep, act, ro in TUNING]
+
+
 # ---------------------------------------------------------------------------- one run
 def _make_task(spec):
     from ..data.tasks import adding, copy_memory, first_element
@@ -907,6 +915,6 @@ def run(args):
 
 
 __all__ = ["FULL", "QUICK", "TUNING", "PARTS", "RunSpec", "run_key", "factorial_plan",
-           "length_plan", "task_plan", "tune_plan", "run_one", "derive_clipped", "run_sweep",
+           "length_plan", "task_plan", "tune_plan", "tuning_plan", "run_one", "derive_clipped", "run_sweep",
            "run_plan", "read_reusable", "summarise", "markdown_table", "write_report", "reproduce",
            "add_parser", "run", "SUCCESS", "ADDING_TOLERANCE", "COPY_ACCURACY"]
