@@ -98,17 +98,7 @@ def test_saved_figures_go_to_a_folder_that_did_not_exist(tmp_path, monkeypatch):
                                                         "nb02_skip_step_graph.png"]
 
 
-#: Notebooks still waiting for the install cell and save_figure (04 has both since issue 15)
-PENDING = set()
-
-
-def pending(reason):
-    """NOTEBOOKS, with the pending ones expected to fail (strictly: an XPASS fails, to update PENDING)."""
-    return [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=f"{p.name}: {reason}"))
-            if p.name in PENDING else p for p in NOTEBOOKS]
-
-
-@pytest.mark.parametrize("path", pending("still calls fig.savefig"), ids=IDS)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_figures_are_saved_through_numrnn(path):
     """fig.savefig fails on a missing folder; numrnn's save_figure creates it (and writes atomically)."""
     for cell in nbformat.read(path, as_version=4).cells:
@@ -116,7 +106,7 @@ def test_figures_are_saved_through_numrnn(path):
             assert ".savefig(" not in cell.source, f"{path.name}: use numrnn.analysis.plots.save_figure"
 
 
-@pytest.mark.parametrize("path", pending("no install cell yet"), ids=IDS)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_first_code_cell_installs_numrnn_when_missing(path):
     """On Colab or a fresh Jupyter the first code cell installs numrnn; where it imports, nothing runs."""
     first = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")

@@ -8,6 +8,7 @@ import os
 import numpy as np
 
 from ..nn import reference
+from ..nn.gradcheck import numerical_gradient
 from .cellcheck import (VERSIONS, Case, CellChecks, StudentCell, _hypothesis, diagnose_forward,
                         version_cases)
 from .report import TOL, Check, Report, rel_error
@@ -51,20 +52,6 @@ def _guarded(name, fn, run=None):
         return fn()
     except StudentCodeError as err:
         return Check(name, False, diagnosis=str(err))
-
-
-def _numgrad(loss, array, eps=1e-6):
-    grad = np.zeros(array.shape)
-    flat = array.reshape(-1)
-    for i in range(flat.size):
-        saved = flat[i]
-        flat[i] = saved + eps
-        plus = loss()
-        flat[i] = saved - eps
-        minus = loss()
-        flat[i] = saved
-        grad.reshape(-1)[i] = (plus - minus) / (2 * eps)
-    return grad
 
 
 # ------------------------------------------------------------------ tasks 1 and 2: one step
@@ -176,7 +163,7 @@ def grade_step_backward(module, run, max_examples=10):
         got, _ = student(x, h, W, Wx, b, dh)
         worst, wrong = 0.0, []
         for n, g in zip(names, got):
-            num = _numgrad(lambda: float(np.sum(dh * np.maximum(h @ W.T + x @ Wx.T + b, 0))), arrays[n])
+            num = numerical_gradient(lambda: float(np.sum(dh * np.maximum(h @ W.T + x @ Wx.T + b, 0))), arrays[n])
             err = rel_error(g, num)
             worst = max(worst, err)
             if err > 1e-6:
@@ -400,7 +387,7 @@ def grade_lstm_step(module, run, max_examples=10):
 
         worst, wrong = 0.0, []
         for n, g, arr in zip(names, got, (x, h, c, W, Wx, b)):
-            err = rel_error(g, _numgrad(loss, arr))
+            err = rel_error(g, numerical_gradient(loss, arr))
             worst = max(worst, err)
             if err > 1e-6:
                 wrong.append(f"{n} {err:.1e}")
