@@ -393,3 +393,18 @@ def test_accumulation_is_named_in_both_checks():
 def test_only_last_step_also_fails_the_reference_with_its_cause():
     found = failed(OnlyLastStep)
     assert "only the last step's dL/dh is used" in found[BACKWARD]
+
+
+class TransposedViews(StudentRNN):
+    """Stores each W_k as the transpose of an array it keeps: params hold non-contiguous views."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in [n for n in self.params if n.startswith("W") and n != "Wx"]:
+            self.params[name] = np.ascontiguousarray(self.params[name].T).T
+
+
+def test_parameters_that_cannot_be_perturbed_are_named_not_a_crash():
+    found = failed(TransposedViews)
+    diagnosis = found["backward = centred finite differences of your forward"]
+    assert "params['W1'] cannot be perturbed in place" in diagnosis
