@@ -866,9 +866,8 @@ def add_parser(subparsers):
 
 def run(args):
     """Run ``numrnn reproduce`` from parsed arguments; print the tables and the files written."""
-    import shlex
-
     from .._checks import check_int
+    from .common import command_line
 
     for name in ("seeds", "length_seeds", "task_seeds"):
         for s in getattr(args, name) or ():
@@ -892,7 +891,7 @@ def run(args):
         check_int("--workers", args.workers, 1)
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise ValueError(f"--out must be a folder, but {args.out!r} is a file")
-    command = "numrnn " + " ".join(shlex.quote(a) for a in getattr(args, "argv", ["reproduce"]))
+    command = command_line(args)
     started = time.perf_counter()
     overrides = {}
     for name, key in (("adding_lengths", "adding_T"), ("copy_delays", "copy_T")):
