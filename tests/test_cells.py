@@ -1,6 +1,6 @@
 """The cell contract, once for every cell of the registry numrnn.nn.CELLS (rnn, lstm, gru).
 
-Each test states one promise of the layer protocol (numrnn.nn.base) and checks it on every cell:
+Each test states one promise of the layer protocol (numrnn.nn.protocol) and checks it on every cell:
 finite differences of whole sequences from h0 and from a carried state at a step offset, the fast
 chunked code against the plain reference BPTT (numrnn.nn.reference), chunked == whole, the state
 after any step, an idempotent backward that changes nothing, float32 ~ float64, S = 0 == S = 1,
@@ -611,7 +611,7 @@ def test_what_a_scratch_cell_lacks_is_named():
     x = np.zeros((2, 6, 3))
     dhs = gradients.last_step_dhs(np.ones((2, 4)), 6)
     richer = r"needs the richer layer protocol; ScratchCell lacks forward\(x, h0=None, state=None\)"
-    with pytest.raises(TypeError, match=richer + r", backward\(dhs, cache, return_dinit=True\)"):
+    with pytest.raises(TypeError, match=richer + r", backward\(dhs, cache, return_dinit=False\)"):
         gradients.hidden_grads_by_lag(cell, x, dhs)
     with pytest.raises(TypeError, match=richer):
         gradients.grad_norm_by_lag(cell, x, dhs)           # wrt="h", the default
@@ -620,9 +620,12 @@ def test_what_a_scratch_cell_lacks_is_named():
     model = SequenceModel(output_size=1, layer=cell, readout="all", seed=0)
     with pytest.raises(TypeError, match="^truncated BPTT " + richer):
         window_loss_and_grads(model, x, np.zeros((2, 6, 1)))
-    del cell.dtype
-    with pytest.raises(TypeError, match=r"^numrnn.gradcheck.gradcheck_layer needs the layer protocol; "
-                                        r"ScratchCell lacks dtype"):
+    cell.forward = lambda x: ScratchCell.forward(cell, x)          # no h0 keyword
+    with pytest.raises(TypeError, match=r"^numrnn.gradcheck_layer needs the layer protocol; "
+                                        r"ScratchCell lacks forward\(x, h0=None\) \(see numrnn.nn.protocol"):
+        gradcheck_layer(cell, x)
+    del cell.forward, cell.input_size, cell.params["Wx"]
+    with pytest.raises(TypeError, match=r"ScratchCell lacks input_size \(or params\['Wx'\] of shape"):
         gradcheck_layer(cell, x)
 
 

@@ -36,7 +36,7 @@ vanish; ``numrnn figures``).
 What each function computes, and how the tests check it independently:
 
 - :func:`hidden_grads_by_lag`: :math:`\delta h(t)` from the layer's own backward (one chunked
-  backward per lag; works for any layer with the richer protocol of :mod:`numrnn.nn.base`, e.g.
+  backward per lag; works for any layer with the richer protocol of :mod:`numrnn.nn.protocol`, e.g.
   the LSTM, whose cell gradient :math:`\delta c(t)` it reports too, and the GRU).
 - :func:`input_grads_by_lag`: :math:`\partial L/\partial x(t)` from one backward; any layer with
   the minimal protocol (a from-scratch cell too).
@@ -53,7 +53,7 @@ import numpy as np
 
 from .._checks import check_array, check_choice, check_int
 from ..nn.activations import ACTIVATIONS
-from ..nn.base import require_cache_state, require_protocol
+from ..nn.protocol import require_cache_state, require_protocol
 from ..nn.rnn import RNN
 from ..nn.schedule import is_skip_step, matrix_index
 
@@ -100,7 +100,7 @@ def hidden_grads_by_lag(layer, x, dhs, h0=None, lags=None):
 
     Parameters
     ----------
-    layer : RNN, LSTM, GRU, or any layer with the richer protocol (:mod:`numrnn.nn.base`)
+    layer : RNN, LSTM, GRU, or any layer with the richer protocol (:mod:`numrnn.nn.protocol`)
         ``forward(x, h0=, state=)`` returning a cache with ``.state``, and
         ``backward(dhs, cache, return_dinit=True)``; a layer without them is refused with a
         TypeError naming what it lacks (:func:`input_grads_by_lag` needs only the minimal protocol).
@@ -117,8 +117,8 @@ def hidden_grads_by_lag(layer, x, dhs, h0=None, lags=None):
         "lags" (L,) ints; "h" (L, B, H) with "h"[i] = :math:`\delta h(T-1-\text{lags}[i])`;
         "c" (L, B, H) too when the layer has a cell state.
     """
-    require_protocol(layer, "hidden_grads_by_lag (the gradient reaching each h(t))", state=True,
-                     dinit=True)
+    _, H, dtype = require_protocol(layer, "hidden_grads_by_lag (the gradient reaching each h(t))",
+                                   state=True, dinit=True)
     x, dhs, lags = _checked_inputs(layer, x, dhs, lags)
     B, T, _ = x.shape
     starts = _starts_before_each_step(layer, x, h0)
@@ -128,7 +128,7 @@ def hidden_grads_by_lag(layer, x, dhs, h0=None, lags=None):
         t = T - 1 - lag
         dinit = _chunk_dinit(layer, x, dhs, starts, t + 1) if t < T - 1 else {}
         out["h"].append(dhs[:, t] + dinit.get("h0", 0))
-        out["c"].append(dinit.get("c0", np.zeros((B, layer.hidden_size), dtype=layer.dtype)))
+        out["c"].append(dinit.get("c0", np.zeros((B, H), dtype=dtype)))
     result = {"lags": lags, "h": np.stack(out["h"])}
     if has_cell:
         result["c"] = np.stack(out["c"])
@@ -152,7 +152,7 @@ def input_grads_by_lag(layer, x, dhs, h0=None, lags=None):
 
     How strongly the loss reaches back to the input of each earlier step: the same paths as
     :math:`\delta h(t)`, read one matrix product later (:math:`\delta x(t) = W_x^\top \delta a(t)`
-    for the RNN). It needs only the minimal layer protocol (:mod:`numrnn.nn.base`):
+    for the RNN). It needs only the minimal layer protocol (:mod:`numrnn.nn.protocol`):
     ``forward(x, h0=None) -> (hs, cache)`` and ``backward(dhs, cache) -> (dx, grads)``.
 
     Parameters as :func:`hidden_grads_by_lag`, for any layer with the minimal protocol.
@@ -192,9 +192,10 @@ def _chunk_dinit(layer, x, dhs, starts, first):
 
 def _checked_inputs(layer, x, dhs, lags):
     """x (B, T, D) and dhs (B, T, H) checked against the layer, and the lags (default all)."""
-    x = check_array("x", x, 3, (None, None, layer.input_size), layer.dtype)
+    D, H, dtype = require_protocol(layer, "the gradient by lag")
+    x = check_array("x", x, 3, (None, None, D), dtype)
     B, T, _ = x.shape
-    dhs = check_array("dhs", dhs, 3, (B, T, layer.hidden_size), layer.dtype)
+    dhs = check_array("dhs", dhs, 3, (B, T, H), dtype)
     return x, dhs, _check_lags(lags, T)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from .._checks import check_array, check_int
 from .._io import save_figure
-from ..nn.base import require_cache_state, require_protocol
+from ..nn.protocol import require_cache_state, require_protocol
 from ..nn.rnn import RNN
 
 
@@ -26,7 +26,7 @@ def input_grad_norm_by_lag(layer, x, dlast, window=None):
 
     Parameters
     ----------
-    layer : RNN, LSTM, GRU, or any layer with the minimal protocol (:mod:`numrnn.nn.base`);
+    layer : RNN, LSTM, GRU, or any layer with the minimal protocol (:mod:`numrnn.nn.protocol`);
         with a ``window`` it needs ``forward(x, state=)`` and ``cache.state`` too
     x : ndarray, shape (B, T, D)
     dlast : ndarray, shape (B, H), dL/dh(T-1)
@@ -37,11 +37,11 @@ def input_grad_norm_by_lag(layer, x, dlast, window=None):
     -------
     norms : ndarray, shape (T,), norms[l] for lag l = 0 .. T-1
     """
-    require_protocol(layer, "input_grad_norm_by_lag" + ("" if window is None else " with a window"),
-                     state=window is not None)
-    x = check_array("x", x, 3, (None, None, layer.input_size), layer.dtype)
+    D, H, dtype = require_protocol(layer, "input_grad_norm_by_lag" + ("" if window is None else
+                                                                      " with a window"), state=window is not None)
+    x = check_array("x", x, 3, (None, None, D), dtype)
     B, T, _ = x.shape
-    dlast = check_array("dlast", dlast, 2, (B, layer.hidden_size), layer.dtype)
+    dlast = check_array("dlast", dlast, 2, (B, H), dtype)
     start = 0 if window is None else max(0, T - check_int("window", window, 1))
     if start > 0:
         _, cache = layer.forward(x[:, :start])

@@ -2,9 +2,11 @@
 
 - :mod:`~numrnn.nn.schedule`: which matrix and which skip at step t (versions A-D, special);
 - :mod:`~numrnn.nn.activations`, :mod:`~numrnn.nn.init`: relu/tanh/sigmoid, seeded initialisations;
-- :mod:`~numrnn.nn.base`: the layer protocol (the minimal part any cell needs, the richer part
-  for carried state) and :class:`~numrnn.nn.base.RecurrentLayer`, the base of the three cells:
-  constructor checks, ``from_version``, ``config``, the start state, the per-matrix gradient sums;
+- :mod:`~numrnn.nn.protocol`: the layer protocol, declared once (the minimal part any cell needs,
+  the richer part for carried state) and checked at every entry point;
+- :mod:`~numrnn.nn.base`: :class:`~numrnn.nn.base.RecurrentLayer`, the base of the three cells
+  (constructor checks, ``from_version``, ``config``, the start state, the per-matrix gradient
+  sums), and the state and cache types; :mod:`~numrnn.nn.kernels`: the fast kernels they share;
 - :mod:`~numrnn.nn.rnn`, :mod:`~numrnn.nn.lstm`, :mod:`~numrnn.nn.gru`: the cells, forward and
   hand-written BPTT (fast, chunked), equations numbered in each module docstring;
 - :mod:`~numrnn.nn.reference`: the same cells as the equations read, one step function each and

@@ -1,69 +1,19 @@
-r"""The layer protocol every recurrent cell follows, and :class:`RecurrentLayer`, the base of numrnn's.
+r"""The state and cache types of numrnn's cells and :class:`RecurrentLayer`, the base of RNN, LSTM, GRU.
 
-The protocol
-------------
-numrnn never asks what class a layer is; it asks what the layer can do. Any object that offers the
-**minimal part** can be trained, gradient-checked and diagnosed; the **richer part** adds carried
-state (chunks, truncated BPTT) and the gradient on the initial state.
+The protocol any layer follows (the minimal part and the richer part, and what each numrnn feature
+needs) is declared once in :mod:`numrnn.nn.protocol`; the fast kernels the cells share (chunked
+BPTT windows, the per-chunk products) live in :mod:`numrnn.nn.kernels`. This module holds what
+numrnn's own cells add on top of the protocol.
 
-Minimal part (a from-scratch cell in plain NumPy, e.g. ``tests/scratch_cell.py``):
-
-- ``params``: dict name -> float ndarray. The model and the optimiser update these arrays *in
-  place*, so ``forward`` must read them from ``params`` each time (not from copies).
-- ``input_size``, ``hidden_size``: D and H; ``dtype``: the float dtype of ``params``.
-- ``forward(x, h0=None) -> (hs, cache)``: x of shape (B, T, D), h0 = h(-1) of shape (B, H) or
-  None for zeros; hs of shape (B, T, H); ``cache`` is anything ``backward`` needs.
-- ``backward(dhs, cache) -> (dx, grads)``: dhs = dL/dh(t) of shape (B, T, H) (the direct part from
-  whatever reads the outputs); dx of shape (B, T, D); grads keyed and shaped like ``params``,
-  *fresh* arrays (calling backward twice gives the same answer and changes neither ``cache`` nor
-  ``params``).
-
-Richer part (what :class:`RecurrentLayer` gives numrnn's RNN, LSTM and GRU):
-
-- ``forward(x, h0=None, state=None)``: start from a carried state instead of h0;
-- ``cache.state`` and ``cache.state_at(n)``: the state after the chunk's last step, and after its
-  first n steps (``cache.state == cache.state_at(T)``); a state holds the last
-  P = ``n_history`` hidden states, any other carried tensor (the LSTM's cell c) and the global
-  step count, so the matrix schedule and the skips continue across chunks;
-- ``backward(dhs, cache, return_dinit=True) -> (dx, grads, dinit)``: ``dinit["h0"]`` (B, H) is
-  dL/dh(-1), ``dinit["history"]`` (P, B, H) the gradient on a carried history (and
-  ``dinit["c0"]`` for the LSTM);
-- ``n_history``: P = max(1, S), how many past hidden states a step can read;
-- ``check_state(state, batch_size)``: refuse a state this layer cannot continue from, saying why.
-
-What each numrnn feature needs:
-
-==========================================================  =============================================
-feature                                                     needs
-==========================================================  =============================================
-``SequenceModel(layer=...)`` and ``Trainer``                the minimal part
-``numrnn.gradcheck.gradcheck_layer``                        minimal (checks params and x); with
-                                                            ``return_dinit`` it also checks h0
-``analysis.truncation.input_grad_norm_by_lag`` (full BPTT)  the minimal part
-``input_grads_by_lag``, ``LagNormRecorder(wrt="x")``        the minimal part
-``hidden_grads_by_lag``, ``LagNormRecorder(wrt="h")``       ``forward(..., state=)``, ``cache.state``,
-                                                            ``backward(..., return_dinit=True)``
-truncated BPTT (``training.tbptt``, ``Trainer(tbptt=)``)    ``forward(..., state=)``,
-                                                            ``cache.state_at(n)``
-Jacobians, path split, per-matrix accounting                numrnn's :class:`~numrnn.nn.rnn.RNN` itself
-==========================================================  =============================================
-
-A layer that lacks a part a feature needs is refused up front by :func:`require_protocol`, with an
-error that names the feature and the missing method or attribute (never an AttributeError from
-numrnn's insides).
-
-The base
---------
 :class:`RecurrentLayer` holds what numrnn's three cells share: the constructor checks,
 :meth:`~RecurrentLayer.from_version`, :attr:`~RecurrentLayer.config`, ``__repr__``,
 :attr:`~RecurrentLayer.n_history`, the start state (:meth:`~RecurrentLayer.start_state`,
 :meth:`~RecurrentLayer.check_state`), the per-matrix gradient sums
 (:meth:`~RecurrentLayer._add_param_grads`) and the chunked BPTT scaffolding
-(:func:`bptt_chunks`). A cell adds its gates (``n_gates`` blocks of H rows in every matrix), its
-``forward`` and its ``backward``. Every cache derives from :class:`RecurrentCache`, which gives
+(:func:`~numrnn.nn.kernels.bptt_chunks`). A cell adds its gates (``n_gates`` blocks of H rows in
+every matrix), its ``forward`` and its ``backward``. Every cache derives from :class:`RecurrentCache`, which gives
 ``state_at(n)`` and ``state``.
 """
-import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
 
@@ -71,6 +21,7 @@ import numpy as np
 
 from . import init as initialisers
 from .._checks import check_array, check_choice, check_dtype, check_finite, check_int
+from .kernels import sum_outer
 from .schedule import check_schedule, version
 
 
@@ -361,131 +312,9 @@ class RecurrentLayer(ABC):
         h_prev = cache.h[P - 1 + s:P - 1 + s + n]     # h(t-1) for t = s .. s+n-1
         for k in range(K):
             first = (k - t0 - s) % K                  # first local step that uses W_{k+1}
-            grads[f"W{k + 1}"] += _sum_outer(d_rec[first::K], h_prev[first::K], rows, H)
-        grads["Wx"] += _sum_outer(d_in, cache.x[s:s + n], rows, cache.x.shape[2])
+            grads[f"W{k + 1}"] += sum_outer(d_rec[first::K], h_prev[first::K], rows, H)
+        grads["Wx"] += sum_outer(d_in, cache.x[s:s + n], rows, cache.x.shape[2])
         grads["b"] += d_in.sum(axis=(0, 1))
 
 
-# ------------------------------------------------------------------ the fast helpers
-def bptt_chunks(dhs, P, dtype):
-    """The chunks of a fast backward, last first: yields (s, e, dh_window) for steps [s, e).
-
-    ``dh_window`` (P + e - s, B, H) holds ``dh_window[P + t - s]`` = dL/dh(t) for t in [s, e),
-    started from the loss's direct part ``dhs[t]`` plus what the chunk after sent back, and
-    ``dh_window[:P]`` = dh(s-P .. s-1), zero, for the caller's loop to fill. When the caller asks
-    for the next chunk, ``dh_window[:P]`` is carried into it. After the last chunk (s = 0),
-    ``dh_window[:P]`` of the last one yielded is the gradient on the entering history.
-
-    Performance: only a window of C steps of gradients is held (memory ~ C/T of the activations),
-    and a chunk of about 2048 rows (steps x batch) keeps the per-chunk products (dW_k, dWx, db,
-    dx) cache-sized and few. C >= P, so the P rows carried back fit in one chunk.
-    """
-    T, B, H = dhs.shape
-    C = _chunk_steps(T, B, P)
-    buffer = np.empty((P + C, B, H), dtype=dtype)
-    carry = np.zeros((P, B, H), dtype=dtype)          # dh(e-P .. e-1) from the chunk after
-    for s in reversed(range(0, T, C)):
-        e = min(s + C, T)
-        dh_window = buffer[:P + e - s]
-        dh_window[:P] = 0
-        dh_window[P:] = dhs[s:e]                      # the loss's direct part
-        dh_window[-P:] += carry                       # + what steps >= e sent back (C >= P)
-        yield s, e, dh_window
-        carry = dh_window[:P].copy()
-
-
-def _chunk_steps(T, B, P, rows=2048):
-    """Steps per BPTT chunk: about ``rows`` rows (steps x batch) per product, at least P, at most T."""
-    return max(P, min(T, -(-rows // B)))
-
-
-def _sum_outer(da, v, rows, cols):
-    """sum over steps and batch of da(t) v(t)^T as one matrix product; zeros if no step used it.
-
-    Performance: computed as (V^T dA)^T with dA (steps*batch, rows), V (steps*batch, cols): the
-    same numbers; OpenBLAS is faster with the long axis of both operands contiguous. Returns a
-    C-ordered array.
-    """
-    if da.shape[0] == 0:
-        return np.zeros((rows, cols), dtype=da.dtype)
-    return np.ascontiguousarray((v.reshape(-1, cols).T @ da.reshape(-1, rows)).T)
-
-
-def _input_part(x, Wx, b, out):
-    """Wx x(t) + b for a chunk of steps, one product: x (n, B, D) -> out (n, B, G H).
-
-    Performance: one product per chunk of about 2048 rows (steps x batch) instead of one per step;
-    computed just before the chunk's steps run, the chunk's rows of ``out`` are still in cache.
-    """
-    n, B, D = x.shape
-    np.matmul(x.reshape(n * B, D), Wx.T, out=out.reshape(n * B, -1))
-    out += b
-    return out
-
-
-def _input_grad(d_in, Wx, out):
-    """dx(t) = Wx^T d_in(t) for a chunk of steps, one product: d_in (n, B, G H) -> out (n, B, D)."""
-    n, B, rows = d_in.shape
-    np.matmul(d_in.reshape(n * B, rows), Wx, out=out.reshape(n * B, -1))
-    return out
-
-
-def transposed_matrices(params, K):
-    """[W_1^T .. W_K^T] as C-contiguous arrays (performance: h @ W^T with a contiguous W^T is faster)."""
-    return [np.ascontiguousarray(params[f"W{k + 1}"].T) for k in range(K)]
-
-
-# ------------------------------------------------------------------ the protocol, checked
-MINIMAL = ("params", "input_size", "hidden_size", "dtype", "forward", "backward")
-
-
-def require_protocol(layer, feature, state=False, dinit=False):
-    """Refuse ``layer`` up front if it lacks a part of the protocol ``feature`` needs.
-
-    Parameters
-    ----------
-    layer : any object
-    feature : str
-        How the error names what was asked, e.g. "numrnn.gradcheck.gradcheck_layer".
-    state : bool
-        The feature needs ``forward(x, h0=None, state=None)`` (and a cache with ``state``/``state_at``).
-    dinit : bool
-        The feature needs ``backward(dhs, cache, return_dinit=True)``.
-
-    Raises
-    ------
-    TypeError naming the feature, the layer's class and every missing method or attribute.
-    """
-    missing = [name for name in MINIMAL if not hasattr(layer, name)]
-    if hasattr(layer, "params") and not isinstance(layer.params, dict):
-        missing.append("params (a dict of float arrays)")
-    if state and hasattr(layer, "forward") and not accepts(layer.forward, "state"):
-        missing.append("forward(x, h0=None, state=None)")
-    if dinit and hasattr(layer, "backward") and not accepts(layer.backward, "return_dinit"):
-        missing.append("backward(dhs, cache, return_dinit=True)")
-    if missing:
-        part = "the richer layer protocol" if (state or dinit) else "the layer protocol"
-        raise TypeError(f"{feature} needs {part}; {type(layer).__name__} lacks "
-                        f"{', '.join(missing)} (see numrnn.nn.base or the README, 'Write your own cell')")
-
-
-def require_cache_state(cache, feature, method="state_at"):
-    """Refuse a cache without ``state``/``state_at(n)``, naming the feature that needs it."""
-    if not hasattr(cache, method):
-        what = "state_at(n) (the carried state after n steps)" if method == "state_at" else "state"
-        raise TypeError(f"{feature} needs the richer layer protocol: the cache of forward must offer "
-                        f"{what}; a {type(cache).__name__} has none (see numrnn.nn.base or the "
-                        f"README, 'Write your own cell')")
-
-
-def accepts(function, name):
-    """True if ``function`` takes a keyword argument ``name`` (or any keyword, **kwargs)."""
-    try:
-        parameters = inspect.signature(function).parameters.values()
-    except (TypeError, ValueError):                   # a builtin without a signature: assume yes
-        return True
-    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
-
-
-__all__ = ["RecurrentLayer", "RecurrentCache", "RNNState", "bptt_chunks", "require_protocol",
-           "require_cache_state", "accepts", "MINIMAL"]
+__all__ = ["RecurrentLayer", "RecurrentCache", "RNNState"]

@@ -25,7 +25,7 @@ largest absolute difference is below that noise floor; it shows both numbers.
 """
 import numpy as np
 
-from .base import accepts, require_protocol
+from .protocol import accepts, require_protocol
 from .init import as_generator
 
 
@@ -150,8 +150,8 @@ def gradcheck_layer(layer, x, h0=None, seed=0, eps=1e-6, directional=False):
 
     Parameters
     ----------
-    layer : any layer with the minimal protocol (:mod:`numrnn.nn.base`), in float64
-        ``params``, ``hidden_size``, ``dtype``, ``forward(x, h0=None) -> (hs, cache)`` and
+    layer : any layer with the minimal protocol (:class:`numrnn.nn.protocol.Layer`), in float64
+        ``params``, ``forward(x, h0=None) -> (hs, cache)`` and
         ``backward(dhs, cache) -> (dx, grads)``. If its backward also takes ``return_dinit``
         (numrnn's RNN, LSTM, GRU), dL/dh0 is checked too; otherwise only the parameters and x.
     x : ndarray, shape (B, T, D), float64
@@ -162,12 +162,12 @@ def gradcheck_layer(layer, x, h0=None, seed=0, eps=1e-6, directional=False):
     -------
     GradcheckReport with one entry per parameter, "x", and "h0" when checked.
     """
-    require_protocol(layer, "numrnn.gradcheck.gradcheck_layer")
-    _require_float64("layer dtype", np.empty(0, layer.dtype))
+    _, H, dtype = require_protocol(layer, "numrnn.gradcheck_layer")
+    _require_float64("layer dtype", np.empty(0, dtype))
     x = np.array(x, dtype=np.float64)
     B, T, _ = x.shape
-    h0 = np.zeros((B, layer.hidden_size)) if h0 is None else np.array(h0, dtype=np.float64)
-    G = as_generator(seed).standard_normal((B, T, layer.hidden_size))
+    h0 = np.zeros((B, H)) if h0 is None else np.array(h0, dtype=np.float64)
+    G = as_generator(seed).standard_normal((B, T, H))
 
     def loss():
         hs, _ = layer.forward(x, h0=h0)

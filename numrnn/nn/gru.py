@@ -41,8 +41,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .activations import sigmoid
-from .base import (RecurrentCache, RecurrentLayer, _chunk_steps, _input_grad, _input_part, bptt_chunks,
-                   transposed_matrices)
+from .base import RecurrentCache, RecurrentLayer
+from .kernels import bptt_chunks, chunk_steps, input_grad, input_part, transposed_matrices
 from .schedule import is_skip_step, matrix_index
 
 
@@ -84,8 +84,8 @@ class GRU(RecurrentLayer):
         T, B, _ = x.shape
         P, K, S, H, t0 = self.n_history, self.n_matrices, self.skip, self.hidden_size, start.steps
         a_n = np.empty((T, B, H), dtype=self.dtype)
-        gates = _input_part(x, self.params["Wx"], self.params["b"],
-                            out=np.empty((T, B, 3 * H), dtype=self.dtype))  # (G1) u(t), all t
+        gates = input_part(x, self.params["Wx"], self.params["b"],
+                           out=np.empty((T, B, 3 * H), dtype=self.dtype))  # (G1) u(t), all t
         W_T = transposed_matrices(self.params, K)
         for t in range(T):
             a = h[P + t - 1] @ W_T[matrix_index(t0 + t, K)]  # (G1) a(t) = W_k h(t-1) = (a_r, a_z, a_n)
@@ -105,7 +105,7 @@ class GRU(RecurrentLayer):
         T, B, H = dhs.shape
         P, K, S, t0 = self.n_history, self.n_matrices, self.skip, cache.steps
         W = [self.params[f"W{k + 1}"] for k in range(K)]
-        du_buffer = np.empty((_chunk_steps(T, B, P), B, 3 * H), dtype=self.dtype)
+        du_buffer = np.empty((chunk_steps(T, B, P), B, 3 * H), dtype=self.dtype)
         da_buffer = np.empty_like(du_buffer)
         for s, e, dh_window in bptt_chunks(dhs, P, self.dtype):  # dh_window[P + t - s] is dh(t)
             du_window, da_window = du_buffer[:e - s], da_buffer[:e - s]  # du(t), da(t) at [t - s]
@@ -118,7 +118,7 @@ class GRU(RecurrentLayer):
                     du_window[t - s], da_window[t - s])  # (G6)-(G8); returns the update path dh z
                 dh_window[P + t - s - 1] += da_window[t - s] @ W[matrix_index(t0 + t, K)]  # (G9)
             self._add_param_grads(grads, da_window, cache, s, d_in=du_window)  # (G10), (G11)
-            _input_grad(du_window, self.params["Wx"], out=dx[s:e])  # (G11) dx(t) = Wx^T du(t)
+            input_grad(du_window, self.params["Wx"], out=dx[s:e])  # (G11) dx(t) = Wx^T du(t)
         return self._end_backward(dx, grads, dh_window[:P], return_dinit)
 
 

@@ -43,8 +43,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import check_finite
-from .base import (RecurrentCache, RecurrentLayer, _chunk_steps, _input_grad, _input_part, bptt_chunks,
-                   transposed_matrices)
+from .base import RecurrentCache, RecurrentLayer
+from .kernels import bptt_chunks, chunk_steps, input_grad, input_part, transposed_matrices
 from .schedule import is_skip_step, matrix_index
 
 
@@ -125,7 +125,7 @@ class LSTM(RecurrentLayer):
         tanh_c = np.empty((T, B, H), dtype=self.dtype)
         c[0] = start.c                                # c(-1)
         Wx, b, W_T = _gate_weights(self.params, K)   # Wx, b, W_k^T, rows i, f, o halved (see there)
-        gates = _input_part(x, Wx, b, out=np.empty((T, B, 4 * H), dtype=self.dtype))  # Wx x(t) + b, all t
+        gates = input_part(x, Wx, b, out=np.empty((T, B, 4 * H), dtype=self.dtype))  # Wx x(t) + b, all t
         for t in range(T):
             gates[t] += h[P + t - 1] @ W_T[matrix_index(t0 + t, K)]  # (L1) z(t) = W_k h(t-1) + ...
             i, f, g, o = _activate_gates(gates[t])    # (L2) i, f, o = sigmoid, g = tanh (in place)
@@ -144,7 +144,7 @@ class LSTM(RecurrentLayer):
         T, B, H = dhs.shape
         P, K, S, t0 = self.n_history, self.n_matrices, self.skip, cache.steps
         W = [self.params[f"W{k + 1}"] for k in range(K)]
-        dz_buffer = np.empty((_chunk_steps(T, B, P), B, 4 * H), dtype=self.dtype)
+        dz_buffer = np.empty((chunk_steps(T, B, P), B, 4 * H), dtype=self.dtype)
         dc = np.zeros((B, H), dtype=self.dtype)       # dL/dc(t) from the steps after t
         for s, e, dh_window in bptt_chunks(dhs, P, self.dtype):  # dh_window[P + t - s] is dh(t)
             dz_window = dz_buffer[:e - s]                         # dz_window[t - s] is dz(t)
@@ -156,7 +156,7 @@ class LSTM(RecurrentLayer):
                                     out=dz_t)         # (L6)-(L8) dz(t); returns dc(t-1) = dc(t) f
                 dh_window[P + t - s - 1] += dz_t @ W[matrix_index(t0 + t, K)]  # (L9) += W_k^T dz(t)
             self._add_param_grads(grads, dz_window, cache, s)     # (L10), (L11) dW_k, dWx, db
-            _input_grad(dz_window, self.params["Wx"], out=dx[s:e])  # (L11) dx(t) = Wx^T dz(t)
+            input_grad(dz_window, self.params["Wx"], out=dx[s:e])  # (L11) dx(t) = Wx^T dz(t)
         return self._end_backward(dx, grads, dh_window[:P], return_dinit, c0=dc)
 
 

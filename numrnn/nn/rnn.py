@@ -36,10 +36,10 @@ import numpy as np
 
 from .._checks import check_choice
 from .activations import ACTIVATIONS
-from .base import (RecurrentCache, RecurrentLayer, RNNState, _chunk_steps, _input_grad, _input_part,
-                   bptt_chunks, transposed_matrices)
+from .base import RecurrentCache, RecurrentLayer, RNNState
+from .kernels import bptt_chunks, chunk_steps, input_grad, input_part, transposed_matrices
 # older lstm.py revisions import _sum_outer from here (benchmarks/compare_revisions.py loads them)
-from .base import _sum_outer  # noqa: F401
+from .kernels import sum_outer as _sum_outer  # noqa: F401
 from .schedule import is_skip_step, matrix_index
 
 
@@ -92,10 +92,10 @@ class RNN(RecurrentLayer):
         act, _ = ACTIVATIONS[self.activation]
         W_T = transposed_matrices(self.params, K)
         a = np.empty((T, B, self.hidden_size), dtype=self.dtype)
-        C = _chunk_steps(T, B, P)
-        for s in range(0, T, C):                      # chunks of steps (see _input_part)
+        C = chunk_steps(T, B, P)
+        for s in range(0, T, C):                      # chunks of steps (see input_part)
             e = min(s + C, T)
-            _input_part(x[s:e], self.params["Wx"], self.params["b"], out=a[s:e])  # Wx x(t) + b
+            input_part(x[s:e], self.params["Wx"], self.params["b"], out=a[s:e])  # Wx x(t) + b
             for t in range(s, e):
                 a[t] += h[P + t - 1] @ W_T[matrix_index(t0 + t, K)]  # (1) a(t) = W_k h(t-1) + ...
                 act(a[t], out=h[P + t])               # (2) h(t) = act(a(t))
@@ -116,7 +116,7 @@ class RNN(RecurrentLayer):
         P, K, S, t0 = self.n_history, self.n_matrices, self.skip, cache.steps
         _, act_grad = ACTIVATIONS[self.activation]
         W = [self.params[f"W{k + 1}"] for k in range(K)]
-        da_buffer = np.empty((_chunk_steps(T, B, P), B, H), dtype=self.dtype)
+        da_buffer = np.empty((chunk_steps(T, B, P), B, H), dtype=self.dtype)
         for s, e, dh_window in bptt_chunks(dhs, P, self.dtype):  # dh_window[P + t - s] is dh(t)
             da_window = da_buffer[:e - s]                         # da_window[t - s] is da(t)
             act_grad(cache.a[s:e], out=da_window)                 # act'(a(t)) until (4) makes it da(t)
@@ -127,7 +127,7 @@ class RNN(RecurrentLayer):
                 np.multiply(dh_t, da_t, out=da_t)    # (4) da(t) = dh(t) act'(a(t))
                 dh_window[P + t - s - 1] += da_t @ W[matrix_index(t0 + t, K)]  # (5) dh(t-1) += W_k^T da(t)
             self._add_param_grads(grads, da_window, cache, s)     # (6), (7) dW_k, dWx, db
-            _input_grad(da_window, self.params["Wx"], out=dx[s:e])  # (7) dx(t) = Wx^T da(t)
+            input_grad(da_window, self.params["Wx"], out=dx[s:e])  # (7) dx(t) = Wx^T da(t)
         return self._end_backward(dx, grads, dh_window[:P], return_dinit)  # dh(-P) .. dh(-1)
 
 

@@ -41,7 +41,7 @@ from ..nn import CELLS
 from ..nn import init as initialisers
 from ..nn import layers
 from .._checks import check_array, check_choice, check_dtype, check_int, check_real, check_seed
-from ..nn.base import require_protocol
+from ..nn.protocol import require_protocol
 from ..nn.losses import mse_loss, softmax_cross_entropy
 from ..nn.schedule import version as version_of
 
@@ -142,8 +142,9 @@ class SequenceModel:
     dtype : float32 or float64, default float64
     layer : object, optional
         Your own recurrent layer instead of ``cell``/``version``: any object with the minimal layer
-        protocol (:mod:`numrnn.nn.base`: ``params``, ``input_size``, ``hidden_size``, ``dtype``,
-        ``forward(x, h0=None) -> (hs, cache)``, ``backward(dhs, cache) -> (dx, grads)``). It is
+        protocol (:class:`numrnn.nn.protocol.Layer`: ``params``, ``forward(x, h0=None) -> (hs, cache)``,
+        ``backward(dhs, cache) -> (dx, grads)``; sizes and dtype read from ``params`` if the layer
+        has no ``input_size``, ``hidden_size``, ``dtype``). It is
         trained like numrnn's cells; features that need the richer part (a carried ``state``:
         chunks, truncated BPTT) say what the layer lacks. Such a model has no :attr:`config`.
     **layer_kwargs
@@ -192,9 +193,10 @@ class SequenceModel:
             self.layer = self._own_layer(layer, input_size, hidden_size, cell, version, n_matrices,
                                          skip, layer_kwargs)
             self.cell, self.version = None, None
-            self.dtype = check_dtype("layer.dtype", layer.dtype)
-            input_size = layer.input_size
-        H, O = self.layer.hidden_size * (2 if self.bidirectional else 1), self.output_size
+            input_size, hidden_size, dtype = require_protocol(layer, "SequenceModel(layer=...)")
+            self.dtype = check_dtype("layer.dtype", dtype)
+        self.input_size, self.hidden_size, _ = require_protocol(self.layer, "SequenceModel")
+        H, O = self.hidden_size * (2 if self.bidirectional else 1), self.output_size
         self.readout_init = check_choice("readout_init", readout_init, ("normal", "zeros"))
         W = initialisers.normal(rng, (O, H))           # drawn either way: the same seed, same layer
         self.readout = {"W": (W if readout_init == "normal" else np.zeros_like(W)).astype(self.dtype),
@@ -213,7 +215,7 @@ class SequenceModel:
     @staticmethod
     def _own_layer(layer, input_size, hidden_size, cell, version, n_matrices, skip, layer_kwargs):
         """Check a user's layer: the minimal protocol, and no settings that only numrnn's cells take."""
-        require_protocol(layer, "SequenceModel(layer=...)")
+        sizes = require_protocol(layer, "SequenceModel(layer=...)")
         given = [name for name, value in (("version", version), ("n_matrices", n_matrices),
                                           ("skip", skip)) if value is not None]
         given += [f"cell={cell!r}"] if cell != "rnn" else []
@@ -222,8 +224,8 @@ class SequenceModel:
             raise TypeError(f"give either layer= or numrnn's cell settings, not both: {', '.join(given)} "
                             f"would be ignored with layer=")
         for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if value is not None and value != getattr(layer, name):
-                raise ValueError(f"{name}={value} differs from the layer's {name} {getattr(layer, name)}")
+            if value is not None and value != getattr(sizes, name):
+                raise ValueError(f"{name}={value} differs from the layer's {name} {getattr(sizes, name)}")
         return layer
 
     # ------------------------------------------------------------ parameters
@@ -466,7 +468,7 @@ def check_data(model, x, y, lengths=None, mask=None, names=("x", "y", "lengths",
         if x.min() < 0 or x.max() >= vocab:
             raise ValueError(f"{nx} holds tokens outside 0..{vocab - 1}")
     else:
-        D = model.layer.input_size
+        D = model.input_size
         if x.ndim != 3 or x.shape[2] != D:
             raise ValueError(f"{nx} must have shape (N, T, {D}), got {x.shape}")
         _real(nx, x)

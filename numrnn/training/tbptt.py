@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import check_int
-from ..nn.base import require_cache_state, require_protocol
+from ..nn.protocol import require_cache_state, require_protocol
 
 
 # ----------------------------------------------------------------------------- the windows

@@ -34,7 +34,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .._checks import NonFiniteError, check_int, check_real, check_seed
-from ..nn.base import require_protocol
+from ..nn.protocol import require_protocol
 from ..nn.init import as_generator
 from .model import check_data
 from .optim import Optimizer, clip_by_global_norm, global_norm
