@@ -1,57 +1,68 @@
 """Command line: ``numrnn train ...``, ``numrnn reproduce ...`` and the subcommands of other modules.
 
 Subcommands come from modules that expose ``add_parser(subparsers)``: this module's own
-(:func:`add_train_parser`) and the experiment modules listed in
-:data:`EXPERIMENTS`. An ``add_parser`` registers a parser and sets ``func`` to a
-callable ``func(args) -> int`` (the exit status)::
+(:func:`add_train_parser`) and the experiment modules listed in :data:`EXPERIMENTS`. An
+``add_parser`` registers a parser and sets ``func`` to a callable ``func(args) -> int`` (the exit
+status)::
 
     def add_parser(subparsers):
         p = subparsers.add_parser("sst", help="...")
         p.add_argument(...)
         p.set_defaults(func=run)
 
-Every command speaks one flag vocabulary (:mod:`numrnn.experiments.common`): ``--hidden-size``,
-``--workers``, ``--seeds`` a list, ``--out`` a folder, ``--cell`` from :data:`numrnn.nn.CELLS`.
-Exit statuses: 0 done, 2 bad input (``numrnn <command>: error: ...`` naming the flag, file or
-value, never a traceback), 3 a training run diverged (where and what is printed).
+Every command speaks one flag vocabulary (:mod:`numrnn.experiments.common`): ``--out`` the root of
+everything it writes (``OUT/results``, ``OUT/figures/<command>``, ``OUT/models``), ``--resume`` a
+switch, ``--checkpoint PATH`` to read a model, ``--cell``/``--cells`` from :data:`numrnn.nn.CELLS`
+with the cells' own options, ``--seeds`` a list, ``--workers``, ``--quiet``, ``--dtype``.
+Exit statuses (:data:`numrnn.experiments.common.EXIT_STATUSES`): 0 yes, 1 no (a check failed, a
+run diverged), 2 bad input, 3 an internal error.
 
 Examples::
 
     numrnn train --version D --task first-element --epochs 10 --out runs/d
-    numrnn train --resume runs/d --epochs 5
-    numrnn reproduce --quick
+    numrnn train --resume --out runs/d --epochs 5
+    numrnn reproduce --quick --out runs/quick
     numrnn reproduce --seeds 0 1 2 3 4 --workers 2 --parts factorial lengths
 """
-import argparse
 import importlib
+import inspect
 import os
 import sys
 
 import numpy as np
 
+from .data.tasks import TASKS, make_task
 from .experiments import common
+from .nn.schedule import VERSIONS
+from .training.checkpoint import load_checkpoint, save_checkpoint
+from .training.model import SequenceModel
+from .training.optim import OPTIMIZERS, make_optimizer
+from .training.trainer import Trainer
 
 #: The experiment modules; each adds its subcommands with ``add_parser(subparsers)``.
 EXPERIMENTS = ["numrnn.experiments.reproduce", "numrnn.experiments.figures",
-               "numrnn.experiments.sst", "numrnn.experiments.charlm", "numrnn.experiments.demo",
-               "numrnn.course.cli"]
+               "numrnn.experiments.sst", "numrnn.experiments.sst_predict",
+               "numrnn.experiments.charlm", "numrnn.experiments.demo", "numrnn.course.cli"]
+
+#: Where ``numrnn train`` saves its model under ``--out``: OUT/models/train.npz and .json.
+TRAIN_MODEL = "train"
 
 
 # ------------------------------------------------------------------------------ train
 def add_train_parser(subparsers):
-    from .data.tasks import TASKS
-    from .nn.schedule import VERSIONS
-    from .training.optim import OPTIMIZERS
-
     p = subparsers.add_parser("train", help="train one version on one task",
-                              description="Train one recurrent network on a synthetic task. Exit status "
-                              "0 when done, 2 for bad input, 3 when the run diverged (the message says at "
-                              "which step and what was not finite; --out saves the parameters kept).")
+                              description="Train one recurrent network on a synthetic task and save it "
+                              "as OUT/models/train.npz and .json. Exit status 0 when done, 1 when the run "
+                              "diverged (the message says at which step and what was not finite; the "
+                              "last good parameters are saved), 2 for bad input, 3 for an internal error.")
     p.add_argument("--task", default="first-element", choices=sorted(TASKS))
     p.add_argument("--version", default="D", choices=list(VERSIONS), help="paper version (default D)")
     common.add_cell_flag(p)
-    p.add_argument("--T", type=common.POSITIVE_INT, default=100, help="sequence length (default 100)")
-    p.add_argument("--D", type=common.POSITIVE_INT, default=6, help="input size of first-element (default 6)")
+    p.add_argument("--steps", type=common.POSITIVE_INT, default=100, help="sequence length T (default 100)")
+    common.add_deprecated(p, "--T", "--steps", type=common.POSITIVE_INT)
+    p.add_argument("--input-size", type=common.POSITIVE_INT, default=6,
+                   help="input size D of first-element (default 6)")
+    common.add_deprecated(p, "--D", "--input-size", type=common.POSITIVE_INT)
     p.add_argument("--n-train", type=common.POSITIVE_INT, default=10000)
     p.add_argument("--n-test", type=common.POSITIVE_INT, default=1000)
     p.add_argument("--hidden-size", type=common.POSITIVE_INT, default=64, help="hidden size H (default 64)")
@@ -63,39 +74,49 @@ def add_train_parser(subparsers):
     p.add_argument("--weight-decay", type=common.NON_NEGATIVE, default=0.0)
     p.add_argument("--clip", type=common.POSITIVE, default=None, help="max global gradient norm")
     common.add_layer_flags(p, defaults={"rnn": {"scale": 0.25}})   # the synthetic task's RNN init
-    p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     p.add_argument("--seed", type=common.SEED, default=0, help="seeds data, weights and batch order")
     p.add_argument("--eval-every", type=common.POSITIVE_INT, default=None, help="test loss every N steps")
-    p.add_argument("--out", default=None, help="folder: save the checkpoint as OUT/model.npz and OUT/model.json")
-    p.add_argument("--save", default=None, help=argparse.SUPPRESS)   # old: a checkpoint path prefix
-    p.add_argument("--resume", default=None,
-                   help="continue training a saved checkpoint (a folder written by --out)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run_train)
+    common.add_training_flags(p)
+    common.add_out_flag(p, f"OUT/models/{TRAIN_MODEL}.npz and .json")
+    common.add_resume_flag(p, f"the model, optimiser and trainer of OUT/models/{TRAIN_MODEL}")
+    common.add_checkpoint_flag(p, "continue training this saved model (its task, settings and "
+                                  "optimiser), saving to --out")
+    common.add_deprecated(p, "--save", "--out (saves OUT/models/train)", dest="save")
+    p.set_defaults(func=run_train, save=None)
     return p
 
 
+def _resume_argv(argv):
+    """The old ``--resume FOLDER`` becomes ``--checkpoint FOLDER`` (with its one line)."""
+    argv = list(argv)
+    for i, arg in enumerate(argv):
+        if arg == "--resume" and i + 1 < len(argv) and not argv[i + 1].startswith("-"):
+            common.deprecated("--resume FOLDER", "--checkpoint FOLDER (--resume is now a switch)")
+            argv[i] = "--checkpoint"
+        elif arg.startswith("--resume="):
+            common.deprecated("--resume=FOLDER", "--checkpoint FOLDER (--resume is now a switch)")
+            argv[i] = "--checkpoint=" + arg.split("=", 1)[1]
+    return argv
+
+
 def _task_args(args):
-    import inspect
-    from .data.tasks import TASKS
-    kw = dict(T=args.T, n_train=args.n_train, n_test=args.n_test, seed=args.seed, dtype=args.dtype)
+    kw = dict(T=args.steps, n_train=args.n_train, n_test=args.n_test, seed=args.seed, dtype=args.dtype)
     if "D" in inspect.signature(TASKS[args.task]).parameters:
-        kw["D"] = args.D
+        kw["D"] = args.input_size
     return kw
 
 
 def run_train(args):
-    from .training.checkpoint import load_checkpoint, save_checkpoint
-    from .training.model import SequenceModel
-    from .training.optim import make_optimizer
-    from .data.tasks import make_task
-    from .training.trainer import Trainer
-
-    if args.resume:
-        ck = load_checkpoint(common.checkpoint_in(args.resume))
+    model_path = os.path.join(common.models_dir(args.out), TRAIN_MODEL)
+    source = model_path if args.resume else args.checkpoint
+    if args.resume and args.checkpoint:
+        raise ValueError("--resume continues OUT/models/train; --checkpoint continues another model: "
+                         "give one of them")
+    if source:
+        ck = load_checkpoint(common.find_checkpoint(source, TRAIN_MODEL))
         meta = ck.meta or {}
         if "task" not in meta:
-            raise ValueError(f"checkpoint {args.resume} does not say which task it was trained on")
+            raise ValueError(f"checkpoint {source} does not say which task it was trained on")
         task = make_task(meta["task"], **meta["task_args"])
         model, optimizer = ck.model, ck.optimizer
         trainer = Trainer(model, optimizer, batch_size=ck.trainer_state["batch_size"],
@@ -118,33 +139,30 @@ def run_train(args):
     print(f"{model!r}\n{model.n_params()} parameters; {task.name} T={task.settings['T']}, "
           f"seed {task.settings['seed']}, {trainer.step} steps, {trainer.epoch} epochs")
     print(f"test loss {test:.4g}  baseline {task.baseline:.4g}  normalised {task.normalised(test):.4g}")
-    path = os.path.join(args.out, "model") if args.out else args.save
-    if path:
-        if args.out:
-            os.makedirs(args.out, exist_ok=True)
-        npz, js = save_checkpoint(path, model, optimizer, trainer, meta=meta)
-        print(f"saved {npz} and {js}")
+    path = args.save or model_path
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    npz, js = save_checkpoint(path, model, optimizer, trainer, meta=meta)
+    print(f"saved {npz} and {js}")
     if trainer.diverged:
         print(f"numrnn train: {trainer.diverged.describe()}", file=sys.stderr)
-        return common.EXIT_DIVERGED
-    return 0
+        return common.EXIT_NO
+    return common.EXIT_OK
 
 
 # ------------------------------------------------------------------------------- main
 def build_parser():
     """The argument parser with every available subcommand."""
-    parser = argparse.ArgumentParser(prog="numrnn", description="Recurrent networks with "
-                                     "hand-written BPTT: skip connections and multiple matrices.")
-    subparsers = parser.add_subparsers(dest="command", metavar="command")
-    subparsers.required = True
-    add_train_parser(subparsers)
-    for name in EXPERIMENTS:
-        importlib.import_module(name).add_parser(subparsers)
-    return parser
+    return common.build_parser(
+        [add_train_parser] + [importlib.import_module(name).add_parser for name in EXPERIMENTS],
+        prog="numrnn", description="Recurrent networks with hand-written BPTT: skip connections and "
+                                   "multiple matrices.")
 
 
 def main(argv=None):
-    """Entry point of ``numrnn`` and ``python -m numrnn``; returns the exit status (0, 2 or 3)."""
+    """Entry point of ``numrnn`` and ``python -m numrnn``; returns the exit status (0, 1, 2 or 3)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["train"]:
+        argv = _resume_argv(argv)
     return common.run_main(build_parser(), argv, prog="numrnn")
 
 

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from numrnn.experiments.charlm import (bits_per_char, build_model, compare_versions, load_checkpoint, main,
-                           results_markdown, sample, save_checkpoint, train, unigram_bits)
+from numrnn.experiments.charlm import (bits_per_char, build_model, compare_versions, load_model, main,
+                           results_markdown, sample, save_model, train, unigram_bits)
 from numrnn.data.text import Vocab, batchify, generate_text, inputs_and_targets, read_text, split
 
 
@@ -201,8 +201,8 @@ def test_k2_and_reset_every_are_used_and_checked():
 def test_a_checkpoint_gives_back_the_same_model(tmp_path):
     model, vocab = _tiny("C")
     path = tmp_path / "m"
-    save_checkpoint(path, model, vocab, extra={"note": np.float64(1.5)})
-    loaded, vocab2, extra = load_checkpoint(path)
+    save_model(path, model, vocab, extra={"note": np.float64(1.5)})
+    loaded, vocab2, extra = load_model(path)
     assert vocab2 == vocab and extra == {"note": 1.5}
     for name, value in model.params.items():
         np.testing.assert_array_equal(loaded.params[name], value)
@@ -215,27 +215,36 @@ def test_a_file_that_is_not_a_char_lm_checkpoint_is_refused(tmp_path):
     from numrnn.training.checkpoint import save_checkpoint as save_plain
     np.savez(tmp_path / "x.npz", a=np.zeros(3))
     with pytest.raises(CheckpointError, match=r"x\.json does not exist"):
-        load_checkpoint(tmp_path / "x")
+        load_model(tmp_path / "x")
     model, _ = _tiny()
     save_plain(tmp_path / "plain", model)                    # a numrnn checkpoint, no vocabulary
-    with pytest.raises(CheckpointError, match="plain.*not a numrnn char-LM checkpoint"):
-        load_checkpoint(tmp_path / "plain")
+    with pytest.raises(CheckpointError, match="plain.*not a numrnn charlm model"):
+        load_model(tmp_path / "plain")
 
 
 def test_the_command_line_trains_on_a_users_file_and_samples(tmp_path, capsys):
     corpus = tmp_path / "mine.txt"
     corpus.write_text(generate_text(3000, seed=2), encoding="utf-8")
-    out = tmp_path / "ck"
+    saved = tmp_path / "models" / "charlm"
     code = main(["charlm-train", "--text", str(corpus), "--version", "B", "--hidden-size", "8",
-                 "--embed-size", "4", "--batch-size", "4", "--window", "20", "--epochs", "1",
-                 "--out", str(out), "--sample-chars", "0"])
-    assert code == 0 and (out / "model.npz").exists() and (out / "model.json").exists()
+                 "--embed-size", "4", "--batch-size", "4", "--k1", "20", "--epochs", "1",
+                 "--out", str(tmp_path), "--sample-chars", "0"])
+    assert code == 0 and saved.with_suffix(".npz").exists() and saved.with_suffix(".json").exists()
     printed = capsys.readouterr().out
-    assert "epoch 1" in printed and f"saved {out / 'model'}.npz/.json" in printed
-    main(["charlm-sample", "--checkpoint", str(out), "--chars", "40", "--seed", "7", "--prime", "the"])
-    first = capsys.readouterr().out
-    main(["charlm-sample", "--checkpoint", str(out), "--chars", "40", "--seed", "7", "--prime", "the"])
-    assert first == capsys.readouterr().out and first.startswith("the") and len(first) == 44
+    assert "epoch 1" in printed and f"saved {saved}.npz/.json" in printed
+    for where in (str(tmp_path), str(saved)):                   # the --out root, or the model itself
+        main(["charlm-sample", "--checkpoint", where, "--sample-chars", "40", "--seed", "7", "--prime", "the"])
+        first = capsys.readouterr().out
+        assert first.startswith("the") and len(first) == 44
+    main(["charlm-sample", "--checkpoint", str(tmp_path), "--chars", "40", "--seed", "7", "--prime", "the"])
+    again = capsys.readouterr()
+    assert again.out == first and again.err == "numrnn: --chars is deprecated; use --sample-chars\n"
+    assert main(["charlm-train", "--text", str(corpus), "--hidden-size", "4", "--embed-size", "4",
+                 "--batch-size", "4", "--k1", "20", "--epochs", "1", "--out", str(tmp_path / "q"),
+                 "--sample-chars", "0", "--quiet", "--dtype", "float32"]) == 0
+    assert "epoch 1" not in capsys.readouterr().out                         # --quiet
+    model, _, _ = load_model(tmp_path / "q" / "models" / "charlm")
+    assert model.config["dtype"] == "float32"
 
 
 def test_the_command_line_refuses_a_bad_text_file(tmp_path, capsys):
@@ -248,16 +257,16 @@ def test_the_command_line_refuses_a_bad_text_file(tmp_path, capsys):
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-def test_a_diverging_command_says_where_saves_what_it_kept_and_exits_3(tmp_path, capsys):
-    out = tmp_path / "ck"
-    code = main(["charlm-train", "--generate-chars", "5000", "--hidden-size", "8", "--embed-size", "4",
-                 "--window", "20", "--epochs", "3", "--optimizer", "sgd", "--lr", "1e300",
-                 "--out", str(out), "--sample-chars", "0"])
+def test_a_diverging_command_says_where_saves_what_it_kept_and_exits_1(tmp_path, capsys):
+    code = main(["charlm-train", "--text-chars", "5000", "--hidden-size", "8", "--embed-size", "4",
+                 "--k1", "20", "--epochs", "3", "--optimizer", "sgd", "--lr", "1e300",
+                 "--out", str(tmp_path), "--sample-chars", "0"])
     captured = capsys.readouterr()
-    assert code == 3
+    assert code == 1
     assert "diverged at step 2 (loss is" in captured.err and "initial parameters" in captured.err
-    assert f"saved {out / 'model'}" in captured.out            # and it was: the kept parameters
-    model, vocab, extra = load_checkpoint(out / "model")
+    saved = tmp_path / "models" / "charlm"
+    assert f"saved {saved}" in captured.out            # and it was: the kept parameters
+    model, vocab, extra = load_model(saved)
     fresh = build_model(len(vocab), "A", hidden_size=8, embed_size=4, seed=0)
     for name, value in fresh.params.items():
         np.testing.assert_array_equal(model.params[name], value)
@@ -273,17 +282,20 @@ def test_a_diverging_command_says_where_saves_what_it_kept_and_exits_3(tmp_path,
                                        (["--cell", "lstm", "--activation", "tanh"],
                                         "--activation does not apply to the lstm cell")])
 def test_bad_flags_are_named(tmp_path, capsys, argv, flag):
-    assert main(["charlm-train", "--generate-chars", "3000", "--out", str(tmp_path), *argv]) == 2
+    assert main(["charlm-train", "--text-chars", "3000", "--out", str(tmp_path), *argv]) == 2
     err = capsys.readouterr().err
     assert flag in err and "Traceback" not in err
 
 
-def test_old_flag_spellings_still_work(tmp_path, capsys):
+def test_old_flag_spellings_still_work_and_say_their_new_names(tmp_path, capsys):
     assert main(["charlm-compare", "--generate-chars", "3000", "--versions", "A", "--seeds", "0",
                  "--hidden", "4", "--embed-size", "4", "--batch-size", "4", "--window", "20",
                  "--epochs", "1", "--jobs", "1", "--cell", "gru", "--out", str(tmp_path)]) == 0
-    table = (tmp_path / "charlm.md").read_text()
+    table = (tmp_path / "results" / "charlm_compare.md").read_text()
     assert "| A | " in table and "--hidden 4" in table and "cell=gru" in table
+    assert capsys.readouterr().err.splitlines() == [
+        "numrnn: --generate-chars is deprecated; use --text-chars",
+        "numrnn: --window is deprecated; use --k1", "numrnn: --jobs is deprecated; use --workers"]
 
 
 def test_the_comparison_reports_every_version_and_seed():

@@ -149,7 +149,7 @@ def test_figures_command_quick_writes_every_figure_and_the_summary(tmp_path, mon
     for v in "ABCD":
         monkeypatch.setitem(figures.LENGTHS, v, 20)
     assert cli.main(["figures", "--quick", "--out", str(tmp_path)]) == 0
-    out = tmp_path / "diagnostics"
+    out = tmp_path / "figures" / "diagnostics"
     assert sorted(os.listdir(out)) == sorted(
         ["grad_norm_by_lag.png", "grad_heatmap_training.png", "path_decomposition.png",
          "per_matrix_contributions.png", "jacobian_norms.png", "lstm_grad_norm_by_lag.png",
@@ -157,7 +157,7 @@ def test_figures_command_quick_writes_every_figure_and_the_summary(tmp_path, mon
     import json
     summary = json.loads((out / "summary.json").read_text())
     assert summary["command"] == "numrnn figures --quick"
-    assert os.listdir(tmp_path / "tbptt") == ["grad_norm_truncated.png"]
+    assert os.listdir(tmp_path / "figures" / "tbptt") == ["grad_norm_truncated.png"]
     assert summary["tbptt_cut_fraction_k20"]["C"] > summary["tbptt_cut_fraction_k20"]["A"]
     assert set(summary["grad_norm_ratio_last_lag"]["init"]) == {"A", "B", "C", "D", "special"}
     assert [run["steps"] for run in summary["training"]["A"]] == [4, 4]

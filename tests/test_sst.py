@@ -1,4 +1,5 @@
-"""The SST experiment on a tiny treebank written by the tests: model, lazy Adam, training, CLI."""
+"""The SST experiment on a tiny treebank written by the tests: model, lazy Adam, training, the
+report, sst-predict, and the commands' flags and outputs."""
 import argparse
 import json
 from dataclasses import replace
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 from numrnn.experiments import sst
+from numrnn.experiments import sst_predict as sp
 from numrnn.data import sst as data
 
 import sst_samples
@@ -120,40 +122,43 @@ def test_glove_rows_replace_random_embeddings(loaded, tmp_path):
 def test_predict_round_trips_through_a_saved_model(loaded, tmp_path, capsys):
     vocab, splits = loaded
     model, _ = sst.train(TINY, splits, vocab)
-    sst.save_model(tmp_path / "m", model, vocab)
-    model2, vocab2 = sst.load_model(tmp_path / "m")
+    sp.save_model(tmp_path / "m", model, vocab)
+    model2, vocab2 = sp.load_model(tmp_path / "m")
     assert vocab2 == vocab
-    label, probs, tokens = sst.predict(model2, vocab2, "A lovely film, isn't it?")
+    label, probs, tokens = sp.predict(model2, vocab2, "A lovely film, isn't it?")
     assert tokens == ["a", "lovely", "film", "<unk>", "<unk>", "<unk>", "it", "<unk>"]
     assert probs.shape == (5,) and probs.sum() == pytest.approx(1) and label == probs.argmax()
-    assert sst.predict(model, vocab, "A lovely film, isn't it?")[0] == label
+    assert sp.predict(model, vocab, "A lovely film, isn't it?")[0] == label
     with pytest.raises(ValueError, match="no tokens"):
-        sst.predict(model, vocab, "   ")
-    args = argparse.Namespace(model=str(tmp_path / "m"), text=[], phrases=False)
-    sst.main_predict(args, stdin=["a lovely film\n", "\n", "dull\n"])
+        sp.predict(model, vocab, "   ")
+    args = argparse.Namespace(checkpoint=str(tmp_path / "m"), text=[], sentence_only=True)
+    sp.run(args, stdin=["a lovely film\n", "\n", "dull\n"])
     out = capsys.readouterr().out.splitlines()
-    assert len(out) == 2 and out[0].startswith(data.LABELS[sst.predict(model, vocab, "a lovely film")[0]])
+    assert len(out) == 2 and out[0].startswith(data.LABELS[sp.predict(model, vocab, "a lovely film")[0]])
 
 
-def test_the_experiment_command_writes_table_json_and_figures(treebank, tmp_path, monkeypatch):
-    out, figures = tmp_path / "results", tmp_path / "figures"
+def test_the_experiment_command_writes_table_json_and_figures_under_out(treebank, tmp_path, monkeypatch,
+                                                                         capsys):
     common = ["sst", "--sst-dir", str(treebank), "--versions", "A", "D", "--seeds", "0", "1",
               "--embed-size", "6", "--hidden-size", "5", "--epochs", "2", "--batch-size", "2",
-              "--reg", "both", "--figures", str(figures)]
-    assert sst.main(common + ["--cells", "rnn", "--workers", "1", "--out", str(out)]) == 0
+              "--reg", "both", "--quiet"]
+    assert sst.main(common + ["--cells", "rnn", "--workers", "1", "--out", str(tmp_path)]) == 0
+    out, figures = tmp_path / "results", tmp_path / "figures" / "sst"
     runs = json.loads((out / "sst.json").read_text())
     assert len(runs["runs"]) == 8
-    assert runs["command"] == " ".join(["python -m numrnn.experiments.sst", *common, "--cells", "rnn",
-                                        "--workers", "1", "--out", str(out)])
+    assert runs["command"] == " ".join(["numrnn", *common, "--cells", "rnn", "--workers", "1",
+                                        "--out", str(tmp_path)])
     table = (out / "sst.md").read_text()
     assert "| RNN D | reg | 0,1 |" in table and "| RNN A | none | 0,1 |" in table
     assert "Majority class" in table and "46.4" in table
     assert (figures / "learning_curves.png").stat().st_size > 0
     assert (figures / "test_accuracy.png").stat().st_size > 0
+    assert capsys.readouterr().out == f"8 runs: {out / 'sst'}.md, {out / 'sst'}.json, {figures}/\n"
     # the same runs in a pool of two workers give the same numbers (each run is seeded); --jobs is
-    # the old spelling of --workers
+    # the old spelling of --workers, and says so
     monkeypatch.setattr(sst, "plot", lambda *args: None)            # figures were checked above
-    assert sst.main(common + ["--cells", "rnn", "--jobs", "2", "--out", str(out), "--name", "pool"]) == 0
+    assert sst.main(common + ["--cells", "rnn", "--jobs", "2", "--out", str(tmp_path), "--name", "pool"]) == 0
+    assert capsys.readouterr().err == "numrnn: --jobs is deprecated; use --workers\n"
     pooled = json.loads((out / "pool.json").read_text())
     assert pooled["workers"] == 2
     for a, b in zip(runs["runs"], pooled["runs"]):
@@ -161,18 +166,74 @@ def test_the_experiment_command_writes_table_json_and_figures(treebank, tmp_path
             (b["name"], b["test_acc"], b["history"]["train_loss"])
 
 
+def test_save_models_lands_under_out_models_and_sst_predict_reads_it(treebank, tmp_path, monkeypatch,
+                                                                      capsys):
+    from numrnn import cli
+    monkeypatch.setattr(sst, "plot", lambda *args: None)
+    args = ["sst", "--sst-dir", str(treebank), "--cells", "rnn", "--versions", "special", "--seeds", "0",
+            "--embed-size", "4", "--hidden-size", "3", "--epochs", "1", "--workers", "1", "--reg", "on",
+            "--out", str(tmp_path), "--name", "m", "--save-models", "--quiet"]
+    assert cli.main(args) == 0
+    saved = tmp_path / "models" / "m" / "rnn-special-reg-seed0"
+    assert saved.with_suffix(".npz").exists() and saved.with_suffix(".json").exists()
+    assert f", models in {tmp_path / 'models' / 'm'}/" in capsys.readouterr().out
+    assert cli.main(["sst-predict", "--checkpoint", str(saved), "--sentence-only", "a lovely film"]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 1 and out.split(" (")[0] in data.LABELS and err == ""
+    assert cli.main(["sst-predict", "--model", str(saved), "--no-phrases", "a lovely film"]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 1
+    assert err.splitlines() == ["numrnn: --model is deprecated; use --checkpoint PATH",
+                                "numrnn: --no-phrases is deprecated; use --sentence-only"]
+    assert cli.main(["sst-predict", "--checkpoint", str(tmp_path / "nothing"), "film"]) == 2
+    assert "nothing" in capsys.readouterr().err
+
+
+def test_the_registrys_layer_options_are_sst_flags_and_reach_the_model(treebank, tmp_path, monkeypatch,
+                                                                       capsys):
+    from numrnn.nn import CELLS
+    from numrnn.training.model import layer_options
+    with pytest.raises(SystemExit):
+        sst.main(["sst", "--help"])
+    text = capsys.readouterr().out
+    for option in {name for cell in CELLS for name in layer_options(cell)}:
+        assert "--" + option.replace("_", "-") + " " in text, option
+    monkeypatch.setattr(sst, "plot", lambda *args: None)
+    args = ["sst", "--sst-dir", str(treebank), "--versions", "A", "--seeds", "0", "--embed-size", "4",
+            "--hidden-size", "3", "--epochs", "1", "--workers", "1", "--reg", "on", "--quiet",
+            "--out", str(tmp_path), "--name", "fb"]
+    assert sst.main(args + ["--cells", "rnn", "lstm", "--forget-bias", "2.5", "--scale", "0.5"]) == 0
+    runs = {r["config"]["cell"]: r["config"] for r in json.loads((tmp_path / "results" / "fb.json").read_text())["runs"]}
+    assert runs["lstm"]["options"] == {"forget_bias": 2.5} and "options" not in runs["rnn"]
+    assert runs["lstm"]["scale"] == runs["rnn"]["scale"] == 0.5
+    vocab, _ = sst.load(treebank, TINY)
+    model, _ = sst.build_model(sst.Config(cell="lstm", options={"forget_bias": 2.5}), vocab)
+    assert model.layer.forget_bias == 2.5
+    assert sst.main(args + ["--cells", "rnn", "--forget-bias", "2"]) == 2
+    assert "--forget-bias does not apply to any cell of --cells rnn" in capsys.readouterr().err
+
+
 def test_resume_skips_finished_runs(treebank, tmp_path, monkeypatch):
     args = ["sst", "--sst-dir", str(treebank), "--cells", "rnn", "--versions", "A", "--seeds", "0",
             "--embed-size", "4", "--hidden-size", "3", "--epochs", "1", "--workers", "1",
-            "--out", str(tmp_path), "--name", "r", "--figures", str(tmp_path / "f"), "--reg", "on"]
+            "--out", str(tmp_path), "--name", "r", "--reg", "on"]
     monkeypatch.setattr(sst, "plot", lambda *args: None)            # figures: tested above
     assert sst.main(args) == 0
     monkeypatch.setattr(sst, "run_config", lambda *a, **k: pytest.fail("a finished run was repeated"))
     assert sst.main(args + ["--resume"]) == 0
-    result = json.loads((tmp_path / "r.json").read_text())
+    result = json.loads((tmp_path / "results" / "r.json").read_text())
     assert len(result["runs"]) == 1
-    assert result["commands"] == [" ".join(["python -m numrnn.experiments.sst", *args]),
-                                  " ".join(["python -m numrnn.experiments.sst", *args, "--resume"])]
+    assert result["commands"] == [" ".join(["numrnn", *args]), " ".join(["numrnn", *args, "--resume"])]
+
+
+def test_resume_refuses_a_damaged_results_file_by_name(treebank, tmp_path, capsys):
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "r.json").write_text('{"command": "numrnn sst", "runs": [{"na')   # cut short
+    assert sst.main(["sst", "--sst-dir", str(treebank), "--workers", "1", "--out", str(tmp_path),
+                     "--name", "r", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert f"--resume: {tmp_path / 'results' / 'r.json'} is not a readable results file" in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -198,30 +259,34 @@ def test_bad_arguments_are_named(treebank, tmp_path, capsys):
     with pytest.raises(ValueError, match="cell"):
         sst.build_model(replace(TINY, cell="elman"), vocab)
     with pytest.raises(ValueError, match="not an SST model|does not exist"):
-        sst.load_model(tmp_path / "nothing")
+        sp.load_model(tmp_path / "nothing")
 
 
 # ------------------------------------------------- pooling, bidirectional, cost, --quick, partial
-def test_pool_and_bidirectional_flags_reach_the_model_and_the_table(treebank, tmp_path, monkeypatch):
+def test_readout_and_bidirectional_flags_reach_the_model_and_the_table(treebank, tmp_path, monkeypatch,
+                                                                       capsys):
     monkeypatch.setattr(sst, "plot", lambda *args: None)
     args = ["sst", "--sst-dir", str(treebank), "--cells", "rnn", "--versions", "A", "--seeds", "0",
             "--embed-size", "4", "--hidden-size", "3", "--epochs", "1", "--workers", "1", "--reg", "on",
-            "--out", str(tmp_path), "--name", "bi", "--pool", "mean", "--bidirectional"]
+            "--out", str(tmp_path), "--name", "bi", "--readout", "mean", "--bidirectional"]
     assert sst.main(args) == 0
-    run = json.loads((tmp_path / "bi.json").read_text())["runs"][0]
+    run = json.loads((tmp_path / "results" / "bi.json").read_text())["runs"][0]
     assert run["name"] == "rnn-A-reg-mean-bi-seed0"
     assert run["config"]["pool"] == "mean" and run["config"]["bidirectional"] is True
     V = len(sst.load(treebank, TINY)[0])
     one_layer = 3 * 3 + 3 * 4 + 3                       # W1 (H x H), Wx (H x D), b
     assert run["n_params_parts"] == {"recurrent": 2 * one_layer, "embedding": V * 4, "readout": 5 * (2 * 3 + 1)}
     assert sum(run["n_params_parts"].values()) == run["n_params"]
-    table = (tmp_path / "bi.md").read_text()
+    table = (tmp_path / "results" / "bi.md").read_text()
     row = next(line for line in table.splitlines() if line.startswith("| RNN A mean bi | reg | 0 |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[7:9] == [f"{2 * one_layer:,}", f"{V * 4:,}"]        # recurrent, embedding params
     minutes = run["total_cpu_seconds"] / 60
     assert float(cells[12]) == pytest.approx(100 * run["test_acc"] / minutes, rel=0.01, abs=0.01)
     assert "Partial" not in table
+    assert sst.main([*args[:-3], "--name", "old", "--pool", "mean", "--bidirectional"]) == 0   # old spelling
+    assert capsys.readouterr().err == "numrnn: --pool is deprecated; use --readout\n"
+    assert json.loads((tmp_path / "results" / "old.json").read_text())["runs"][0]["config"]["pool"] == "mean"
 
 
 def test_an_interrupted_grid_leaves_a_partial_table_that_says_how_to_continue(treebank, tmp_path, monkeypatch):
@@ -239,13 +304,13 @@ def test_an_interrupted_grid_leaves_a_partial_table_that_says_how_to_continue(tr
         return real(config, *a, **k)
     monkeypatch.setattr(sst, "run_config", second_is_interrupted)
     assert sst.main(args) == 130
-    table = (tmp_path / "p.md").read_text()
-    command = " ".join(["python -m numrnn.experiments.sst", *args, "--resume"])
+    table = (tmp_path / "results" / "p.md").read_text()
+    command = " ".join(["numrnn", *args, "--resume"])
     assert f"**Partial: 1 of 2 runs; continue with `{command}`.**" in table
     assert "Data: `$NUMRNN_SST_DIR`" in table and str(treebank) not in table     # the path as typed
     monkeypatch.setattr(sst, "run_config", real)
     assert sst.main(args + ["--resume"]) == 0
-    table = (tmp_path / "p.md").read_text()
+    table = (tmp_path / "results" / "p.md").read_text()
     assert "Partial" not in table and "| RNN A | reg | 0 |" in table and "| RNN D | reg | 0 |" in table
 
 
@@ -255,14 +320,16 @@ def test_quick_trains_one_small_model_on_a_subset(treebank, tmp_path, monkeypatc
     big = sst_samples.write_treebank(tmp_path / "big", train=many, dev=many[:400])
     assert sst.main(["sst", "--quick", "--sst-dir", str(big), "--out", str(tmp_path), "--embed-size", "4",
                      "--hidden-size", "3"]) == 0
-    assert f"1 runs: {tmp_path / 'sst_quick'}.md" in capsys.readouterr().out
-    run = json.loads((tmp_path / "sst_quick.json").read_text())["runs"][0]
+    results = tmp_path / "results"
+    assert f"1 runs: {results / 'sst_quick'}.md, {results / 'sst_quick'}.json, {tmp_path / 'figures' / 'sst' / 'quick'}/" \
+        in capsys.readouterr().out
+    run = json.loads((results / "sst_quick.json").read_text())["runs"][0]
     config = run["config"]
     assert run["name"] == "rnn-D-reg-seed0" and config["phrases"] is True
     assert (config["train_subset"], config["dev_subset"], config["epochs"]) == \
         (sst.QUICK["train_subset"], sst.QUICK["dev_subset"], 5)
     assert (f"{sst.QUICK['train_subset']} training examples, {sst.QUICK['dev_subset']} dev sentences"
-            in (tmp_path / "sst_quick.md").read_text())
+            in (results / "sst_quick.md").read_text())
     vocab_splits = sst.load(big, sst.Config(phrases=True))
     _, splits = sst.subset(vocab_splits, replace(sst.Config(), train_subset=1000, dev_subset=300))
     _, again = sst.subset(vocab_splits, replace(sst.Config(seed=5), train_subset=1000, dev_subset=300))
@@ -276,20 +343,21 @@ def test_quick_trains_one_small_model_on_a_subset(treebank, tmp_path, monkeypatc
 def saved(loaded, tmp_path):
     vocab, splits = loaded
     model, _ = sst.train(TINY, splits, vocab)
-    sst.save_model(tmp_path / "m", model, vocab)
+    sp.save_model(tmp_path / "m", model, vocab)
     return model, vocab, str(tmp_path / "m")
 
 
 def test_predict_shows_each_phrase_of_a_treebank_sentence_with_its_label(saved, treebank, capsys):
     model, vocab, path = saved
-    args = argparse.Namespace(model=path, text=["It's a lovely film."], sst_dir=str(treebank), phrases=True)
-    sst.main_predict(args)
+    args = argparse.Namespace(checkpoint=path, text=["It's a lovely film."], sst_dir=str(treebank),
+                              sentence_only=False)
+    sp.run(args)
     out = capsys.readouterr().out.splitlines()
     tree = data.parse_tree(sst_samples.TRAIN[0])
     nodes = list(tree.nodes())
     assert "each phrase of the treebank's parse tree (train.txt line 1)" in out[1]
     rows = out[3:3 + len(nodes)]
-    predicted, _ = sst.predict_many(model, vocab, [n.leaves() for n in nodes])
+    predicted, _ = sp.predict_many(model, vocab, [n.leaves() for n in nodes])
     for row, node, label in zip(rows, nodes, predicted):
         assert row.split("  ")[1].strip() == data.LABELS[label]           # the model's class
         assert data.LABELS[node.label] in row and row.endswith(" ".join(node.leaves()))
@@ -300,18 +368,18 @@ def test_predict_shows_each_phrase_of_a_treebank_sentence_with_its_label(saved, 
 
 def test_predict_shows_the_prefixes_of_free_text(saved, treebank, tmp_path, capsys):
     model, vocab, path = saved
-    sst.main_predict(argparse.Namespace(model=path, text=["a", "dull", "plot"], sst_dir=str(treebank),
-                                        phrases=True))
+    sp.run(argparse.Namespace(checkpoint=path, text=["a", "dull", "plot"], sst_dir=str(treebank),
+                              sentence_only=False))
     out = capsys.readouterr().out.splitlines()
     assert "each prefix (free text has no parse tree; the sentence is not in the treebank)" in out[1]
-    predicted, probs = sst.predict_many(model, vocab, [["a"], ["a", "dull"], ["a", "dull", "plot"]])
+    predicted, probs = sp.predict_many(model, vocab, [["a"], ["a", "dull"], ["a", "dull", "plot"]])
     assert out[3:] == [f"  {data.LABELS[l]:<14} {p:.2f}  {' '.join(['a', 'dull', 'plot'][:n + 1])}"
                        for n, (l, p) in enumerate(zip(predicted, probs))]
     assert out[0].startswith(data.LABELS[predicted[-1]])     # the whole sentence is the last prefix
-    sst.main_predict(argparse.Namespace(model=path, text=["a dull plot"], sst_dir=str(tmp_path / "none"),
-                                        phrases=True))
+    sp.run(argparse.Namespace(checkpoint=path, text=["a dull plot"], sst_dir=str(tmp_path / "none"),
+                              sentence_only=False))
     assert f"no treebank at {tmp_path / 'none'}" in capsys.readouterr().out
-    sst.main_predict(argparse.Namespace(model=path, text=["a dull plot"], sst_dir=None, phrases=False))
+    sp.run(argparse.Namespace(checkpoint=path, text=["a dull plot"], sst_dir=None, sentence_only=True))
     assert len(capsys.readouterr().out.splitlines()) == 1
 
 

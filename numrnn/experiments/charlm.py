@@ -16,21 +16,22 @@ BPTT(k2; k1) of :mod:`numrnn.training.tbptt` along them: the state is carried fr
 gradient is truncated at each window start. Evaluation runs the same chunked forward with the state
 carried and no truncation to worry about (no gradient), so it equals one forward over the stream.
 
-Command line (``numrnn ...``, or ``python -m numrnn.experiments.charlm ...`` without the CLI)::
+Command line (``numrnn ...``, or ``python -m numrnn.experiments.charlm ...``, the same)::
 
-    numrnn charlm-train --text my.txt --version A --out runs/my_lm
-    numrnn charlm-sample --checkpoint runs/my_lm --chars 300 --temperature 0.8
+    numrnn charlm-train --text my.txt --version A --out runs/my_lm      # runs/my_lm/models/charlm.npz
+    numrnn charlm-sample --checkpoint runs/my_lm --sample-chars 300 --temperature 0.8
+    numrnn charlm-compare --epochs 10 --seeds 0 1 2 --out .            # results/charlm_compare.md
 """
-import argparse
 import math
 import numbers
 import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from ..training import checkpoint
 from .._checks import check_int, check_seed
 from .._io import atomic_write_text
 from ..nn.losses import log_softmax, softmax_cross_entropy
@@ -214,7 +215,7 @@ def train(text, version="A", cell="rnn", hidden_size=64, embed_size=16, batch_si
     def save(trainer):
         history["updates"], history["diverged"] = trainer.step, trainer.diverged
         if checkpoint_path:
-            save_checkpoint(checkpoint_path, model, vocab, opt, {"history": history, "epoch": trainer.epoch})
+            save_model(checkpoint_path, model, vocab, opt, {"history": history, "epoch": trainer.epoch})
             history["checkpoint"] = os.fspath(checkpoint_path)
 
     def end_of_epoch(trainer):
@@ -245,29 +246,23 @@ def _mean_bpc(history, last=50):
     return float(np.mean(history["train_loss"][-last:])) / LN2 if history["train_loss"] else float("nan")
 
 
-# ----------------------------------------------------------------------------- checkpoints
-def save_checkpoint(path, model, vocab, optimizer=None, extra=None):
-    """Save model, optimiser and vocabulary with :func:`numrnn.training.checkpoint.save_checkpoint`.
-
-    Writes ``path.npz`` (arrays) and ``path.json`` (config, and in ``meta``: {"kind":
-    "numrnn.charlm", "vocab": the characters in id order, "extra": e.g. the training history}).
-    """
-    meta = {"kind": "numrnn.charlm", "vocab": vocab.to_list(), "extra": extra or {}}
-    return checkpoint.save_checkpoint(path, model, optimizer, meta=meta)
+# ----------------------------------------------------------------------------- saved models
+def save_model(path, model, vocab, optimizer=None, extra=None):
+    """Save model, optimiser and vocabulary in numrnn's one format of models with a vocabulary
+    (:func:`numrnn.experiments.common.save_model`, kind "charlm"; ``path.npz`` + ``path.json``):
+    ``meta = {"kind": "numrnn.charlm", "vocab": the characters in id order, "extra": e.g. the
+    training history}``."""
+    return common.save_model(path, model, "charlm", vocab.to_list(), optimizer, extra)
 
 
-def load_checkpoint(path):
-    """(model, vocab, extra) from :func:`save_checkpoint`.
+def load_model(path):
+    """(model, vocab, extra) from :func:`save_model`.
 
     Raises :class:`numrnn.training.checkpoint.CheckpointError` (a ValueError) naming the file if it is
     missing, corrupt, or a numrnn checkpoint of another kind of model.
     """
-    ck = checkpoint.load_checkpoint(path)
-    meta = ck.meta or {}
-    if meta.get("kind") != "numrnn.charlm" or "vocab" not in meta:
-        raise checkpoint.CheckpointError(f"checkpoint {os.fspath(path)!r} is not a numrnn char-LM "
-                                         f"checkpoint (it has no vocabulary)")
-    return ck.model, Vocab(meta["vocab"]), meta.get("extra", {})
+    ck, vocab, extra = common.load_model(path, "charlm")
+    return ck.model, Vocab(vocab), extra
 
 
 # ---------------------------------------------------------------------------- experiment
@@ -282,14 +277,12 @@ def compare_versions(versions=("A", "B", "C", "D"), seeds=(0, 1, 2), text=None, 
     text = generate_text() if text is None else text
     jobs = [(v, s, text, train_kwargs) for v in versions for s in seeds]
     if workers > 1:
-        from concurrent.futures import ProcessPoolExecutor
         with ProcessPoolExecutor(workers) as pool:
             return list(pool.map(_run_one, jobs))
     return [_run_one(job) for job in jobs]
 
 
 def _run_one(job):
-    from threadpoolctl import threadpool_limits
     version, seed, text, kwargs = job
     with threadpool_limits(1):
         _, _, h = train(text, version=version, seed=seed, **kwargs)
@@ -335,10 +328,15 @@ def results_markdown(rows, command, settings):
 
 
 # ---------------------------------------------------------------------------- command line
+#: Where charlm-train saves its model under ``--out``: OUT/models/charlm.npz and .json.
+MODEL = "charlm"
+
+
 def _add_model_args(p):
     p.add_argument("--text", help="UTF-8 plain-text file to train on (default: the generated text)")
-    p.add_argument("--generate-chars", type=common.POSITIVE_INT, default=100_000,
+    p.add_argument("--text-chars", type=common.POSITIVE_INT, default=100_000,
                    help="length of the generated default text (default 100000)")
+    common.add_deprecated(p, "--generate-chars", "--text-chars", type=common.POSITIVE_INT)
     p.add_argument("--text-seed", type=common.SEED, default=0, help="seed of the generated text (default 0)")
     common.add_cell_flag(p)
     p.add_argument("--hidden-size", type=common.POSITIVE_INT, default=64, help="H (default 64)")
@@ -346,8 +344,9 @@ def _add_model_args(p):
     p.add_argument("--embed-size", type=common.POSITIVE_INT, default=16, help="E (default 16)")
     common.add_layer_flags(p)
     p.add_argument("--batch-size", type=common.POSITIVE_INT, default=32, help="parallel streams B (default 32)")
-    p.add_argument("--window", "--k1", dest="k1", type=common.POSITIVE_INT, default=50,
-                   help="truncated BPTT: update every k1 steps (default 50)")
+    p.add_argument("--k1", type=common.POSITIVE_INT, default=50,
+                   help="truncated BPTT, tbptt=(k1, k2): update every k1 steps (default 50)")
+    common.add_deprecated(p, "--window", "--k1", type=common.POSITIVE_INT)
     p.add_argument("--k2", type=common.POSITIVE_INT, default=None,
                    help="backpropagate k2 >= k1 steps (default k2 = k1)")
     p.add_argument("--reset-every", type=common.POSITIVE_INT, default=None,
@@ -358,29 +357,34 @@ def _add_model_args(p):
     p.add_argument("--lr", type=common.POSITIVE, default=2e-3)
     p.add_argument("--clip", type=common.POSITIVE, default=1.0, help="clip gradients to this global norm")
     p.add_argument("--valid-fraction", type=common.number(0, 1, True, True), default=0.1)
+    common.add_training_flags(p)
+
+
+def _add_sample_chars(p, default):
+    p.add_argument("--sample-chars", type=common.integer(0), default=default,
+                   help=f"characters of text to sample (default {default}; 0: none)")
 
 
 def add_parser(subparsers):
     """Add the subcommands charlm-train, charlm-sample and charlm-compare to an argparse parser."""
     p = subparsers.add_parser("charlm-train", help="train a character-level language model",
                               description="Train a character LM with truncated BPTT on a UTF-8 "
-                                          "text file (default: a generated text). Exit status 3 if "
-                                          "the run diverged (the kept parameters are saved).")
+                                          "text file (default: a generated text); save it as "
+                                          f"OUT/models/{MODEL}.npz and .json after every epoch. Exit "
+                                          "status 1 if the run diverged (the kept parameters are saved).")
     _add_model_args(p)
     p.add_argument("--version", default="A", choices=list(VERSIONS),
                    help="paper version (default A: with the state carried, "
                         "C and D do not learn a character LM, see results/charlm.md)")
     p.add_argument("--seed", type=common.SEED, default=0)
-    p.add_argument("--out", default="checkpoints/charlm",
-                   help="folder: writes OUT/model.npz and OUT/model.json (default checkpoints/charlm)")
-    p.add_argument("--sample-chars", type=common.integer(0), default=300,
-                   help="print a sample of this many characters at the end (0: none)")
+    common.add_out_flag(p, f"OUT/models/{MODEL}.npz and .json")
+    _add_sample_chars(p, 300)
     p.set_defaults(func=_train_command)
 
     p = subparsers.add_parser("charlm-sample", help="generate text from a trained character LM")
-    p.add_argument("--checkpoint", default="checkpoints/charlm",
-                   help="the folder given to charlm-train --out (default checkpoints/charlm)")
-    p.add_argument("--chars", type=common.POSITIVE_INT, default=500, help="characters to generate")
+    common.add_checkpoint_flag(p, "the model to sample from", default=".")
+    _add_sample_chars(p, 500)
+    common.add_deprecated(p, "--chars", "--sample-chars", type=common.integer(0))
     p.add_argument("--temperature", type=common.POSITIVE, default=1.0)
     p.add_argument("--seed", type=common.SEED, default=0)
     p.add_argument("--prime", default="", help="text to start from")
@@ -390,14 +394,15 @@ def add_parser(subparsers):
     _add_model_args(p)
     p.add_argument("--versions", nargs="+", default=["A", "B", "C", "D"], choices=list(VERSIONS))
     p.add_argument("--seeds", nargs="+", type=common.SEED, default=[0, 1, 2])
-    p.add_argument("--workers", type=common.POSITIVE_INT, default=1, help="processes (default 1)")
-    common.add_alias(p, "--jobs", "--workers", type=common.POSITIVE_INT)
-    p.add_argument("--out", default="results", help="folder: writes OUT/charlm.md (default results)")
+    common.add_workers_flag(p)
+    common.add_out_flag(p, "OUT/results/NAME.md")
+    p.add_argument("--name", default="charlm_compare",
+                   help="file name of the results table (default charlm_compare)")
     p.set_defaults(func=_compare_command)
 
 
 def _corpus(args):
-    return read_text(args.text) if args.text else generate_text(args.generate_chars, args.text_seed)
+    return read_text(args.text) if args.text else generate_text(args.text_chars, args.text_seed)
 
 
 def _train_kwargs(args):
@@ -405,13 +410,14 @@ def _train_kwargs(args):
                 batch_size=args.batch_size, k1=args.k1, k2=args.k2, epochs=args.epochs,
                 max_updates=args.max_updates, optimizer=args.optimizer, lr=args.lr,
                 clip=args.clip, reset_every=args.reset_every, valid_fraction=args.valid_fraction,
-                **common.layer_kwargs(args, args.cell))
+                dtype=args.dtype, **common.layer_kwargs(args, args.cell))
 
 
 def _train_command(args):
-    path = common.checkpoint_in(os.path.join(args.out, ""))
+    path = os.path.join(common.models_dir(args.out), MODEL)
     model, vocab, history = train(_corpus(args), version=args.version, seed=args.seed,
-                                  checkpoint_path=path, log=print, **_train_kwargs(args))
+                                  checkpoint_path=path, log=None if args.quiet else print,
+                                  **_train_kwargs(args))
     d = history["diverged"]
     saved = f"saved {history['checkpoint']}.npz/.json" if history["checkpoint"] else "no checkpoint written"
     print(f"{saved} ({model.n_params()} parameters, {history['updates']} updates, "
@@ -420,43 +426,40 @@ def _train_command(args):
         print(sample(model, vocab, args.sample_chars, temperature=0.8, seed=args.seed))
     if d is not None:
         print(f"numrnn charlm-train: {d.describe()}", file=sys.stderr)
-        return common.EXIT_DIVERGED
-    return 0
+        return common.EXIT_NO
+    return common.EXIT_OK
 
 
 def _sample_command(args):
-    model, vocab, _ = load_checkpoint(common.checkpoint_in(args.checkpoint))
-    print(sample(model, vocab, args.chars, args.temperature, args.seed, args.prime or None))
-    return 0
+    model, vocab, _ = load_model(common.find_checkpoint(args.checkpoint, MODEL))
+    if args.sample_chars:
+        print(sample(model, vocab, args.sample_chars, args.temperature, args.seed, args.prime or None))
+    return common.EXIT_OK
 
 
 def _compare_command(args):
     kwargs = _train_kwargs(args)
+    folder = common.results_dir(args.out)
     rows = compare_versions(args.versions, args.seeds, _corpus(args), args.workers, **kwargs)
-    settings = dict(kwargs, text=args.text or f"generated({args.generate_chars}, seed={args.text_seed})",
+    settings = dict(kwargs, text=args.text or f"generated({args.text_chars}, seed={args.text_seed})",
                     seeds=args.seeds)
     report = results_markdown(rows, common.command_line(args), settings)
-    os.makedirs(args.out, exist_ok=True)
-    atomic_write_text(os.path.join(args.out, "charlm.md"), report)
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{args.name}.md")
+    atomic_write_text(path, report)
     print(report)
-    return 0
-
-
-def run(args):
-    """Run the subcommand parsed by :func:`add_parser` (charlm-train, charlm-sample, charlm-compare)."""
-    return args.func(args)
+    print(f"wrote {path}")
+    return common.EXIT_OK
 
 
 def main(argv=None):
-    """``python -m numrnn.experiments.charlm charlm-train ...`` works without the package's CLI."""
-    parser = argparse.ArgumentParser(prog="python -m numrnn.experiments.charlm")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    return common.run_main(parser, argv)
+    """``python -m numrnn.experiments.charlm charlm-train ...`` = ``numrnn charlm-train ...``."""
+    return common.main(add_parser, argv)
 
 
 if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["build_model", "bits_per_char", "unigram_bits", "sample", "train", "save_checkpoint",
-           "load_checkpoint", "compare_versions", "results_markdown", "add_parser", "run", "main"]
+__all__ = ["build_model", "bits_per_char", "unigram_bits", "sample", "train", "save_model",
+           "load_model", "compare_versions", "results_markdown", "add_parser", "main"]

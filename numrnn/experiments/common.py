@@ -1,14 +1,21 @@
-"""What every ``numrnn`` command shares: one flag vocabulary, flag types that name the flag, the
-command line as it was run, checkpoint folders, and the exit statuses.
+"""What every ``numrnn`` command shares: one flag vocabulary, flag types that name the flag, where
+a command writes (``--out``), reading a model (``--checkpoint``), the exit statuses, and the one
+entry point :func:`main` of every experiment module.
 
-Flags mean the same everywhere: ``--hidden-size`` (old ``--hidden``), ``--workers`` (old
-``--jobs``), ``--seeds 0 1 2`` (always a list), ``--out`` (always a folder), ``--cell`` (a key of
-:data:`numrnn.nn.CELLS`). Old spellings stay as hidden aliases (:func:`add_alias`).
+The vocabulary (README, "Command line"):
 
-Exit statuses: 0 done; 2 bad input (the message names the flag, file or value); 3 the run
-diverged (:data:`EXIT_DIVERGED`: a non-finite loss, gradient or update; the message says at which
-step and what, and which parameters were kept and saved); 1 an internal error (a bug: reported in
-one line, the traceback with ``NUMRNN_DEBUG=1``); 130 interrupted.
+- ``--out OUT``: the root of everything a command writes, in fixed subfolders: tables and records
+  in ``OUT/results``, figures in ``OUT/figures/<command>``, models in ``OUT/models``
+  (:func:`results_dir`, :func:`figures_dir`, :func:`models_dir`). The default ``.`` regenerates the
+  project's committed ``results/`` and ``figures/`` in place.
+- ``--resume``: a switch, continue from what OUT holds. ``--checkpoint PATH``: read a model.
+- ``--cell`` (one model) / ``--cells`` (a grid), keys of :data:`numrnn.nn.CELLS`; the cells' own
+  options (``--activation``, ``--scale``, ...) from :func:`add_layer_flags`; ``--versions``.
+- ``--seed N`` / ``--seeds 0 1 2`` (always a list); ``--workers`` (default :data:`DEFAULT_WORKERS`,
+  each worker one BLAS thread); ``--quiet``; ``--dtype``; ``--hidden-size``; ``--readout``.
+
+Old spellings stay as hidden aliases; a deprecated one prints one line naming the new spelling
+(:func:`add_deprecated`).
 """
 import argparse
 import math
@@ -16,10 +23,30 @@ import os
 import shlex
 import sys
 
-#: Exit status of a command whose training run diverged.
-EXIT_DIVERGED = 3
-#: Exit status of a command refused for bad input (argparse uses it too).
+from ..training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+#: The exit statuses of every numrnn command (also in ``numrnn --help`` and the README).
+EXIT_OK = 0
+#: The command ran and its verdict is no: a check failed; a training run diverged and stopped
+#: cleanly with the last good parameters (saved where the command saves).
+EXIT_NO = 1
+#: Bad input or usage: a flag, an unknown name, an unreadable or malformed file.
 EXIT_BAD_INPUT = 2
+#: An internal error of numrnn (a bug; the message says so).
+EXIT_INTERNAL = 3
+#: A training run diverged: a "no" verdict.
+EXIT_DIVERGED = EXIT_NO
+
+EXIT_STATUSES = """exit status:
+  0  the command did its job (the verdict is yes)
+  1  it ran and the verdict is no: a check failed, or a training run diverged and
+     stopped cleanly with the last good parameters (saved where the command saves)
+  2  bad input or usage: a flag, an unknown name, an unreadable or malformed file
+  3  an internal error in numrnn (the message says so; NUMRNN_DEBUG=1 shows the traceback)
+  130 interrupted"""
+
+#: The one default of ``--workers``: every core, one BLAS thread per worker process.
+DEFAULT_WORKERS = os.cpu_count() or 1
 
 
 # ------------------------------------------------------------------------------- flag types
@@ -68,15 +95,119 @@ def add_alias(parser, old, new, **kwargs):
     parser.add_argument(old, dest=dest, help=argparse.SUPPRESS, default=argparse.SUPPRESS, **kwargs)
 
 
-def add_cell_flag(parser, default="rnn", many=False):
-    """``--cell`` (or ``--cells`` with ``many``) with the choices of the registry numrnn.nn.CELLS."""
+def deprecated(old, new):
+    """The one line a deprecated spelling prints: "numrnn: --old is deprecated; use --new"."""
+    print(f"numrnn: {old} is deprecated; use {new}", file=sys.stderr)
+
+
+class _Deprecated(argparse.Action):
+    """Store like the new flag (or call ``apply(namespace, values)``), after printing one line."""
+
+    def __init__(self, option_strings, dest, new=None, apply=None, **kwargs):
+        self.new, self.apply = new, apply
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        deprecated(option_string, self.new)
+        if self.apply is not None:
+            self.apply(namespace, values)
+        else:
+            setattr(namespace, self.dest, values)
+
+
+def add_deprecated(parser, old, new, dest=None, apply=None, nargs=None, **kwargs):
+    """Accept the old spelling ``old`` (hidden from --help) of ``new``; using it prints one line
+    naming ``new``. ``dest`` defaults to ``new``'s; ``apply(namespace, values)`` translates a value
+    that has no one-to-one new spelling (e.g. ``--no-lstm`` -> ``--cells rnn``)."""
+    dest = dest or new.split()[0].lstrip("-").replace("-", "_")
+    parser.add_argument(old, dest=dest, action=_Deprecated, new=new, apply=apply, nargs=nargs,
+                        help=argparse.SUPPRESS, default=argparse.SUPPRESS, **kwargs)
+
+
+def add_cell_flag(parser, default="rnn"):
+    """``--cell`` (one model) with the choices of the registry numrnn.nn.CELLS."""
     from ..nn import CELLS
-    if many:
-        parser.add_argument("--cells", nargs="+", default=default, choices=sorted(CELLS),
-                            help=f"cell types (default: {' '.join(default)})")
-    else:
-        parser.add_argument("--cell", default=default, choices=sorted(CELLS),
-                            help=f"cell type (default {default})")
+    parser.add_argument("--cell", default=default, choices=sorted(CELLS),
+                        help=f"cell type (default {default})")
+
+
+def add_cells_flag(parser, default, help_default=None):
+    """``--cells`` (a grid over cell types) with the choices of the registry numrnn.nn.CELLS."""
+    from ..nn import CELLS
+    parser.add_argument("--cells", nargs="+", default=default, choices=sorted(CELLS),
+                        help=f"cell types (default: {help_default or ' '.join(default)})")
+
+
+# ------------------------------------------------------------------------------ where output lands
+def add_out_flag(parser, writes):
+    """``--out OUT``, the root of everything the command writes (default ``.``); ``writes`` says
+    what lands where, e.g. "OUT/results/sst.md, OUT/figures/sst/"."""
+    parser.add_argument("--out", default=".", metavar="OUT",
+                        help=f"root folder of everything this command writes: {writes} (default .)")
+
+
+def _folder(*parts):
+    path = os.path.join(*parts)
+    for end in range(1, len(parts) + 1):
+        part = os.path.join(*parts[:end])
+        if os.path.exists(part) and not os.path.isdir(part):
+            raise ValueError(f"--out: {part!r} must be a folder, but it is a file")
+    return path
+
+
+def results_dir(out):
+    """``OUT/results``: the tables (.md) and records (.json) a command writes."""
+    return _folder(out, "results")
+
+
+def figures_dir(out, command):
+    """``OUT/figures/<command>``: the figures of one command."""
+    return _folder(out, "figures", command)
+
+
+def models_dir(out, command=None):
+    """``OUT/models`` (``OUT/models/<command>`` for a command that saves many): saved models."""
+    return _folder(out, "models", *([command] if command else []))
+
+
+def add_resume_flag(parser, what):
+    """``--resume``: a switch, continue from what OUT holds (``what`` says which files)."""
+    parser.add_argument("--resume", action="store_true", help=f"continue from what OUT holds: {what}")
+
+
+def add_checkpoint_flag(parser, what, default=None, required=False):
+    """``--checkpoint PATH``: read a model (a path prefix of PATH.npz, or a folder holding one)."""
+    parser.add_argument("--checkpoint", default=default, required=required, metavar="PATH",
+                        help=f"{what}: a checkpoint PATH (PATH.npz + PATH.json), or a folder or "
+                             "--out root holding one" + (f" (default {default})" if default else ""))
+
+
+def find_checkpoint(path, name):
+    """The checkpoint path prefix ``path`` names: ``path`` when ``path.npz`` exists, else
+    ``path/model`` (a folder of an older ``--out``), ``path/name``, ``path/models/name`` (an
+    ``--out`` root); when none exists, the one loading should name as missing."""
+    path = os.fspath(path)
+    candidates = [path, os.path.join(path, "model"), os.path.join(path, name),
+                  os.path.join(path, "models", name)]
+    for candidate in candidates:
+        if os.path.isfile(candidate + ".npz"):
+            return candidate
+    return candidates[-1] if os.path.isdir(path) else path
+
+
+def add_workers_flag(parser):
+    """``--workers N``: processes, each with one BLAS thread (default :data:`DEFAULT_WORKERS`)."""
+    parser.add_argument("--workers", type=POSITIVE_INT, default=DEFAULT_WORKERS,
+                        help="worker processes, each one BLAS thread (default: the number of cores, "
+                             f"{DEFAULT_WORKERS} here)")
+    add_deprecated(parser, "--jobs", "--workers", type=POSITIVE_INT)
+
+
+def add_training_flags(parser, dtype="float64"):
+    """``--dtype`` and ``--quiet``: every command that trains a model takes them."""
+    parser.add_argument("--dtype", default=dtype, choices=["float64", "float32"],
+                        help=f"floating-point type of parameters and activations (default {dtype})")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
 def add_layer_flags(parser, defaults=None):
@@ -120,6 +251,34 @@ def layer_kwargs(args, cell):
     return kwargs
 
 
+# ------------------------------------------------------------------------------ saved models
+def save_model(path, model, kind, vocab, optimizer=None, extra=None):
+    """Save a model with its vocabulary: :func:`numrnn.training.checkpoint.save_checkpoint` with
+    ``meta = {"kind": "numrnn.<kind>", "vocab": vocab, "extra": extra}`` (``PATH.npz`` + ``PATH.json``,
+    atomic). The one format of the models of ``sst`` and ``charlm-train``."""
+    os.makedirs(os.path.dirname(os.fspath(path)) or ".", exist_ok=True)
+    meta = {"kind": f"numrnn.{kind}", "vocab": vocab, "extra": extra or {}}
+    return save_checkpoint(path, model, optimizer, meta=meta)
+
+
+def load_model(path, kind):
+    """(checkpoint, vocab, extra) of a model saved by :func:`save_model` as ``kind``.
+
+    Raises :class:`numrnn.training.checkpoint.CheckpointError` (a ValueError) naming the file when
+    it is missing, damaged, or a model of another kind. Reads the older SST layout too
+    (``meta = {"task": "sst", "vocab": ..., ...}``)."""
+    ck = load_checkpoint(path)
+    meta = ck.meta or {}
+    if meta.get("task") == "sst" and "vocab" in meta:           # saved before the one format
+        meta = {"kind": "numrnn.sst", "vocab": meta["vocab"],
+                "extra": {k: v for k, v in meta.items() if k not in ("task", "vocab")}}
+    if meta.get("kind") != f"numrnn.{kind}" or "vocab" not in meta:
+        found = meta.get("kind") or ("a model trained by numrnn train" if "task" in meta else "no vocabulary")
+        raise CheckpointError(f"checkpoint {os.fspath(path)!r} is not a numrnn {kind} model "
+                              f"({found})")
+    return ck, meta["vocab"], meta.get("extra", {})
+
+
 # ------------------------------------------------------------------------------ command line
 def command_line(args):
     """The command as it was run, quoted so a shell runs it again: "numrnn train --seed 1 ..."."""
@@ -129,19 +288,12 @@ def command_line(args):
     return " ".join([getattr(args, "prog", None) or "numrnn"] + [shlex.quote(a) for a in argv])
 
 
-def checkpoint_in(path, name="model"):
-    """A checkpoint path from a folder (``FOLDER/model``) or, as before, a path prefix."""
-    path = os.fspath(path)
-    if os.path.isdir(path) or path.endswith(os.sep):
-        return os.path.join(path, name)
-    return path
-
-
 def run_main(parser, argv=None, prog=None):
-    """Parse and run a subcommand, refusing bad input with ``prog <cmd>: error: ...`` and status 2.
+    """Parse and run a subcommand; return its exit status (:data:`EXIT_STATUSES`).
 
-    Used by ``numrnn`` and by ``python -m numrnn.experiments.<module>``; numrnn's own errors
-    (ValueError, TypeError, OSError) never show a traceback.
+    Bad input is refused with ``prog <cmd>: error: ...`` and status 2 (argparse's errors, and
+    numrnn's ValueError, TypeError and OSError, which name the argument or file; never a
+    traceback); any other exception is an internal error: one line that says so, status 3.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
@@ -162,11 +314,37 @@ def run_main(parser, argv=None, prog=None):
     except Exception as err:                      # a bug of numrnn's: say so, briefly
         if os.environ.get("NUMRNN_DEBUG"):
             raise
-        print(f"{parser.prog} {args.command}: internal error: {type(err).__name__}: {err} "
-              f"(please report it; NUMRNN_DEBUG=1 shows the traceback)", file=sys.stderr)
-        return 1
+        print(f"{parser.prog} {args.command}: internal error in numrnn: {type(err).__name__}: "
+              f"{err} (please report it; NUMRNN_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
-__all__ = ["EXIT_DIVERGED", "EXIT_BAD_INPUT", "integer", "number", "POSITIVE_INT", "SEED",
-           "POSITIVE", "NON_NEGATIVE", "FRACTION", "add_alias", "add_cell_flag", "add_layer_flags",
-           "layer_kwargs", "command_line", "checkpoint_in", "run_main"]
+def build_parser(add_parsers, prog="numrnn", description=None):
+    """An argparse parser whose subcommands come from the functions ``add_parsers``
+    (each ``add_parser(subparsers)``), with the exit statuses in its epilog."""
+    parser = argparse.ArgumentParser(prog=prog, description=description, epilog=EXIT_STATUSES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    subparsers = parser.add_subparsers(dest="command", metavar="command")
+    subparsers.required = True
+    for add_parser in add_parsers:
+        add_parser(subparsers)
+    return parser
+
+
+def main(add_parser, argv=None, command=None):
+    """The entry point of ``python -m numrnn.experiments.<module>``: the module's subcommands, run
+    as ``numrnn`` runs them (same flags, messages and exit statuses). ``command``: the module's one
+    subcommand, implied (``python -m numrnn.experiments.figures --quick``)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if command is not None and argv[:1] != [command]:
+        argv = [command, *argv]
+    return run_main(build_parser([add_parser]), argv)
+
+
+__all__ = ["EXIT_OK", "EXIT_NO", "EXIT_BAD_INPUT", "EXIT_INTERNAL", "EXIT_DIVERGED", "EXIT_STATUSES",
+           "DEFAULT_WORKERS", "integer", "number", "POSITIVE_INT", "SEED", "POSITIVE", "NON_NEGATIVE",
+           "FRACTION", "add_alias", "deprecated", "add_deprecated", "add_cell_flag", "add_cells_flag",
+           "add_layer_flags", "layer_kwargs", "add_out_flag", "results_dir", "figures_dir",
+           "models_dir", "add_resume_flag", "add_checkpoint_flag", "find_checkpoint",
+           "add_workers_flag", "add_training_flags", "save_model", "load_model", "command_line", "run_main", "build_parser",
+           "main"]

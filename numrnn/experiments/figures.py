@@ -1,12 +1,11 @@
 """Regenerate the gradient-flow figures and their numbers.
 
-    numrnn figures [--quick] [--out figures/]
+    numrnn figures [--quick] [--out .]
 
-(also ``<out>/tbptt/grad_norm_truncated.png``, from :func:`numrnn.analysis.truncation.grad_norm_truncation_study`
-drawn by :func:`numrnn.analysis.plots.plot_truncation_study`)
-
-writes ``<out>/diagnostics/*.png`` and ``<out>/diagnostics/summary.json`` (every number quoted in
-the README, with the settings and seeds that made it). The setting is the paper's first-element task
+writes ``OUT/figures/diagnostics/*.png`` and ``OUT/figures/diagnostics/summary.json`` (every number quoted in
+the README, with the settings and seeds that made it), and ``OUT/figures/tbptt/grad_norm_truncated.png``
+(:func:`numrnn.analysis.truncation.grad_norm_truncation_study` drawn by
+:func:`numrnn.analysis.plots.plot_truncation_study`). The setting is the paper's first-element task
 (:func:`numrnn.data.tasks.first_element`: inputs U[-1, 1]^6, target x[0, 0], MSE, T = 100 for A-D and
 T = 500 for special) with a :class:`numrnn.training.model.SequenceModel` (hidden size H, linear readout of
 h(T-1)). The loss gradient is the model's own: :math:`\\delta h(T-1) = W_{out}^\\top
@@ -16,11 +15,9 @@ h(T-1)). The loss gradient is the model's own: :math:`\\delta h(T-1) = W_{out}^\
 ``numrnn.experiments.reproduce``) by :class:`numrnn.training.trainer.Trainer`: long enough to see C and D learn and the
 gradient picture change, not the paper's full experiment (that is ``numrnn reproduce``).
 """
-import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 
 import matplotlib.pyplot as plt
@@ -29,6 +26,7 @@ from threadpoolctl import threadpool_limits
 
 from .._io import atomic_write_text, save_figure
 from ..analysis import plots
+from . import common
 from ..analysis import gradients as dg
 from ..training.model import SequenceModel
 from ..training.optim import Adam
@@ -303,7 +301,9 @@ def add_parser(subparsers):
     p = subparsers.add_parser("figures", help="regenerate the gradient-flow figures in figures/",
                               description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="few seeds and steps: a smoke run")
-    p.add_argument("--out", default="figures", help="folder; figures go to OUT/diagnostics and OUT/tbptt")
+    common.add_out_flag(p, "OUT/figures/diagnostics/*.png and summary.json, "
+                           "OUT/figures/tbptt/grad_norm_truncated.png")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run)
     return p
 
@@ -311,27 +311,28 @@ def add_parser(subparsers):
 def run(args):
     """Compute every diagnostic, draw and save its figure, and write summary.json; returns 0."""
     cfg = PRESETS["quick" if args.quick else "full"]
-    out = os.path.join(args.out, "diagnostics")
+    root = common.figures_dir(args.out, "")
+    out = common.figures_dir(args.out, "diagnostics")
     os.makedirs(out, exist_ok=True)
+    say = (lambda text: None) if args.quiet else (lambda text: print(text, flush=True))
     summary = {"command": "numrnn figures" + (" --quick" if args.quick else ""), "settings": cfg}
     started, cpu = time.perf_counter(), time.process_time()
     with threadpool_limits(1), np.errstate(over="ignore", invalid="ignore"):
         trained = grad_norm_figures(cfg, out, summary)
-        print(f"gradient norm by lag and heat map: {time.perf_counter() - started:.0f} s", flush=True)
+        say(f"gradient norm by lag and heat map: {time.perf_counter() - started:.0f} s")
         for make in (path_figure, contribution_figure, jacobian_figure, lstm_figure, sweep_figures):
             make(cfg, out, summary, trained)
-            print(f"{make.__name__}: {time.perf_counter() - started:.0f} s", flush=True)
-        tbptt_figure(args.out, args.quick, summary)
+            say(f"{make.__name__}: {time.perf_counter() - started:.0f} s")
+        tbptt_figure(root, args.quick, summary)
     summary["seconds"], summary["cpu_seconds"] = time.perf_counter() - started, time.process_time() - cpu
     atomic_write_text(os.path.join(out, "summary.json"), json.dumps(summary, indent=1, default=float))
     print(f"wrote {out}/*.png and summary.json in {summary['seconds']:.0f} s")
-    return 0
+    return common.EXIT_OK
 
 
 def main(argv=None):
-    """``python -m numrnn.experiments.figures`` = ``numrnn figures``."""
-    from ..cli import main as cli_main
-    return cli_main(["figures", *(sys.argv[1:] if argv is None else argv)])
+    """``python -m numrnn.experiments.figures [--quick] [--out OUT]`` = ``numrnn figures ...``."""
+    return common.main(add_parser, argv, command="figures")
 
 
 if __name__ == "__main__":

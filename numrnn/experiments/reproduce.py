@@ -35,6 +35,7 @@ import itertools
 import json
 import os
 import platform
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._io import atomic_write_text, save_figure
+from . import common
+from .common import deprecated
 
 SUCCESS = 0.01   # first-element: a run succeeds when its normalised test MSE is below this
 #: adding: a test sequence is "processed correctly" when |prediction - target| < 0.04 on the target
@@ -826,6 +829,13 @@ def reproduce(quick=False, parts=None, seeds=None, length_seeds=None, task_seeds
 
 
 # ---------------------------------------------------------------------------- command line
+def _lengths(text):
+    """``--lengths`` values: whole numbers >= 1; the old comma form "100,200" still reads, once said."""
+    if "," in text:
+        deprecated("--lengths 100,200", "--lengths 100 200")
+    return [common.POSITIVE_INT(word) for word in text.split(",") if word]
+
+
 def add_parser(subparsers):
     """``numrnn reproduce``: the experiment's parts, one table each."""
     p = subparsers.add_parser(
@@ -836,73 +846,52 @@ def add_parser(subparsers):
         "OUT/figures/reproduce/*.png. --quick: a small version in about 30 s.")
     p.add_argument("--quick", action="store_true",
                    help="small setting (T=50, 2 seeds, with and without clipping), ~30 s on 2 cores")
-    p.add_argument("--parts", nargs="+", default=None, metavar="PART",
-                   help=f"which tables: {', '.join(PARTS)} (default all; --quick: factorial)")
-    p.add_argument("--seeds", nargs="+", type=int, default=None, metavar="SEED",
+    p.add_argument("--parts", nargs="+", default=None, choices=PARTS, metavar="PART",
+                   help=f"which tables, from {', '.join(PARTS)} (default all; --quick: factorial)")
+    p.add_argument("--cells", nargs="+", default=["rnn", "lstm"], choices=["rnn", "lstm"],
+                   help="the RNN rows (always) and the LSTM rows (default: rnn lstm)")
+    common.add_deprecated(p, "--no-lstm", "--cells rnn", nargs=0,
+                          apply=lambda namespace, values: setattr(namespace, "cells", ["rnn"]))
+    p.add_argument("--seeds", nargs="+", type=common.SEED, default=None, metavar="SEED",
                    help="seeds of the factorial, e.g. --seeds 0 1 2 3 4 (default 0-4, quick 0 1)")
-    p.add_argument("--length-seeds", nargs="+", type=int, default=None, metavar="SEED",
+    p.add_argument("--length-seeds", nargs="+", type=common.SEED, default=None, metavar="SEED",
                    help="seeds of the length sweep (default 0 1 2)")
-    p.add_argument("--task-seeds", nargs="+", type=int, default=None, metavar="SEED",
+    p.add_argument("--task-seeds", nargs="+", type=common.SEED, default=None, metavar="SEED",
                    help="seeds of the adding and copy tasks (default 0)")
-    p.add_argument("--lengths", nargs="+", default=None, metavar="T",
-                   help="T of the length sweep, e.g. --lengths 100 200 500 1000 (the default; "
-                   "100,200 works too)")
-    p.add_argument("--adding-lengths", nargs="+", type=int, default=None, metavar="T",
+    p.add_argument("--lengths", nargs="+", type=_lengths, default=None, metavar="T",
+                   help="T of the length sweep (default 100 200 500 1000)")
+    p.add_argument("--adding-lengths", nargs="+", type=common.POSITIVE_INT, default=None, metavar="T",
                    help="T of the adding problem (default 100 200 400)")
-    p.add_argument("--copy-delays", nargs="+", type=int, default=None, metavar="T",
+    p.add_argument("--copy-delays", nargs="+", type=common.POSITIVE_INT, default=None, metavar="T",
                    help="delays of copy memory (default 100 200)")
-    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    p.add_argument("--out", default=".", help="a folder: writes OUT/results and OUT/figures/reproduce")
-    p.add_argument("--resume", action="store_true",
-                   help="reuse the finished runs of an interrupted call (OUT/results/journal)")
+    common.add_workers_flag(p)
+    common.add_training_flags(p)
+    common.add_out_flag(p, "OUT/results/<table>.md and .json (journal: OUT/results/journal), "
+                           "OUT/figures/reproduce/*.png")
+    common.add_resume_flag(p, "the finished runs of an interrupted call (OUT/results/journal)")
     p.add_argument("--reuse", nargs="+", default=None, metavar="FILE",
                    help="take over runs with the same settings from earlier reports (.json) or "
                    "journals (.jsonl); each table counts and names them")
-    p.add_argument("--no-lstm", action="store_true", help="leave out the LSTM rows")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
     return p
 
 
 def run(args):
     """Run ``numrnn reproduce`` from parsed arguments; print the tables and the files written."""
-    from .._checks import check_int
-    from .common import command_line
-
-    for name in ("seeds", "length_seeds", "task_seeds"):
-        for s in getattr(args, name) or ():
-            check_int(f"--{name.replace('_', '-')} value", s, 0)
-    lengths = None
-    if args.lengths:
-        words = [w for arg in args.lengths for w in arg.split(",") if w]
-        try:
-            lengths = [int(w) for w in words]
-        except ValueError:
-            raise ValueError(f"--lengths must be whole numbers (e.g. --lengths 100 200 500), "
-                             f"got {' '.join(args.lengths)!r}") from None
-        for T in lengths:
-            check_int("--lengths value", T, 1)
-    if args.parts:
-        bad = [p for p in args.parts if p not in PARTS]
-        if bad:
-            raise ValueError(f"--parts: unknown part(s) {', '.join(bad)}; choose from "
-                             f"{', '.join(PARTS)}")
-    if args.workers is not None:
-        check_int("--workers", args.workers, 1)
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise ValueError(f"--out must be a folder, but {args.out!r} is a file")
-    command = command_line(args)
+    if "rnn" not in args.cells:
+        raise ValueError("--cells: the RNN rows are the experiment; give rnn, or rnn lstm")
+    common.results_dir(args.out)              # refuses an --out that is a file, by name
+    command = common.command_line(args)
     started = time.perf_counter()
-    overrides = {}
+    overrides = {"dtype": args.dtype}
     for name, key in (("adding_lengths", "adding_T"), ("copy_delays", "copy_T")):
-        values = getattr(args, name, None)
-        if values:
-            overrides[key] = tuple(check_int(f"--{name.replace('_', '-')} value", T, 1)
-                                   for T in values)
+        if getattr(args, name, None):
+            overrides[key] = tuple(getattr(args, name))
+    lengths = [T for group in args.lengths for T in group] if args.lengths else None
     written = reproduce(quick=args.quick, parts=args.parts, seeds=args.seeds, overrides=overrides,
                         length_seeds=args.length_seeds, task_seeds=args.task_seeds,
                         lengths=lengths, workers=args.workers, out=args.out,
-                        lstm=not args.no_lstm, progress=not args.quiet, command=command,
+                        lstm="lstm" in args.cells, progress=not args.quiet, command=command,
                         resume=args.resume, reuse=args.reuse)
     for paths in written.values():
         with open(paths["md"]) as f:
@@ -910,10 +899,19 @@ def run(args):
     for paths in written.values():
         print("wrote " + ", ".join(paths.values()))
     print(f"numrnn reproduce: {len(written)} table(s) in {time.perf_counter() - started:.0f} s")
-    return 0
+    return common.EXIT_OK
+
+
+def main(argv=None):
+    """``python -m numrnn.experiments.reproduce [--quick] ...`` = ``numrnn reproduce ...``."""
+    return common.main(add_parser, argv, command="reproduce")
 
 
 __all__ = ["FULL", "QUICK", "TUNING", "PARTS", "RunSpec", "run_key", "factorial_plan",
            "length_plan", "task_plan", "tune_plan", "tuning_plan", "run_one", "derive_clipped", "run_sweep",
            "run_plan", "read_reusable", "summarise", "markdown_table", "write_report", "reproduce",
-           "add_parser", "run", "SUCCESS", "ADDING_TOLERANCE", "COPY_ACCURACY"]
+           "add_parser", "run", "main", "SUCCESS", "ADDING_TOLERANCE", "COPY_ACCURACY"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
