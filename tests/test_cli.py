@@ -147,6 +147,15 @@ def test_each_exit_status_on_a_real_subprocess(tmp_path):
     assert code == 2 and "bad.npz" in err and "Traceback" not in err
     code, out, err = numrnn("reproduce", "--quick", "--out", str(tmp_path / "bad.npz"))
     assert code == 2 and "must be a folder" in err
+    env = dict(os.environ, PYTHONPATH=ROOT, OPENBLAS_NUM_THREADS="1")
+    env.pop("NUMRNN_DEBUG", None)
+    bug = ("import sys, numrnn.cli as cli\n"
+           "def run_train(args): return {}['a key numrnn forgot']\n"
+           "cli.run_train = run_train\n"
+           "sys.exit(cli.main(['train']))")                     # a bug planted where train runs
+    done = subprocess.run([sys.executable, "-c", bug], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 3 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("numrnn train: internal error in numrnn: KeyError")
 
 
 def test_the_exit_statuses_are_in_numrnn_help_and_the_readme(capsys):

@@ -4,7 +4,7 @@ The model reads characters :math:`c_0 c_1 \dots` one at a time and predicts each
 
 .. math::
 
-    x(t) = E[c_t], \qquad h(t) = \text{RNN or LSTM of version A..D}, \qquad
+    x(t) = E[c_t], \qquad h(t) = \text{a cell of numrnn.nn.CELLS, version A..D or special}, \qquad
     p(\cdot \mid c_{\le t}) = \operatorname{softmax}(W h(t) + b)
 
 and learns by minimising the cross-entropy of the next character, reported in **bits per

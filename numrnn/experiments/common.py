@@ -23,7 +23,11 @@ import os
 import shlex
 import sys
 
+from ..nn import CELLS
+from ..nn.activations import ACTIVATIONS
+from ..nn.init import INITS
 from ..training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..training.model import layer_options
 
 #: The exit statuses of every numrnn command (also in ``numrnn --help`` and the README).
 EXIT_OK = 0
@@ -126,14 +130,12 @@ def add_deprecated(parser, old, new, dest=None, apply=None, nargs=None, **kwargs
 
 def add_cell_flag(parser, default="rnn"):
     """``--cell`` (one model) with the choices of the registry numrnn.nn.CELLS."""
-    from ..nn import CELLS
     parser.add_argument("--cell", default=default, choices=sorted(CELLS),
                         help=f"cell type (default {default})")
 
 
 def add_cells_flag(parser, default, help_default=None):
     """``--cells`` (a grid over cell types) with the choices of the registry numrnn.nn.CELLS."""
-    from ..nn import CELLS
     parser.add_argument("--cells", nargs="+", default=default, choices=sorted(CELLS),
                         help=f"cell types (default: {help_default or ' '.join(default)})")
 
@@ -215,10 +217,6 @@ def add_layer_flags(parser, defaults=None):
     ``--forget-bias``), read from the cell classes; :func:`layer_kwargs` gives each to the cells
     that take it. ``defaults`` {cell: {option: value}} overrides a class default for one command
     (e.g. the synthetic task's RNN scale 0.25)."""
-    from ..nn import CELLS
-    from ..nn.activations import ACTIVATIONS
-    from ..nn.init import INITS
-    from ..training.model import layer_options
     defaults = defaults or {}
     takes = {}
     for cell in sorted(CELLS):
@@ -235,8 +233,6 @@ def add_layer_flags(parser, defaults=None):
 def layer_kwargs(args, cell):
     """The layer options the ``cell`` class takes, from ``args`` or the defaults; a flag given for
     a cell that does not take it is refused by name."""
-    from ..nn import CELLS
-    from ..training.model import layer_options
     options, kwargs = layer_options(cell), {}
     for name, default in options.items():
         value = getattr(args, name, None)

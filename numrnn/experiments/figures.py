@@ -28,6 +28,7 @@ from .._io import atomic_write_text, save_figure
 from ..analysis import plots
 from . import common
 from ..analysis import gradients as dg
+from ..analysis.truncation import grad_norm_truncation_study
 from ..training.model import SequenceModel
 from ..training.optim import Adam
 from ..data.tasks import first_element
@@ -283,7 +284,6 @@ def _median_last(rows):
 def tbptt_figure(out, quick, summary):
     """Gradient by lag with and without truncation at k = 20 (T = 60, seeds 0-4; quick: 0-1), at
     numrnn's default init (scale 1.0) and at the training scale 0.25 of ``numrnn reproduce``."""
-    from ..analysis.truncation import grad_norm_truncation_study
     seeds = range(2) if quick else range(5)
     studies = {f"init scale {scale:g}{note}": grad_norm_truncation_study(steps=60, window=20, seeds=seeds,
                                                                           scale=scale)
