@@ -247,6 +247,29 @@ def test_the_command_line_trains_on_a_users_file_and_samples(tmp_path, capsys):
     assert model.config["dtype"] == "float32"
 
 
+def test_resume_continues_out_and_equals_one_longer_run(tmp_path, capsys):
+    corpus = tmp_path / "mine.txt"
+    corpus.write_text(generate_text(3000, seed=3), encoding="utf-8")
+    flags = ["--text", str(corpus), "--hidden-size", "6", "--embed-size", "4", "--batch-size", "4",
+             "--k1", "10", "--k2", "15", "--sample-chars", "0", "--quiet"]
+    assert main(["charlm-train", *flags, "--epochs", "2", "--out", str(tmp_path / "a")]) == 0
+    assert main(["charlm-train", *flags, "--epochs", "1", "--out", str(tmp_path / "a"), "--resume",
+                 "--k1", "99"]) == 0                  # the saved settings, not the flags, continue it
+    assert main(["charlm-train", *flags, "--epochs", "3", "--out", str(tmp_path / "b")]) == 0
+    resumed, _, extra = load_model(tmp_path / "a" / "models" / "charlm")
+    straight, _, extra_b = load_model(tmp_path / "b" / "models" / "charlm")
+    for name, value in straight.params.items():
+        np.testing.assert_array_equal(resumed.params[name], value, err_msg=name)
+    assert extra["history"]["valid_bpc"] == extra_b["history"]["valid_bpc"] and extra["epoch"] == 3
+    other = tmp_path / "other.txt"
+    other.write_text("abc" * 500, encoding="utf-8")
+    capsys.readouterr()
+    assert main(["charlm-train", "--text", str(other), "--out", str(tmp_path / "a"), "--resume"]) == 2
+    assert "was trained on another text" in capsys.readouterr().err
+    assert main(["charlm-train", "--text", str(other), "--out", str(tmp_path / "c"), "--resume"]) == 2
+    assert f"{tmp_path / 'c' / 'models' / 'charlm'}.npz does not exist" in capsys.readouterr().err
+
+
 def test_the_command_line_refuses_a_bad_text_file(tmp_path, capsys):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"\xff\xfe\x00")

@@ -153,7 +153,7 @@ def sample(model, vocab, n_chars, temperature=1.0, seed=0, prime=None):
 def train(text, version="A", cell="rnn", hidden_size=64, embed_size=16, batch_size=32, k1=50,
           k2=None, epochs=5, max_updates=None, optimizer="adam", lr=2e-3, clip=1.0,
           reset_every=None, valid_fraction=0.1, seed=0, dtype=np.float64, checkpoint_path=None, log=None,
-          **layer_kwargs):
+          resume=False, **layer_kwargs):
     """Train a character LM on ``text`` with truncated BPTT; evaluate validation bpc every epoch.
 
     The loop is numrnn's one :class:`~numrnn.training.trainer.Trainer` with ``tbptt=(k1, k2)``,
@@ -183,8 +183,13 @@ def train(text, version="A", cell="rnn", hidden_size=64, embed_size=16, batch_si
     seed : int
         Seeds the initialisation.
     checkpoint_path : str, optional
-        Save model, optimiser and vocabulary after each epoch, and when the run diverges (the
-        parameters it kept), atomically.
+        Save model, optimiser, trainer state and vocabulary after each epoch, and when the run
+        diverges (the parameters it kept), atomically.
+    resume : bool
+        Continue the run saved at ``checkpoint_path`` on the same ``text`` for ``epochs`` more
+        epochs: its model, optimiser, trainer state, history and training settings (batch_size,
+        k1, k2, reset_every, clip, valid_fraction) are the checkpoint's; the arguments that
+        would build another model are ignored. Equal, bit for bit, to one longer run.
     log : callable(str), optional
         Receives one line per epoch (e.g. ``print``).
 
@@ -199,23 +204,33 @@ def train(text, version="A", cell="rnn", hidden_size=64, embed_size=16, batch_si
         the update whose parameters the model holds, the last whose loss was finite);
         "checkpoint" the path last written (None if none was); "seconds".
     """
-    k1, k2 = check_window(k1, k2)
     epochs = check_int("epochs", epochs, 1)
     started = time.perf_counter()
     vocab = Vocab.from_text(text)
+    if resume:
+        saved, settings, history = _resumed(checkpoint_path, vocab)
+        model, opt = saved.model, saved.optimizer
+    else:
+        k1, k2 = check_window(k1, k2)
+        settings = dict(batch_size=batch_size, k1=k1, k2=k2, reset_every=reset_every, clip=clip,
+                        valid_fraction=valid_fraction)
+        model = build_model(len(vocab), version, cell, hidden_size, embed_size, seed, dtype,
+                            **layer_kwargs)
+        opt = make_optimizer(optimizer, lr=lr)
+    batch_size, k1, k2, reset_every, clip, valid_fraction = (
+        settings[k] for k in ("batch_size", "k1", "k2", "reset_every", "clip", "valid_fraction"))
     train_ids, valid_ids = split(vocab.encode(text), valid_fraction)
     x, y = inputs_and_targets(batchify(train_ids, batch_size))
     valid = batchify(valid_ids, max(1, min(batch_size, len(valid_ids) // 64)))
-    model = build_model(len(vocab), version, cell, hidden_size, embed_size, seed, dtype,
-                        **layer_kwargs)
-    opt = make_optimizer(optimizer, lr=lr)
-    history = {"train_loss": [], "valid_bpc": [], "updates": 0, "diverged": None, "checkpoint": None,
-               "unigram_bpc": unigram_bits(train_ids, valid_ids, len(vocab))}
+    if not resume:
+        history = {"train_loss": [], "valid_bpc": [], "updates": 0, "diverged": None, "checkpoint": None,
+                   "unigram_bpc": unigram_bits(train_ids, valid_ids, len(vocab))}
 
     def save(trainer):
         history["updates"], history["diverged"] = trainer.step, trainer.diverged
         if checkpoint_path:
-            save_model(checkpoint_path, model, vocab, opt, {"history": history, "epoch": trainer.epoch})
+            save_model(checkpoint_path, model, vocab, opt,
+                       {"history": history, "epoch": trainer.epoch, "settings": settings}, trainer)
             history["checkpoint"] = os.fspath(checkpoint_path)
 
     def end_of_epoch(trainer):
@@ -228,6 +243,8 @@ def train(text, version="A", cell="rnn", hidden_size=64, embed_size=16, batch_si
 
     trainer = Trainer(model, opt, batch_size=len(x), clip=clip, tbptt=(k1, k2), reset_every=reset_every,
                       max_updates=max_updates, shuffle=False, progress=False, on_epoch_end=end_of_epoch)
+    if resume:
+        trainer.load_state_dict(saved.trainer_state)
     history["train_loss"] = trainer.history["loss"]          # the same list, filled as it trains
     trainer.fit(x, y, epochs=epochs)
     history["updates"], history["diverged"] = trainer.step, trainer.diverged
@@ -242,17 +259,32 @@ def train(text, version="A", cell="rnn", hidden_size=64, embed_size=16, batch_si
     return model, vocab, history
 
 
+def _resumed(path, vocab):
+    """(checkpoint, training settings, history) of the run saved at ``path``, to continue on a text
+    of vocabulary ``vocab``; refused by name when there is nothing to continue."""
+    if not path:
+        raise ValueError("resume needs the checkpoint_path of the run to continue")
+    saved, chars, extra = common.load_model(path, "charlm")
+    if saved.trainer_state is None or "settings" not in extra:
+        raise ValueError(f"--resume: {os.fspath(path)} was saved without its trainer state (by an "
+                         "older numrnn); train afresh")
+    if chars != vocab.to_list():
+        raise ValueError(f"--resume: {os.fspath(path)} was trained on another text (its characters "
+                         "differ from this text's)")
+    return saved, extra["settings"], dict(extra["history"], checkpoint=None)
+
+
 def _mean_bpc(history, last=50):
     return float(np.mean(history["train_loss"][-last:])) / LN2 if history["train_loss"] else float("nan")
 
 
 # ----------------------------------------------------------------------------- saved models
-def save_model(path, model, vocab, optimizer=None, extra=None):
-    """Save model, optimiser and vocabulary in numrnn's one format of models with a vocabulary
-    (:func:`numrnn.experiments.common.save_model`, kind "charlm"; ``path.npz`` + ``path.json``):
-    ``meta = {"kind": "numrnn.charlm", "vocab": the characters in id order, "extra": e.g. the
-    training history}``."""
-    return common.save_model(path, model, "charlm", vocab.to_list(), optimizer, extra)
+def save_model(path, model, vocab, optimizer=None, extra=None, trainer=None):
+    """Save model, optimiser, trainer state and vocabulary in numrnn's one format of models with a
+    vocabulary (:func:`numrnn.experiments.common.save_model`, kind "charlm"; ``path.npz`` +
+    ``path.json``): ``meta = {"kind": "numrnn.charlm", "vocab": the characters in id order,
+    "extra": e.g. the training history and settings}``."""
+    return common.save_model(path, model, "charlm", vocab.to_list(), optimizer, extra, trainer)
 
 
 def load_model(path):
@@ -378,6 +410,8 @@ def add_parser(subparsers):
                         "C and D do not learn a character LM, see results/charlm.md)")
     p.add_argument("--seed", type=common.SEED, default=0)
     common.add_out_flag(p, f"OUT/models/{MODEL}.npz and .json")
+    common.add_resume_flag(p, f"train OUT/models/{MODEL} --epochs more epochs on the same text (its "
+                              "model, optimiser and settings; the flags that build a model are ignored)")
     _add_sample_chars(p, 300)
     p.set_defaults(func=_train_command)
 
@@ -417,7 +451,7 @@ def _train_command(args):
     path = os.path.join(common.models_dir(args.out), MODEL)
     model, vocab, history = train(_corpus(args), version=args.version, seed=args.seed,
                                   checkpoint_path=path, log=None if args.quiet else print,
-                                  **_train_kwargs(args))
+                                  resume=args.resume, **_train_kwargs(args))
     d = history["diverged"]
     saved = f"saved {history['checkpoint']}.npz/.json" if history["checkpoint"] else "no checkpoint written"
     print(f"{saved} ({model.n_params()} parameters, {history['updates']} updates, "

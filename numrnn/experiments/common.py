@@ -248,13 +248,13 @@ def layer_kwargs(args, cell):
 
 
 # ------------------------------------------------------------------------------ saved models
-def save_model(path, model, kind, vocab, optimizer=None, extra=None):
+def save_model(path, model, kind, vocab, optimizer=None, extra=None, trainer=None):
     """Save a model with its vocabulary: :func:`numrnn.training.checkpoint.save_checkpoint` with
     ``meta = {"kind": "numrnn.<kind>", "vocab": vocab, "extra": extra}`` (``PATH.npz`` + ``PATH.json``,
     atomic). The one format of the models of ``sst`` and ``charlm-train``."""
     os.makedirs(os.path.dirname(os.fspath(path)) or ".", exist_ok=True)
     meta = {"kind": f"numrnn.{kind}", "vocab": vocab, "extra": extra or {}}
-    return save_checkpoint(path, model, optimizer, meta=meta)
+    return save_checkpoint(path, model, optimizer, trainer, meta=meta)
 
 
 def load_model(path, kind):
