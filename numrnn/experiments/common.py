@@ -177,11 +177,13 @@ def add_resume_flag(parser, what):
     parser.add_argument("--resume", action="store_true", help=f"continue from what OUT holds: {what}")
 
 
-def add_checkpoint_flag(parser, what, default=None, required=False):
-    """``--checkpoint PATH``: read a model (a path prefix of PATH.npz, or a folder holding one)."""
-    parser.add_argument("--checkpoint", default=default, required=required, metavar="PATH",
-                        help=f"{what}: a checkpoint PATH (PATH.npz + PATH.json), or a folder or "
-                             "--out root holding one" + (f" (default {default})" if default else ""))
+def add_checkpoint_flag(parser, what, default=None, folders=True):
+    """``--checkpoint PATH``: read a model (a path prefix of PATH.npz, or, with ``folders``, a
+    folder or ``--out`` root holding one: :func:`find_checkpoint`)."""
+    parser.add_argument("--checkpoint", default=default, metavar="PATH",
+                        help=f"{what}: a checkpoint PATH (PATH.npz + PATH.json)"
+                             + (", or a folder or --out root holding one" if folders else "")
+                             + (f" (default {default})" if default else ""))
 
 
 def find_checkpoint(path, name):

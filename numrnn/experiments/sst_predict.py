@@ -116,7 +116,7 @@ def add_parser(subparsers):
     q = subparsers.add_parser("sst-predict", help="classify sentences with a model saved by `numrnn sst`",
                               description=__doc__.split("\n\n")[0])
     common.add_checkpoint_flag(q, "the model (required), saved by numrnn sst --save-models as "
-                                  "OUT/models/NAME/RUN")
+                                  "OUT/models/NAME/RUN", folders=False)
     common.add_deprecated(q, "--model", "--checkpoint PATH", dest="checkpoint")
     q.add_argument("text", nargs="*", help="a sentence; without one, read sentences from stdin, one per line")
     q.add_argument("--sst-dir", default=None,
