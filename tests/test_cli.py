@@ -245,19 +245,6 @@ def test_python_dash_m_runs_a_module_as_numrnn_runs_it(tmp_path):
 
 
 # ----------------------------------------------------------------------------- reproduce
-def test_reproduce_quick_end_to_end_lands_under_out(tmp_path, monkeypatch, capsys):
-    tiny = dict(rp.QUICK, T=5, special_T=7, D=2, n_train=32, n_test=16, epochs=1, batch_size=16,
-                hidden_size=6, seeds=1)
-    monkeypatch.setattr(rp, "QUICK", tiny)
-    assert cli.main(["reproduce", "--quick", "--out", str(tmp_path), "--cells", "rnn", "--quiet",
-                     "--workers", "1"]) == 0
-    out = capsys.readouterr().out
-    assert "numrnn reproduce --quick --out" in out and "| special | 7 |" in out
-    assert os.path.exists(tmp_path / "results" / "reproduce_quick.json")
-    assert os.path.exists(tmp_path / "figures" / "reproduce" / "reproduce_quick_loss_curves.png")
-    assert "LSTM" not in json.dumps(json.load(open(tmp_path / "results" / "reproduce_quick.json")))
-
-
 def test_reproduce_refuses_bad_values_by_name_and_reads_the_old_spellings(monkeypatch, capsys):
     for argv, message in ((["--lengths", "100", "abc"], "argument --lengths: must be an integer, got 'abc'"),
                           (["--seeds", "-1"], "argument --seeds: must be >= 0, got -1"),
@@ -276,6 +263,12 @@ def test_reproduce_refuses_bad_values_by_name_and_reads_the_old_spellings(monkey
         "numrnn: --no-lstm is deprecated; use --cells rnn",
         "numrnn: --lengths 100,200 is deprecated; use --lengths 100 200",
         "numrnn: --jobs is deprecated; use --workers"]
+    seen.clear()
+    assert cli.main(["reproduce", "--cells", "rnn", "--lengths", "100", "200", "--out", "o", "--resume"]) == 0
+    assert seen["lstm"] is False and seen["lengths"] == [100, 200] and seen["out"] == "o" and seen["resume"]
+    assert seen["workers"] == common.DEFAULT_WORKERS and capsys.readouterr().err == ""
+    # where a real reproduce lands under --out: tests/test_reproduce.py::
+    # test_the_command_line_prints_the_table_and_says_what_it_wrote
 
 
 # ------------------------------------------------------------------------------- figures, demo
