@@ -169,7 +169,7 @@ def test_the_exit_statuses_are_in_numrnn_help_and_the_readme(capsys):
 
 
 # ------------------------------------------------------------------------- one vocabulary
-#: Every command that trains a model, with the shared flags it must show.
+#: Every command that trains or reads a model, with the shared flags it must show.
 TRAINING = {"train": ["--out", "--resume", "--checkpoint", "--cell", "--dtype", "--quiet", "--seed"],
             "reproduce": ["--out", "--resume", "--cells", "--workers", "--dtype", "--quiet", "--seeds"],
             "sst": ["--out", "--resume", "--cells", "--versions", "--workers", "--dtype", "--quiet",
@@ -178,7 +178,10 @@ TRAINING = {"train": ["--out", "--resume", "--checkpoint", "--cell", "--dtype", 
                              "--sample-chars", "--text-chars"],
             "charlm-compare": ["--out", "--cell", "--versions", "--workers", "--dtype", "--quiet",
                                "--seeds", "--k1", "--text-chars"],
-            "figures": ["--out", "--quiet"]}
+            "figures": ["--out", "--quiet"],
+            # the commands that read a model
+            "sst-predict": ["--checkpoint", "--sentence-only"],
+            "charlm-sample": ["--checkpoint", "--sample-chars", "--seed"]}
 
 
 @pytest.mark.parametrize("command", sorted(TRAINING))
