@@ -2,27 +2,47 @@
 
 The package, in reading order (dependencies run one way, top to bottom of this list never upward):
 
-- :mod:`numrnn.nn`: the cells and what a forward/backward pair needs. :class:`RNN` (K alternating
-  matrices, skip period S: versions A..D, special), :class:`LSTM`, :class:`GRU`; the plain
-  :mod:`~numrnn.nn.reference` BPTT they are tested against; layers, losses, gradcheck;
-  :data:`CELLS`, the registry of cell types; :func:`version` gives (K, S) by name.
-- :mod:`numrnn.data`: synthetic tasks, text streams, the Stanford Sentiment Treebank.
-- :mod:`numrnn.training`: :class:`SequenceModel`, optimisers, :class:`Trainer`, truncated BPTT,
-  atomic checkpoints.
+- :mod:`numrnn.nn`: the cells and what a forward/backward pair needs. The layer protocol
+  (:mod:`~numrnn.nn.protocol`: :class:`Layer`, :class:`StatefulLayer`); :class:`RNN` (K alternating
+  matrices, skip period S: versions A..D, special), :class:`LSTM`, :class:`GRU` on
+  :class:`RecurrentLayer`; the plain :mod:`~numrnn.nn.reference` BPTT they are tested against;
+  layers, losses, :func:`gradcheck_layer`; :data:`CELLS`, the registry of cell types;
+  :func:`version` gives (K, S) by name.
+- :mod:`numrnn.data`: synthetic tasks (:func:`make_task`), text streams, the Stanford Sentiment Treebank.
+- :mod:`numrnn.training`: :class:`SequenceModel`, optimisers (:class:`SGD`, :class:`Momentum`,
+  :class:`RMSProp`, :class:`Adam`), :class:`Trainer`, truncated BPTT, atomic checkpoints
+  (:func:`save_checkpoint`, :func:`load_checkpoint`).
 - :mod:`numrnn.analysis`: gradient norm against lag, Jacobians, path and per-matrix splits,
   what truncation cuts, the figures.
+- :mod:`numrnn.course`: the course: templates to fill in, graders (``numrnn check``), notebooks.
 - :mod:`numrnn.experiments`: the drivers behind the ``numrnn`` command (reproduce, figures, sst,
   charlm, demo).
+
+Five lines train a cell and save it (the README's "Five lines", run verbatim by the tests)::
+
+    import numrnn
+    task = numrnn.make_task("first-element", T=30, n_train=512, n_test=128, seed=0)
+    model = numrnn.SequenceModel(task.input_size, 16, task.output_size, version="C", seed=0)
+    numrnn.Trainer(model, numrnn.Adam(3e-3), batch_size=32, seed=0).fit(task.x_train, task.y_train, epochs=3)
+    numrnn.save_checkpoint("first-element-C", model)
 """
+from .data.tasks import make_task
 from .nn import CELLS, gradcheck, layers, losses, reference, schedule
-from .nn.gru import GRU
+from .nn.base import RecurrentLayer
+from .nn.gradcheck import gradcheck_layer
+from .nn.gru import GRU, GRUCache
 from .nn.lstm import LSTM, LSTMCache, LSTMState
+from .nn.protocol import Layer, StatefulLayer
 from .nn.rnn import RNN, RNNCache, RNNState
 from .nn.schedule import VERSIONS, version
+from .training.checkpoint import load_checkpoint, save_checkpoint
 from .training.model import SequenceModel, make_layer
+from .training.optim import SGD, Adam, Momentum, RMSProp
 from .training.trainer import Trainer
 
 __version__ = "0.1.0"
-__all__ = ["RNN", "RNNCache", "RNNState", "LSTM", "LSTMCache", "LSTMState", "GRU",
-           "SequenceModel", "make_layer", "Trainer", "VERSIONS", "version",
-           "CELLS", "gradcheck", "layers", "losses", "reference", "schedule"]
+__all__ = ["RNN", "RNNCache", "RNNState", "LSTM", "LSTMCache", "LSTMState", "GRU", "GRUCache",
+           "RecurrentLayer", "Layer", "StatefulLayer", "SequenceModel", "make_layer", "Trainer",
+           "SGD", "Momentum", "RMSProp", "Adam", "make_task", "save_checkpoint", "load_checkpoint",
+           "gradcheck_layer", "VERSIONS", "version", "CELLS", "gradcheck", "layers", "losses",
+           "reference", "schedule"]

@@ -624,7 +624,7 @@ def test_what_a_scratch_cell_lacks_is_named():
     with pytest.raises(TypeError, match=r"^numrnn.gradcheck_layer needs the layer protocol; "
                                         r"ScratchCell lacks forward\(x, h0=None\) \(see numrnn.nn.protocol"):
         gradcheck_layer(cell, x)
-    del cell.forward, cell.input_size, cell.params["Wx"]
+    del cell.forward, cell.params["Wx"]
     with pytest.raises(TypeError, match=r"ScratchCell lacks input_size \(or params\['Wx'\] of shape"):
         gradcheck_layer(cell, x)
 

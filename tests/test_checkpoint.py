@@ -311,3 +311,41 @@ def test_directories_and_bad_arguments_are_named(tmp_path):
     with pytest.raises(TypeError, match="model must be a SequenceModel or None"):
         load_checkpoint(tmp_path / "x", model="model")
     assert sorted(os.listdir(tmp_path)) == ["array.npz", "d.npz", "x.json", "x.npz"]
+
+
+def test_a_model_with_your_own_layer_saves_its_class_and_config_and_loads_by_importing_it(tmp_path):
+    """A layer with ``config`` is saved as its class path + config + params; loading imports the
+    class and rebuilds it. Without ``config`` the save is refused naming the layer, nothing written."""
+    from scratch_cell import SavableScratchCell, ScratchCell
+    model = SequenceModel(output_size=1, layer=SavableScratchCell(2, 4, n_matrices=2, skip=2, seed=1), seed=0)
+    assert model.config["layer"] == {"class": "scratch_cell.SavableScratchCell", "config": dict(
+        input_size=2, hidden_size=4, n_matrices=2, skip=2, dtype="float64")}
+    save_checkpoint(tmp_path / "own", model, Adam(1e-3))
+    loaded = load_checkpoint(tmp_path / "own")
+    assert type(loaded.model.layer) is SavableScratchCell and loaded.model.config == model.config
+    np.testing.assert_array_equal(loaded.model.predict(TASK.x_test), model.predict(TASK.x_test))
+    assert load_checkpoint(tmp_path / "own", model=model).model is model       # into the same model
+    plain = SequenceModel(output_size=1, layer=ScratchCell(2, 4, seed=1), seed=0)
+    with pytest.raises(TypeError, match=r"^a model with your own layer scratch_cell\.ScratchCell can be "
+                                        r"saved only if the layer has a `config` property"):
+        save_checkpoint(tmp_path / "plain", plain)
+    assert not (tmp_path / "plain.npz").exists()
+
+
+def test_a_saved_layer_class_that_is_not_a_layer_or_not_importable_is_refused(tmp_path):
+    from scratch_cell import SavableScratchCell
+    model = SequenceModel(output_size=1, layer=SavableScratchCell(2, 3, seed=1), seed=0)
+    save_checkpoint(tmp_path / "own", model)
+    ck = np.load(tmp_path / "own.npz")
+    for name, message in (("subprocess.Popen", "subprocess.Popen is not a layer class"),
+                          ("no_such_module_xyz.Cell", "cannot import the layer class no_such_module_xyz.Cell")):
+        info = json.loads(ck["__numrnn_checkpoint__"].tobytes())
+        info["config"]["layer"]["class"] = name
+        with pytest.raises(CheckpointError, match=message):
+            _build_from(info, ck)
+
+
+def _build_from(info, ck):
+    from numrnn.training.checkpoint import _build
+    arrays = {k: ck[k] for k in ck.files if k != "__numrnn_checkpoint__"}
+    return _build(info, arrays, None, "edited.npz")

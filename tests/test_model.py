@@ -268,7 +268,8 @@ def test_what_a_minimal_cell_lacks_is_named():
     model = SequenceModel(output_size=1, layer=ScratchCell(2, 3, seed=0), readout="all")
     with pytest.raises(TypeError, match=r"tbptt.*ScratchCell lacks forward\(x, h0=None, state=None\)"):
         Trainer(model, Adam(), tbptt=4)
-    with pytest.raises(TypeError, match="ScratchCell.*no config"):
+    with pytest.raises(TypeError, match=r"your own layer scratch_cell\.ScratchCell can be saved only if the "
+                                        r"layer has a `config` property"):
         model.config
     with pytest.raises(TypeError, match=r"layer protocol; Half lacks forward\(x, h0=None\), backward\(dhs, cache\) "):
         SequenceModel(output_size=1, layer=type("Half", (), {"params": {}, "input_size": 2,

@@ -43,8 +43,10 @@ def test_shorter_windows_make_one_update_per_window_and_differ_from_full_bptt():
     assert not np.allclose(model.params["layer.W1"], full.params["layer.W1"])
 
 
-@pytest.mark.parametrize("tbptt,word", [(0, "tbptt k1"), ((5, 3), "k2 must be >= k1"),
-                                        (2.5, "tbptt k1")])
+@pytest.mark.parametrize("tbptt,word", [(0, r"^k1 \(window\) must be >= 1, got 0"),
+                                        ((5, 3), "^k2 must be >= k1"),
+                                        (2.5, r"^k1 \(window\) must be an integer"),
+                                        ((1, 2, 3), r"^tbptt must be k or a pair \(k1, k2\), got 3 values")])
 def test_bad_tbptt_settings(tbptt, word):
     with pytest.raises((ValueError, TypeError), match=word):
         Trainer(_model(), SGD(0.1), tbptt=tbptt)

@@ -217,7 +217,9 @@ def as_float64(model):
     A model with your own layer (``SequenceModel(layer=...)``) cannot be rebuilt by numrnn: in
     float64 it is returned as it is, in float32 it is refused with the reason.
     """
-    if getattr(model, "cell", "rnn") is None:
+    if not all(hasattr(model, name) for name in ("cell", "dtype", "set_params", "layer")):
+        raise TypeError(f"as_float64 takes a numrnn SequenceModel, got {type(model).__name__}")
+    if model.cell is None:
         if np.dtype(model.dtype) == np.float64:
             return model
         raise TypeError(f"a float64 copy of a model with your own layer ({type(model.layer).__name__}) "

@@ -514,7 +514,9 @@ def load_glove(path, vocab, dtype=np.float64):
     Raises
     ------
     FileNotFoundError or IsADirectoryError naming the file, or ValueError naming the file and line
-    of a malformed row (not UTF-8, too few numbers, not numbers, NaN or inf).
+    of a malformed row (not UTF-8, too few or too many numbers, not numbers, NaN or inf). A row
+    whose extra fields before the vector are all numbers is a number too many, not a word with
+    spaces.
     """
     path = Path(check_path("embedding file", path))
     if not path.is_file():
@@ -540,6 +542,9 @@ def load_glove(path, vocab, dtype=np.float64):
             if len(fields) < dim + 1:
                 raise ValueError(f"{path}, line {number}: expected {dim} numbers after the word, "
                                  f"got {len(fields) - 1} fields")
+            if len(fields) > dim + 1 and all(_is_number(x) for x in fields[1:-dim]):
+                raise ValueError(f"{path}, line {number}: {len(fields) - 1} numbers after the word "
+                                 f"{fields[0]!r}, expected {dim} (as on the first row): a number too many")
             word = " ".join(fields[:-dim])
             i = vocab.stoi.get(word.lower() if vocab.lower else word)
             if i is None or found[i]:
@@ -554,6 +559,15 @@ def load_glove(path, vocab, dtype=np.float64):
     if E is None:
         raise ValueError(f"{path}: the file holds no vector")
     return E, found
+
+
+def _is_number(field):
+    """True if ``field`` reads as a float (then it cannot end a multi-word GloVe word: see load_glove)."""
+    try:
+        float(field)
+    except ValueError:
+        return False
+    return True
 
 
 __all__ = ["DOWNLOAD_URL", "ENV_VAR", "LABELS", "SPLITS", "SSTFormatError", "Tree", "Example",

@@ -127,6 +127,10 @@ def check_gradients(loss, arrays, grads, eps=1e-6, directional=False, seed=0, lo
     """
     rng = as_generator(seed)
     errors, abs_errors = {}, {}
+    missing = [name for name in arrays if name not in grads]
+    if missing:
+        raise ValueError(f"grads has no gradient for {', '.join(map(repr, missing))}: give one gradient "
+                         f"per checked array (grads holds {sorted(grads)})")
     for name, array in arrays.items():
         if grads[name].shape != array.shape:
             raise ValueError(f"gradient of {name} has shape {grads[name].shape}, array {array.shape}")

@@ -21,6 +21,12 @@ zip's CRC, and ``NAME.json`` against the metadata inside ``NAME.npz``. An edited
 activation, a vocabulary, any field) or one from another checkpoint is refused with an error that
 names the file and the fields that differ; it is never loaded as another model.
 
+A model with a layer of your own (``SequenceModel(layer=...)``) is saved if the layer has a
+``config`` (its constructor's keyword arguments): the metadata then names the layer's class
+("module.Class") and config, and loading imports that module and rebuilds the layer (load only
+checkpoints you trust, as with any import). Without ``config`` the save is refused, naming the
+layer. A model whose parameters hold NaN or inf is refused on save and on load, naming the parameter.
+
 Format 1 (``NAME.npz`` with arrays only, ``NAME.json`` with the metadata and the SHA-256 of the
 ``.npz``) still loads; its metadata is not covered by a checksum.
 """
@@ -97,7 +103,9 @@ def save_checkpoint(path, model, optimizer=None, trainer=None, meta=None):
 
     Raises
     ------
-    TypeError naming the argument (or the ``meta`` entry) that cannot be saved; nothing is written then.
+    TypeError naming the argument (or the ``meta`` entry) that cannot be saved, or a model with your
+    own layer without ``config`` (:func:`numrnn.training.model.own_layer_config`); ValueError naming
+    a parameter that holds NaN or inf. Nothing is written then.
     """
     npz_path, json_path = checkpoint_files(path)
     if not isinstance(model, SequenceModel):
@@ -109,6 +117,7 @@ def save_checkpoint(path, model, optimizer=None, trainer=None, meta=None):
     if meta is not None and not isinstance(meta, dict):
         raise TypeError(f"meta must be a dict, got {type(meta).__name__}")
     _check_json(meta or {}, "meta")
+    _require_finite_params(model, npz_path)
 
     arrays = {f"param/{k}": np.asarray(v) for k, v in model.params.items()}
     info = {"format": FORMAT, "config": model.config, "meta": meta or {}}
@@ -129,6 +138,15 @@ def save_checkpoint(path, model, optimizer=None, trainer=None, meta=None):
     atomic_write(npz_path, lambda f: np.savez(f, **arrays))         # the new checkpoint is in place
     atomic_write(json_path, lambda f: f.write(text.encode("utf-8")))
     return npz_path, json_path
+
+
+def _require_finite_params(model, npz_path):
+    """A model with a NaN or inf parameter is not saved: the error names the parameter(s)."""
+    bad = [name for name, value in model.params.items() if not np.all(np.isfinite(value))]
+    if bad:
+        also = f" (also {', '.join(bad[1:])})" if bad[1:] else ""
+        raise ValueError(f"model parameter {bad[0]} contains NaN or inf{also}: a checkpoint holds finite "
+                         f"parameters only; nothing was written to {npz_path}")
 
 
 def _check_json(value, where):
@@ -276,7 +294,7 @@ def _build(info, arrays, model, source):
             model.dropout_rng.bit_generator.state = rng_state
     except CheckpointError:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
+    except (KeyError, TypeError, ValueError, AttributeError, ImportError) as err:
         raise CheckpointError(f"checkpoint {source} cannot be loaded: {type(err).__name__}: {err}") from err
     return Checkpoint(model=model, optimizer=optimizer, trainer_state=trainer_state, meta=info.get("meta"))
 

@@ -33,6 +33,7 @@ Parameters live in the layer, the readout and the embedding; :attr:`SequenceMode
 dict of the *same* arrays ("layer.W1", "layer.Wx", "layer.b", "readout.W", "readout.b", "embed.E"),
 so an optimiser that updates them in place trains the model.
 """
+import importlib
 import inspect
 
 import numpy as np
@@ -40,8 +41,8 @@ import numpy as np
 from ..nn import CELLS
 from ..nn import init as initialisers
 from ..nn import layers
-from .._checks import check_array, check_choice, check_dtype, check_int, check_real, check_seed
-from ..nn.protocol import require_protocol
+from .._checks import NonFiniteError, check_array, check_choice, check_dtype, check_int, check_real, check_seed
+from ..nn.protocol import layer_repr, require_protocol
 from ..nn.losses import mse_loss, softmax_cross_entropy
 from ..nn.schedule import version as version_of
 
@@ -146,7 +147,8 @@ class SequenceModel:
         ``backward(dhs, cache) -> (dx, grads)``; sizes and dtype read from ``params`` if the layer
         has no ``input_size``, ``hidden_size``, ``dtype``). It is
         trained like numrnn's cells; features that need the richer part (a carried ``state``:
-        chunks, truncated BPTT) say what the layer lacks. Such a model has no :attr:`config`.
+        chunks, truncated BPTT) say what the layer lacks. Its :attr:`config` names the layer's class and
+        its ``config`` if it has one (checkpoints then rebuild it), else it is refused by name.
     **layer_kwargs
         Passed to the recurrent layer: the options of its class (:func:`layer_options`), e.g.
         ``activation``, ``init``, ``scale`` for the RNN, ``forget_bias`` for the LSTM.
@@ -241,15 +243,29 @@ class SequenceModel:
         return flat
 
     def set_params(self, values):
-        """Copy ``values`` (name -> array, every name of :attr:`params`) into the model, in place."""
+        """Copy ``values`` (name -> array, every name of :attr:`params`) into the model, in place.
+
+        Every value is checked (names, shapes, real and finite: a NaN or inf is refused naming the
+        parameter) before any is copied, so a refused call leaves the model as it was.
+        """
+        if not isinstance(values, dict):
+            raise TypeError(f"set_params takes a dict name -> array, got {type(values).__name__}")
         own = self.params
         if set(values) != set(own):
             raise ValueError(f"parameter names differ: expected {sorted(own)}, got {sorted(values)}")
+        checked = {}
         for name, target in own.items():
             value = np.asarray(values[name])
             if value.shape != target.shape:
                 raise ValueError(f"parameter {name} has shape {value.shape}; expected {target.shape}")
-            target[...] = value
+            if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer)):
+                raise TypeError(f"parameter {name} must hold real numbers, got dtype {value.dtype}")
+            if not np.all(np.isfinite(value)):
+                raise NonFiniteError(f"parameter {name} contains NaN or inf ({int(np.sum(~np.isfinite(value)))} "
+                                     f"of {value.size} entries); set_params takes finite values only")
+            checked[name] = value
+        for name, target in own.items():
+            target[...] = checked[name]
 
     def n_params(self):
         """Total number of scalar parameters."""
@@ -259,8 +275,9 @@ class SequenceModel:
     def config(self):
         """JSON-able constructor arguments (without seed), enough to rebuild the model."""
         if self.cell is None:
-            raise TypeError(f"a model with your own layer ({type(self.layer).__name__}) has no config: "
-                            f"numrnn cannot rebuild that layer; save model.params yourself")
+            return dict(layer=own_layer_config(self.layer), output_size=self.output_size,
+                        readout=self.readout_mode, loss=self.loss_name, vocab_size=self.vocab_size,
+                        dropout=self.dropout, readout_init=self.readout_init, dtype=self.dtype.name)
         layer = dict(self.layer.config)
         config = dict(input_size=layer.pop("input_size"), hidden_size=layer.pop("hidden_size"),
                       output_size=self.output_size, cell=self.cell,
@@ -275,11 +292,16 @@ class SequenceModel:
 
     @classmethod
     def from_config(cls, config, seed=None):
-        """Rebuild a model (fresh parameters) from :attr:`config`."""
-        return cls(**dict(config), seed=seed)
+        """Rebuild a model (fresh parameters) from :attr:`config`; a layer of your own is rebuilt by
+        importing its class (:func:`build_own_layer`)."""
+        config = dict(config)
+        if isinstance(config.get("layer"), dict):
+            config["layer"] = build_own_layer(config["layer"])
+            config.pop("dtype", None)
+        return cls(**config, seed=seed)
 
     def __repr__(self):
-        return (f"SequenceModel({self.layer!r}, readout={self.readout_mode!r}, loss={self.loss_name!r}, "
+        return (f"SequenceModel({layer_repr(self.layer)}, readout={self.readout_mode!r}, loss={self.loss_name!r}, "
                 f"{'bidirectional=True, ' if self.bidirectional else ''}"
                 f"output_size={self.output_size}, vocab_size={self.vocab_size})")
 
@@ -447,6 +469,58 @@ class SequenceModel:
 
 
 # --------------------------------------------------------------------------- checks
+def own_layer_config(layer):
+    """How a checkpoint names a layer of your own: {"class": "module.QualName", "config": layer.config}.
+
+    Raises TypeError naming the layer if it has no ``config`` (a dict of its constructor's keyword
+    arguments) or its class cannot be imported by name (defined in ``__main__`` or inside a function).
+    """
+    cls = type(layer)
+    name = f"{cls.__module__}.{cls.__qualname__}"
+    config = getattr(layer, "config", None)
+    if not isinstance(config, dict):
+        raise TypeError(f"a model with your own layer {name} can be saved only if the layer has a "
+                        f"`config` property: a dict of its constructor's keyword arguments, so that "
+                        f"{cls.__name__}(**config) rebuilds it; {cls.__name__} has none (or save "
+                        f"model.params yourself)")
+    if cls.__module__ == "__main__" or "<locals>" in cls.__qualname__:
+        raise TypeError(f"a model with your own layer {name} cannot be saved: the class must live in "
+                        f"a module that loading can import (not in __main__ or inside a function)")
+    return {"class": name, "config": dict(config)}
+
+
+def build_own_layer(spec):
+    """The layer :func:`own_layer_config` described: import its module, check the class, build it.
+
+    Loading imports the module named in the checkpoint (as ``import`` would): load checkpoints you
+    trust. The named object must be a class with ``forward`` and ``backward`` before it is built.
+    """
+    name, config = spec.get("class"), spec.get("config")
+    if not isinstance(name, str) or "." not in name or not isinstance(config, dict):
+        raise ValueError(f"a layer of your own is saved as {{'class': 'module.Class', 'config': {{...}}}}, "
+                         f"got {spec!r}")
+    module_name, _, qualname = name.rpartition(".")
+    while module_name:
+        try:
+            module = importlib.import_module(module_name)
+            break
+        except ImportError as err:
+            if "." not in module_name:
+                raise ImportError(f"cannot import the layer class {name}: {err} (is its module on the "
+                                  f"Python path?)") from None
+            module_name, _, outer = module_name.rpartition(".")
+            qualname = f"{outer}.{qualname}"
+    cls = module
+    for part in qualname.split("."):
+        cls = getattr(cls, part, None)
+    if not inspect.isclass(cls) or not (callable(getattr(cls, "forward", None))
+                                        and callable(getattr(cls, "backward", None))):
+        raise TypeError(f"{name} is not a layer class (a class with forward and backward)")
+    layer = cls(**config)
+    require_protocol(layer, f"the layer {name} rebuilt from its config")
+    return layer
+
+
 def check_data(model, x, y, lengths=None, mask=None, names=("x", "y", "lengths", "mask")):
     """Check a data set against ``model`` before any step; return it as arrays.
 
@@ -542,4 +616,4 @@ def _masked_mse(pred, y, mask):
     return float(np.sum(diff * diff) / count), (2.0 / count) * diff
 
 
-__all__ = ["make_layer", "layer_options", "SequenceModel", "check_data", "CELLS", "READOUTS", "LOSSES"]
+__all__ = ["make_layer", "layer_options", "SequenceModel", "check_data", "own_layer_config", "build_own_layer", "CELLS", "READOUTS", "LOSSES"]

@@ -194,7 +194,13 @@ class Optimizer:
     def _slot(self, slot, name, theta):
         """The state array ``slot`` of parameter ``name``; zeros (not yet stored) before its first step."""
         table = self.state[slot]
-        return table[name] if name in table else np.zeros_like(theta)
+        if name not in table:
+            return np.zeros_like(theta)
+        if table[name].shape != theta.shape:
+            raise ValueError(f"{type(self).__name__} state {slot}[{name!r}] has shape {table[name].shape}, "
+                             f"but parameter {name} has shape {theta.shape}: the optimiser state was "
+                             f"loaded from another model")
+        return table[name]
 
     def _update(self, theta, g, slots, t):
         """(new theta, {slot: new value}) from the current values; never writes in place."""
@@ -214,6 +220,10 @@ class Optimizer:
         if not isinstance(state["slots"], dict) or set(state["slots"]) != set(self.slots):
             raise ValueError(f"optimiser state has slots {sorted(state['slots'])}; expected {sorted(self.slots)}")
         self.t = check_int("optimiser state t", state["t"], 0)
+        for slot, table in state["slots"].items():
+            if not isinstance(table, dict):
+                raise ValueError(f"optimiser state slot {slot!r} must be a dict name -> array, got "
+                                 f"{type(table).__name__}")
         self.state = {s: {k: np.array(v) for k, v in table.items()} for s, table in state["slots"].items()}
 
     def __repr__(self):

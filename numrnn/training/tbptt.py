@@ -70,6 +70,16 @@ def check_window(k1, k2=None):
     return k1, k2
 
 
+def check_tbptt(tbptt):
+    """``tbptt`` as given to :class:`~numrnn.training.trainer.Trainer`: k or (k1, k2), checked by
+    :func:`check_window` (the one check of k1 and k2); returns (k1, k2)."""
+    if isinstance(tbptt, (tuple, list)):
+        if len(tbptt) != 2:
+            raise TypeError(f"tbptt must be k or a pair (k1, k2), got {len(tbptt)} values {tuple(tbptt)!r}")
+        return check_window(*tbptt)
+    return check_window(tbptt)
+
+
 def windows(n_steps, k1, k2=None):
     """The windows of BPTT(k2; k1) over a stream of ``n_steps`` steps.
 
@@ -246,5 +256,5 @@ def truncated_gradient(model, x, y, k1, k2=None, state=None):
     return total_loss / n, {k: g / n for k, g in total.items()}
 
 
-__all__ = ["Window", "check_window", "windows", "state_after", "check_state",
+__all__ = ["Window", "check_window", "check_tbptt", "windows", "state_after", "check_state",
            "window_loss_and_grads", "truncated_steps", "truncated_gradient"]

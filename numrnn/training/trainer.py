@@ -38,6 +38,7 @@ from ..nn.protocol import require_protocol
 from ..nn.init import as_generator
 from .model import check_data
 from .optim import Optimizer, clip_by_global_norm, global_norm
+from .tbptt import check_tbptt
 
 
 TEST_NAMES = ("x_test", "y_test", "test_lengths", "test_mask")
@@ -402,7 +403,18 @@ class Trainer:
                 "history": self.history, "batch_size": self.batch_size, "clip": self.clip}
 
     def load_state_dict(self, state):
-        """Continue exactly where :meth:`state_dict` was taken (same model and optimiser restored)."""
+        """Continue exactly where :meth:`state_dict` was taken (same model and optimiser restored).
+
+        A state that is not such a dict (missing keys, a history without gradient norms) is refused
+        with a ValueError naming what it lacks, before anything is changed.
+        """
+        if not isinstance(state, dict):
+            raise TypeError(f"trainer state must be the dict of Trainer.state_dict(), got {type(state).__name__}")
+        missing = [key for key in ("step", "epoch", "rng", "dropout_rng", "history") if key not in state]
+        if missing or not isinstance(state["history"], dict) or "grad_norms" not in state["history"]:
+            what = ", ".join(map(repr, missing)) if missing else "'history' with 'grad_norms'"
+            raise ValueError(f"trainer state lacks {what}: give the dict of Trainer.state_dict() (e.g. "
+                             f"load_checkpoint(...).trainer_state)")
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
         self.rng.bit_generator.state = state["rng"]
         self.model.dropout_rng.bit_generator.state = state["dropout_rng"]
@@ -425,10 +437,7 @@ def _check_tbptt(tbptt, model):
     """None, or (k1, k2) with 1 <= k1 <= k2, for a model whose loss covers every step."""
     if tbptt is None:
         return None
-    k1, k2 = (tbptt, tbptt) if not isinstance(tbptt, (tuple, list)) else tuple(tbptt)
-    k1, k2 = check_int("tbptt k1", k1, 1), check_int("tbptt k2", k2, 1)
-    if k2 < k1:
-        raise ValueError(f"tbptt k2 must be >= k1, got k1={k1}, k2={k2}")
+    k1, k2 = check_tbptt(tbptt)
     if model.readout_mode != "all":
         raise ValueError("tbptt needs a model with readout='all' (a loss at every step)")
     require_protocol(model.layer, "Trainer(tbptt=...)", state=True)
