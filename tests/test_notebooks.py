@@ -48,7 +48,8 @@ EXPECTED_IMAGES = {"01_forward_by_hand.ipynb": 2,          # schedule, state siz
                    "04_synthetic_task.ipynb": 2,           # loss curves, divergence
                    "05_lstm.ipynb": 2,                     # by lag, accuracy and cost
                    "06_sst.ipynb": 2,                      # labels, dev accuracy (with the data)
-                   "07_truncated_bptt.ipynb": 1}           # what truncation cuts
+                   "07_truncated_bptt.ipynb": 1,           # what truncation cuts
+                   "08_your_cell_at_work.ipynb": 2}        # training beside numrnn.RNN, by lag
 
 
 def execute(path, folder):

@@ -18,16 +18,18 @@ are read from its ``params`` (:func:`layer_sizes`): D from ``Wx`` (rows x D), H 
 H) or else from ``b`` (H,), the dtype from the arrays. A layer with a ``config`` property (its
 constructor's keyword arguments, JSON-able) can be saved in a checkpoint and rebuilt.
 
+The classes are not ``runtime_checkable``: ``isinstance`` would look at names only, not at the
+keywords a method takes; :func:`missing_members` and :func:`require_protocol` check both.
+
 .. math:: (h(0), \dots, h(T-1)) = \text{forward}(x(0), \dots, x(T-1);\ h(-1)), \qquad
           (\delta x, \delta\theta) = \text{backward}(\partial L / \partial h,\ \text{cache})
 """
 import inspect
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
 
-@runtime_checkable
 class Layer(Protocol):
     """The minimal part: a cell numrnn can train, gradient-check and diagnose."""
 
@@ -44,7 +46,6 @@ class Layer(Protocol):
         params."""
 
 
-@runtime_checkable
 class StatefulLayer(Layer, Protocol):
     """The richer part: carried state across chunks and the gradient on the initial state."""
 
@@ -65,17 +66,20 @@ OPTIONAL = {"input_size": "D, else read from params['Wx'] (rows x D)",
             "check_state(state, batch_size)": "refuse a carried state this layer cannot continue from "
                                               "(StatefulLayer; without it a state is trusted)"}
 
-#: What each numrnn feature needs: (feature, part, note).
+#: What each numrnn feature needs: (feature, the protocol class or None, a note).
 FEATURES = (
-    ("SequenceModel(layer=...), Trainer", Layer, ""),
-    ("numrnn.gradcheck_layer", Layer, "with return_dinit it also checks h0"),
-    ("input_grads_by_lag, LagNormRecorder(wrt='x'), input_grad_norm_by_lag", Layer, ""),
-    ("save_checkpoint / load_checkpoint", Layer, "with config (else refused by name)"),
-    ("hidden_grads_by_lag, LagNormRecorder(wrt='h')", StatefulLayer, ""),
-    ("truncated BPTT (Trainer(tbptt=...)), SequenceModel.forward(state=)", StatefulLayer, ""),
-    ("Jacobians, path split, per-matrix accounting", None, "numrnn's RNN itself"),
+    ("`SequenceModel(output_size=O, layer=my_cell)`, `Trainer`", Layer, ""),
+    ("`numrnn.gradcheck_layer`", Layer, "params and x; with `return_dinit` it checks h0 too"),
+    ("`analysis.gradients.input_grads_by_lag`, `grad_norm_by_lag(..., wrt=\"x\")`, "
+     "`LagNormRecorder(..., wrt=\"x\")`, `analysis.truncation.input_grad_norm_by_lag` (no window)", Layer, ""),
+    ("`save_checkpoint`, `load_checkpoint`", Layer, "and `config` (else the save is refused by name)"),
+    ("`analysis.gradients.hidden_grads_by_lag`, `grad_norm_by_lag` and `LagNormRecorder` "
+     "(wrt \"h\", the default)", StatefulLayer, ""),
+    ("truncated BPTT (`training.tbptt`, `Trainer(tbptt=...)`), `input_grad_norm_by_lag(..., window=k)`, "
+     "`SequenceModel.forward(state=...)`", StatefulLayer, ""),
+    ("Jacobians, path split, per-matrix accounting (`analysis.gradients`)", None,
+     "numrnn's `RNN` itself (they read its pre-activations)"),
 )
-
 
 def members(protocol):
     """The members a protocol class declares, in order: [(name, signature or None for data)]."""
@@ -225,7 +229,7 @@ def protocol_table():
             doc = _member_doc(protocol, name)
             rows.append(f"| {protocol.__name__} | `{_describe(name, signature)}` | {doc} |")
     for name, where in OPTIONAL.items():
-        rows.append(f"| optional | `{name}` | {where} |")
+        rows.append(f"| optional | `{name}` | {where.replace('``', '`')} |")
     rows += ["", "| feature | needs |", "|---|---|"]
     for feature, part, note in FEATURES:
         needs = part.__name__ if part is not None else ""
@@ -237,10 +241,10 @@ def _member_doc(protocol, name):
     """The one-line description of a member: a method's docstring, or a data member's string."""
     value = vars(protocol).get(name)
     if callable(value):
-        return " ".join(inspect.getdoc(value).split())
-    source = inspect.getsource(protocol)
-    after = source.split(f"    {name}:", 1)[1].split('"""')
-    return " ".join(after[1].split())
+        text = inspect.getdoc(value)
+    else:
+        text = inspect.getsource(protocol).split(f"    {name}:", 1)[1].split('"""')[1]
+    return " ".join(text.split()).replace("``", "`")
 
 
 __all__ = ["Layer", "StatefulLayer", "OPTIONAL", "FEATURES", "require_protocol", "require_cache_state",
