@@ -1,28 +1,11 @@
-"""Hypothesis strategies shared by the gradient-check tests."""
+"""Hypothesis strategies shared by the tests: one vocabulary.
+
+``settings_cases`` draws one case by the letters of the equations (K, S, T, B, D, H, init, seed);
+``draw_inputs`` makes its seeded arrays. ``schedules`` (K and S under the constructor's keyword
+names), ``seeds`` and ``random_inputs`` are the same draws under the names some tests pass on.
+"""
 import numpy as np
 from hypothesis import strategies as st
-
-#: Settings of the paper's generalised recurrence: K matrices, skip period S (S > T included).
-schedules = st.fixed_dictionaries({
-    "n_matrices": st.integers(1, 4),
-    "skip": st.integers(0, 5),
-})
-
-sizes = st.fixed_dictionaries({
-    "batch": st.integers(1, 3),
-    "steps": st.integers(1, 12),
-    "input_size": st.integers(1, 4),
-    "hidden_size": st.integers(1, 5),
-})
-
-seeds = st.integers(0, 2**32 - 1)
-
-
-def random_inputs(seed, batch, steps, input_size, hidden_size):
-    """Seeded float64 x (B, T, D) and h0 (B, H)."""
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal((batch, steps, input_size)), rng.standard_normal((batch, hidden_size))
-
 
 # ------------------------------------------------------------ the cell-contract vocabulary
 #: Relative error bound of every finite-difference check of a cell.
@@ -57,3 +40,15 @@ def draw_inputs(seed, B, T, D, H, P=1):
 def loss_scale(G, hs):
     """Sum of the magnitudes of the terms of L = sum G * hs: sets gradcheck's round-off floor."""
     return float(np.sum(np.abs(G * hs)))
+
+
+#: K and S of ``settings_cases`` under the layer constructor's names, for ``Layer(D, H, **schedule)``.
+schedules = st.fixed_dictionaries({"n_matrices": settings_cases["K"], "skip": settings_cases["S"]})
+
+#: Any 32-bit seed (``settings_cases`` draws from a smaller range to keep examples readable).
+seeds = st.integers(0, 2**32 - 1)
+
+
+def random_inputs(seed, B, T, D, H):
+    """x (B, T, D) and h0 (B, H): the first two arrays of :func:`draw_inputs`."""
+    return draw_inputs(seed, B, T, D, H)[:2]

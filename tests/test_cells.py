@@ -9,6 +9,8 @@ particular to one cell (the mutation tests, the LSTM's cell path, the GRU's rese
 test_rnn.py, test_lstm.py and test_gru.py. The last section runs a from-scratch cell
 (tests/scratch_cell.py, minimal protocol only) through gradcheck and the diagnostics.
 """
+import importlib
+import os
 from dataclasses import fields
 
 import numpy as np
@@ -17,10 +19,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from numrnn.analysis import gradients, truncation
-from numrnn.nn import CELLS, reference
+from numrnn.nn import CELLS
 from numrnn.nn.gradcheck import check_gradients, gradcheck_layer, relative_error
-from numrnn.nn.gru import GRU
-from numrnn.nn.lstm import LSTM
 from numrnn.nn.rnn import RNN
 from numrnn.training.model import SequenceModel
 from numrnn.training.optim import SGD
@@ -28,110 +28,127 @@ from numrnn.training.tbptt import truncated_gradient, window_loss_and_grads
 from numrnn.training.trainer import Trainer
 
 from scratch_cell import ScratchCell
-from strategies import (EPS, EPS_RELU, KINK_MARGIN, SATURATION, TOL, draw_inputs, loss_scale,
-                        settings_cases)
+from strategies import EPS_RELU, KINK_MARGIN, SATURATION, TOL, draw_inputs, loss_scale, settings_cases
 
+
+def register_extra_cells(modules):
+    """The hook for a cell that is not numrnn's: ``NUMRNN_TEST_EXTRA_CELLS="toy_cell"`` imports
+    tests/toy_cell.py and registers its ``ENTRIES`` ({name: CellEntry}) for this run, so the whole
+    contract below runs on it with no edit here (tests/test_toy_cell.py does this)."""
+    for module in filter(None, modules.split(",")):
+        for name, entry in importlib.import_module(module).ENTRIES.items():
+            if name not in CELLS:
+                CELLS.register(name, entry)
+
+
+register_extra_cells(os.environ.get("NUMRNN_TEST_EXTRA_CELLS", ""))
 NAMES = sorted(CELLS)
 VERSIONS = ["A", "B", "C", "D", "special"]
 
 
 # ------------------------------------------------------------------------------ helpers
+def hints(name_or_layer):
+    """The registry's test hints of a cell, by name or by a layer of its class."""
+    if isinstance(name_or_layer, str):
+        return CELLS.entry(name_or_layer).hints
+    return CELLS.entry(next(n for n in CELLS if CELLS[n] is type(name_or_layer))).hints
+
+
 def make(name, D, H, K=1, S=0, seed=0, **options):
     return CELLS[name](D, H, n_matrices=K, skip=S, seed=seed, **options)
 
 
 def draw_options(name, data):
-    """The cell's own options: the RNN's activation is drawn, the gated cells have none to draw."""
-    if name == "rnn":
-        return {"activation": data.draw(st.sampled_from(["relu", "tanh"]), label="activation")}
-    return {}
+    """The cell's own options the registry asks to draw (the RNN's activation; none for the others)."""
+    return {option: data.draw(st.sampled_from(values), label=option)
+            for option, values in hints(name).draw.items()}
 
 
 def live_units(layer, seed):
-    """RNN biases around 0.5: units alive, so no W_k gradient is ~0 and lost in round-off."""
-    if isinstance(layer, RNN):
-        layer.params["b"][:] = np.random.default_rng(seed + 1).standard_normal(layer.hidden_size) * 0.5
+    """Biases drawn to keep units alive (ReLU: so no W_k gradient is ~0 and lost in round-off)."""
+    spread = hints(layer).live_bias
+    if spread:
+        layer.params["b"][:] = np.random.default_rng(seed + 1).standard_normal(layer.params["b"].shape) * spread
 
 
-def carried_state(layer, history, steps, seed):
-    """A state of the layer's own kind: the history, the step count and any other carried tensor
-    (the LSTM's c), drawn with ``seed``."""
+def carried_names(layer):
+    """The state's carried tensors other than the history (the LSTM's "c")."""
+    return [f.name for f in fields(layer.state_class) if f.name not in ("history", "step0")]
+
+
+def carried_state(layer, history, step0, seed):
+    """A state of the layer's own kind: the history, the global index of step 0 and any other
+    carried tensor (the LSTM's c), drawn with ``seed``."""
     rng = np.random.default_rng(seed)
     B, H = history.shape[1:]
-    other = {f.name: rng.standard_normal((B, H)) for f in fields(layer.state_class)
-             if f.name not in ("history", "steps")}
-    return layer.state_class(history=history, steps=steps, **other)
+    other = {name: rng.standard_normal((B, H)) for name in carried_names(layer)}
+    return layer.state_class(history=history, step0=step0, **other)
 
 
 def carried_arrays(state):
     """name -> array of a state ("history", and "c" for the LSTM); its dinit key is name + "0" but history."""
-    return {f.name: getattr(state, f.name) for f in fields(state) if f.name != "steps"}
+    return {f.name: getattr(state, f.name) for f in fields(state) if f.name != "step0"}
 
 
 def dinit_key(name):
     return name if name == "history" else f"{name}0"
 
 
-def start_kwargs(name, seed, B, H, carried, layer, steps=0):
-    """forward's start arguments: a carried state at step offset ``steps``, or h0 (and c0)."""
-    _, h0, c0, history, _ = draw_inputs(seed + 7, B, 1, 1, H, layer.n_history)
+def first_start(layer, h0, seed):
+    """forward's arguments to start from h0, with every other carried tensor drawn (the LSTM's c0)."""
+    rng = np.random.default_rng(seed)
+    return dict(h0=h0, **{f"{n}0": rng.standard_normal(h0.shape) for n in carried_names(layer)})
+
+
+def start_kwargs(seed, B, H, carried, layer, step0=0):
+    """forward's start arguments: a carried state at global step ``step0``, or h0 (and c0, ...)."""
+    _, h0, _, history, _ = draw_inputs(seed + 7, B, 1, 1, H, layer.n_history)
     if carried:
-        return {"state": carried_state(layer, history, steps, seed + 8)}
-    return dict(h0=h0, c0=c0) if name == "lstm" else dict(h0=h0)
+        return {"state": carried_state(layer, history, step0, seed + 8)}
+    return first_start(layer, h0, seed + 9)
 
 
-def away_from_kink(layer, x, **start):
-    """A ReLU RNN whose pre-activations stay clear of 0 (a difference quotient must not cross the
-    kink), a tanh RNN that is not saturated; the gated cells are smooth."""
-    if not isinstance(layer, RNN):
+def away_from_kink(layer, x, margin=KINK_MARGIN, **start):
+    """Pre-activations clear of a kink (a difference quotient must not cross it) or, for a smooth
+    activation, not saturated; cells whose registry entry names no pre-activations pass."""
+    h = hints(layer)
+    if h.pre_activations is None:
         return True
-    _, cache = layer.forward(x, **start)
-    if layer.activation == "tanh":
-        return np.max(np.abs(cache.a)) < SATURATION
-    return np.min(np.abs(cache.a)) > KINK_MARGIN
+    a = h.pre_activations(layer.forward(x, **start)[1])
+    if h.kink is not None and h.kink(layer):
+        return np.min(np.abs(a)) > margin
+    return np.max(np.abs(a)) < SATURATION
 
 
 def eps_of(layer):
-    return EPS_RELU if isinstance(layer, RNN) else EPS
+    return hints(layer).eps
 
 
-def run_reference(layer, x, G, h0=None, c0=None, state=None):
-    """hs, dx, grads and dinit of numrnn.nn.reference for ``layer``'s cell and parameters."""
-    K, S, P = layer.n_matrices, layer.skip, layer.n_history
-    start = dict(h0=h0) if state is None else dict(history=state.history, steps=state.steps)
-    other = {}
-    if isinstance(layer, RNN):
-        hs, cache = reference.rnn_forward(layer.params, x, K, S, activation=layer.activation, **start)
-        dx, grads, dh = reference.rnn_backward(G, cache)
-    elif isinstance(layer, LSTM):
-        c0 = state.c if state is not None else c0
-        hs, cache = reference.lstm_forward(layer.params, x, K, S, c0=c0, **start)
-        dx, grads, dh, dc = reference.lstm_backward(G, cache)
-        other["c0"] = dc[-1]
-    else:
-        assert isinstance(layer, GRU)
-        hs, cache = reference.gru_forward(layer.params, x, K, S, **start)
-        dx, grads, dh = reference.gru_backward(G, cache)
-    dinit = {"h0": dh[-1], "history": np.stack([dh[t] for t in range(-P, 0)]), **other}
-    return hs, dx, grads, dinit
+def run_reference(layer, x, G, h0=None, state=None, **initial):
+    """hs, dx, grads and dinit of the registry's reference for ``layer``'s cell and parameters."""
+    name = next(n for n in CELLS if CELLS[n] is type(layer))
+    return CELLS.entry(name).reference(layer, x, G, h0=h0, state=state, **initial)
 
 
-def test_the_registry_holds_the_three_cells():
-    assert CELLS == {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+def test_the_registry_holds_numrnns_three_cells_with_their_references():
+    from numrnn import GRU, LSTM, reference
+    assert {name: CELLS[name] for name in ("rnn", "lstm", "gru")} == {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+    assert CELLS.entry("lstm").reference_backward is reference.lstm_backward
+    assert all(CELLS.entry(name).layer is CELLS[name] for name in CELLS)
 
 
 # ------------------------------------------------------------------- finite differences
 @pytest.mark.parametrize("name", NAMES)
 @settings(max_examples=60)
-@given(**settings_cases, steps=st.integers(0, 6), data=st.data())
+@given(**settings_cases, step0=st.integers(0, 6), data=st.data())
 def test_gradients_from_a_carried_state_match_finite_differences(name, K, S, T, B, D, H, init, seed,
-                                                                 steps, data):
+                                                                 step0, data):
     """Every parameter, x, the carried history (the RNN's included) and the LSTM's carried c, from a
-    state whose step count starts the schedule at global step ``steps``."""
+    state whose step count starts the schedule at global step ``step0``."""
     layer = make(name, D, H, K, S, seed, init=init, **draw_options(name, data))
     live_units(layer, seed)
     x, _, _, history, G = draw_inputs(seed, B, T, D, H, layer.n_history)
-    state = carried_state(layer, history, steps, seed + 1)
+    state = carried_state(layer, history, step0, seed + 1)
     assume(away_from_kink(layer, x, state=state))
 
     def loss():
@@ -180,8 +197,7 @@ def test_gradcheck_layer_on_every_version(name, version):
 def test_directional_check_agrees_on_larger_layers(name, K, S, seed):
     layer = make(name, 6, 40, K, S, seed)
     x, h0, *_ = draw_inputs(seed, 4, 20, 6, 40)
-    assume(away_from_kink(layer, x, h0=h0) if name != "rnn" else
-           np.min(np.abs(layer.forward(x, h0=h0)[1].a)) > 1e-4)  # one unit direction moves a(t) ~1e-7
+    assume(away_from_kink(layer, x, margin=1e-4, h0=h0))  # one unit direction moves a(t) ~1e-7
     # eps 1e-6 for every cell here: over 20 steps of a skip chain the gated cells' outputs grow and
     # curve, and the truncation error (~eps^2) of 1e-5 reached 2e-6 (GRU, K=2, S=2, seed 2)
     report = gradcheck_layer(layer, x, h0, seed=seed, eps=1e-6, directional=True)
@@ -191,14 +207,14 @@ def test_directional_check_agrees_on_larger_layers(name, K, S, seed):
 # ---------------------------------------------------------------------- fast == reference
 @pytest.mark.parametrize("name", NAMES)
 @settings(max_examples=40)
-@given(**settings_cases, steps=st.integers(0, 6), carried=st.booleans(), data=st.data())
-def test_fast_backward_equals_the_reference_bptt(name, K, S, T, B, D, H, init, seed, steps, carried,
+@given(**settings_cases, step0=st.integers(0, 6), carried=st.booleans(), data=st.data())
+def test_fast_backward_equals_the_reference_bptt(name, K, S, T, B, D, H, init, seed, step0, carried,
                                                  data):
     """The chunked fast cell and the plain loop of numrnn.nn.reference: the same outputs, input,
     parameter and initial-state gradients, to 1e-12 relative, from h0 or a carried state."""
     layer = make(name, D, H, K, S, seed, init=init, **draw_options(name, data))
     x, _, _, _, G = draw_inputs(seed, B, T, D, H)
-    start = start_kwargs(name, seed, B, H, carried, layer, steps)
+    start = start_kwargs(seed, B, H, carried, layer, step0)
     hs, cache = layer.forward(x, **start)
     dx, grads, dinit = layer.backward(G, cache, return_dinit=True)
     ref_hs, ref_dx, ref_grads, ref_dinit = run_reference(layer, x, G, **start)
@@ -233,8 +249,8 @@ def test_long_sequences_over_several_chunks_equal_the_reference(name):
 def test_chunks_with_carried_state_equal_the_whole_sequence(name, K, S, seed, chunks):
     """Chunks of any length, also shorter than S, continue the schedule and the skips bit for bit."""
     layer = make(name, 2, 3, K, S, seed)
-    x, h0, c0, _, _ = draw_inputs(seed, 2, sum(chunks), 2, 3)
-    first = dict(h0=h0, c0=c0) if name == "lstm" else dict(h0=h0)
+    x, h0, _, _, _ = draw_inputs(seed, 2, sum(chunks), 2, 3)
+    first = first_start(layer, h0, seed)
     whole, cache = layer.forward(x, **first)
     parts, state, start = [], None, 0
     for n in chunks:
@@ -244,7 +260,7 @@ def test_chunks_with_carried_state_equal_the_whole_sequence(name, K, S, seed, ch
     np.testing.assert_array_equal(np.concatenate(parts, axis=1), whole)
     for key, value in carried_arrays(state).items():
         np.testing.assert_array_equal(value, getattr(cache.state, key))
-    assert state.steps == cache.state.steps == sum(chunks)
+    assert state.step0 == cache.state.step0 == sum(chunks)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -262,7 +278,7 @@ def test_state_at_n_is_the_state_after_running_n_steps(name, K, S, seed, T, data
     want = start if n == 0 else layer.forward(x[:, :n], state=start)[1].state
     for key, value in carried_arrays(want).items():
         np.testing.assert_array_equal(getattr(at_n, key), value)
-    assert at_n.steps == want.steps == start.steps + n
+    assert at_n.step0 == want.step0 == start.step0 + n
     if n < T:
         np.testing.assert_array_equal(layer.forward(x[:, n:], state=at_n)[0], hs[:, n:])
     for key, value in carried_arrays(cache.state).items():
@@ -285,7 +301,7 @@ def test_state_at_refuses_a_step_outside_the_chunk(name):
 def test_backward_is_idempotent_and_does_not_mutate(name, K, S, T, B, D, H, init, seed, carried):
     layer = make(name, D, H, K, S, seed, init=init)
     x, _, _, _, G = draw_inputs(seed, B, T, D, H)
-    start = start_kwargs(name, seed, B, H, carried, layer, steps=3)
+    start = start_kwargs(seed, B, H, carried, layer, step0=3)
     start_arrays = carried_arrays(start["state"]) if carried else start
     inputs = [x, G, *start_arrays.values(), *layer.params.values()]
     saved = [a.copy() for a in inputs]
@@ -331,7 +347,7 @@ def test_float32_agrees_with_float64(name, K, S, T, B, D, H, init, seed):
 @pytest.mark.parametrize("version", VERSIONS)
 def test_float32_long_sequences_agree_and_stay_float32(name, version):
     x, h0, *_ = draw_inputs(9, 3, 50, 4, 8)
-    kwargs = dict(activation="tanh") if name == "rnn" else {}  # a bounded RNN: relu C/D grow with T
+    kwargs = hints(name).bounded  # options keeping the state bounded (relu C/D grow with T)
     hs64, _ = CELLS[name].from_version(version, 4, 8, seed=9, **kwargs).forward(x, h0=h0)
     layer32 = CELLS[name].from_version(version, 4, 8, seed=9, dtype=np.float32, **kwargs)
     hs32, cache = layer32.forward(x.astype(np.float32), h0=h0.astype(np.float32))
@@ -435,7 +451,7 @@ def test_config_rebuilds_the_layer_and_repr_names_it(name):
     for k in layer.params:
         np.testing.assert_array_equal(layer.params[k], rebuilt.params[k])
     assert repr(layer).startswith(f"{type(layer).__name__}(input_size=4, hidden_size=6, n_matrices=2, skip=2")
-    gates = {"rnn": 1, "lstm": 4, "gru": 3}[name]
+    gates = CELLS[name].n_gates
     assert {k: v.shape for k, v in layer.params.items()} == {
         "W1": (6 * gates, 6), "W2": (6 * gates, 6), "Wx": (6 * gates, 4), "b": (6 * gates,)}
 
@@ -500,12 +516,12 @@ def test_bad_h0_state_dhs_and_cache_name_the_argument(name):
     with pytest.raises(ValueError, match="h0.* or state, not both"):
         layer.forward(x, h0=np.ones((2, 4)), state=state)
     with pytest.raises(TypeError, match=rf"^state must be an {type(state).__name__}"):
-        layer.forward(x, state=(state.history, state.steps))
+        layer.forward(x, state=(state.history, state.step0))
     with pytest.raises(ValueError, match=r"^state\.history has shape \(2, 2, 4\).*needs \(3, 2, 4\)"):
         CELLS[name](3, 4, skip=3, seed=0).forward(x, state=state)
     import dataclasses
-    with pytest.raises(ValueError, match=r"^state\.steps "):
-        layer.forward(x, state=dataclasses.replace(state, steps=-1))
+    with pytest.raises(ValueError, match=r"^state\.step0 "):
+        layer.forward(x, state=dataclasses.replace(state, step0=-1))
     with pytest.raises(ValueError, match=r"^state\.history contains NaN"):
         layer.forward(x, state=dataclasses.replace(state, history=np.full((2, 2, 4), np.nan)))
     with pytest.raises(ValueError, match="^dhs "):
@@ -522,26 +538,38 @@ def test_bad_h0_state_dhs_and_cache_name_the_argument(name):
 
 # --------------------------------------------------------------- the truncated-BPTT round trip
 @pytest.mark.parametrize("name", NAMES)
-def test_truncated_bptt_round_trip(name):
-    """Every cell in truncated BPTT (the GRU failed with "cache must be an RNNCache or LSTMCache"):
-    one window as long as the stream is full BPTT; shorter windows cut gradient but not the loss;
-    Trainer(tbptt=...) makes one update per window."""
+@pytest.mark.parametrize("version", ["A", "B", "C", "D"])
+def test_a_window_as_long_as_the_sequence_is_full_bptt(name, version):
+    """k2 >= T: every window of BPTT(k2; k1) reaches back to step 0, so the summed gradient is the
+    full one, whatever k1 (that a shorter window cuts gradient: tests/test_tbptt.py)."""
     rng = np.random.default_rng(0)
-    x, y = rng.standard_normal((4, 9, 2)), rng.standard_normal((4, 9, 1))
-    model = SequenceModel(2, 3, 1, cell=name, version="D", readout="all", loss="mse", seed=0)
+    x, y = rng.standard_normal((3, 9, 2)), rng.standard_normal((3, 9, 1))
+    model = SequenceModel(2, 3, 1, cell=name, version=version, readout="all", loss="mse", seed=3)
     loss, full, _ = model.loss_and_grads(x, y)
-    one_loss, one = truncated_gradient(model, x, y, 9)
-    assert one_loss == pytest.approx(loss, rel=1e-13)
-    for k in full:
-        np.testing.assert_allclose(one[k], full[k], rtol=1e-11, atol=1e-14, err_msg=k)
-    cut_loss, cut = truncated_gradient(model, x, y, 3)
-    assert cut_loss == pytest.approx(loss, rel=1e-13)
-    assert max(np.abs(cut[k] - full[k]).max() for k in full) > 1e-4
-    before = {k: v.copy() for k, v in model.params.items()}
-    trainer = Trainer(model, SGD(0.05), batch_size=2, seed=0, progress=False, tbptt=3)
+    for k1, k2 in [(9, None), (2, 9), (9, 30), (4, 12)]:
+        one_loss, one = truncated_gradient(model, x, y, k1, k2)
+        assert one_loss == pytest.approx(loss, rel=1e-13)
+        for k in full:
+            np.testing.assert_allclose(one[k], full[k], rtol=1e-11, atol=1e-14, err_msg=f"{k1, k2} {k}")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_truncated_bptt_in_the_trainer(name):
+    """Trainer(tbptt=T) trains exactly as plain BPTT (the GRU once failed with "cache must be an
+    RNNCache or LSTMCache"); a shorter window makes one update per window."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 12, 3))
+    y = np.cumsum(x[..., :1], axis=1) / 4                  # a target at every step
+    full, windowed = (SequenceModel(3, 5, 1, cell=name, version="D", readout="all", seed=1) for _ in "ab")
+    Trainer(full, SGD(0.05), batch_size=4, seed=0, progress=False).fit(x, y, epochs=2)
+    Trainer(windowed, SGD(0.05), batch_size=4, seed=0, progress=False, tbptt=12).fit(x, y, epochs=2)
+    for k in full.params:
+        np.testing.assert_allclose(windowed.params[k], full.params[k], rtol=1e-12, atol=1e-14, err_msg=k)
+    before = {k: v.copy() for k, v in windowed.params.items()}
+    trainer = Trainer(windowed, SGD(0.05), batch_size=4, seed=0, progress=False, tbptt=4)
     trainer.fit(x, y, epochs=1)
-    assert trainer.step == 2 * 3                           # 2 batches x 3 windows of 3 steps
-    assert any(not np.array_equal(before[k], model.params[k]) for k in before)
+    assert trainer.step == 2 * 3                           # 2 batches x 3 windows of 4 steps
+    assert any(not np.array_equal(before[k], windowed.params[k]) for k in before)
 
 
 # ----------------------------------------------------------------- a from-scratch cell plugs in

@@ -136,4 +136,4 @@ def test_bad_forget_bias_c0_and_state_c_name_the_argument():
 def numrnn_state(state):
     """The RNN's kind of state, holding the same history: not enough for an LSTM."""
     from numrnn.nn.base import RNNState
-    return RNNState(state.history, state.steps)
+    return RNNState(state.history, state.step0)

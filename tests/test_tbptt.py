@@ -32,37 +32,17 @@ def _tokens(seed, B, T, vocab=5, out=4):
     return rng.integers(0, vocab, (B, T)), rng.integers(0, out, (B, T))
 
 
-# --------------------------------------------------------------------- chunked forward is exact
+# ------------------------------------------------- the state between windows (contract: test_cells.py)
 @pytest.mark.parametrize("cell", CELLS)
-@given(schedule=schedules, seed=seeds, steps=st.integers(1, 14), chunk=st.integers(1, 14))
-def test_equal_chunks_with_carried_state_give_the_whole_sequence(cell, schedule, seed, steps, chunk):
-    """Chunks of any length, also shorter than S, continue the schedule and the skips exactly."""
-    layer = _layer(cell, 2, 3, seed, **schedule)
-    x = np.random.default_rng(seed).standard_normal((2, steps, 2))
-    whole, _ = layer.forward(x)
-    parts, state = [], None
-    for a in range(0, steps, chunk):
-        hs, cache = layer.forward(x[:, a:a + chunk], state=state)
-        parts.append(hs)
-        state = cache.state
-    np.testing.assert_array_equal(np.concatenate(parts, axis=1), whole)
-
-
-@pytest.mark.parametrize("cell", CELLS)
-@given(schedule=schedules, seed=seeds, steps=st.integers(1, 12), data=st.data())
-def test_state_after_n_steps_equals_running_those_steps(cell, schedule, seed, steps, data):
-    layer = _layer(cell, 2, 3, seed, **schedule)
-    x = np.random.default_rng(seed).standard_normal((2, steps, 2))
-    _, cache = layer.forward(x)
-    n = data.draw(st.integers(0, steps))
-    from_cache = state_after(cache, n)
-    rest, _ = layer.forward(x[:, n:], state=from_cache) if n < steps else (None, None)
-    if n > 0:
-        _, first = layer.forward(x[:, :n])
-        for field in ("history", "c", "steps"):
-            np.testing.assert_array_equal(getattr(from_cache, field, 0), getattr(first.state, field, 0))
-    if rest is not None:
-        np.testing.assert_array_equal(rest, layer.forward(x)[0][:, n:])
+def test_state_after_reads_the_caches_state_at(cell):
+    """Chunks, ``state_at(n)`` and the carried history are the cell contract (tests/test_cells.py);
+    here only that tbptt's ``state_after`` is the cache's ``state_at``."""
+    layer = _layer(cell, 2, 3, 0, n_matrices=2, skip=3)
+    _, cache = layer.forward(np.random.default_rng(0).standard_normal((2, 7, 2)))
+    for n in range(8):
+        got, want = state_after(cache, n), cache.state_at(n)
+        assert type(got) is type(want) and got.step0 == want.step0 == n
+        np.testing.assert_array_equal(got.history, want.history)
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -88,25 +68,11 @@ def test_carrying_only_h_of_t_minus_1_breaks_the_skip():
     _, cache = layer.forward(x[:, :4])
     history = cache.state.history.copy()
     history[:-1] = 0
-    rest, _ = layer.forward(x[:, 4:], state=RNNState(history, cache.state.steps))
+    rest, _ = layer.forward(x[:, 4:], state=RNNState(history, cache.state.step0))
     assert not np.allclose(rest, whole[:, 4:])
 
 
 # ------------------------------------------------------------------------- the gradient
-@pytest.mark.parametrize("cell", CELLS)
-@pytest.mark.parametrize("version", ["A", "B", "C", "D"])
-@pytest.mark.parametrize("k1,k2", [(9, None), (2, 9), (9, 30), (4, 12)])
-def test_a_window_as_long_as_the_sequence_is_full_bptt(cell, version, k1, k2):
-    """k2 >= T: every window reaches back to step 0, so the summed gradient is the full one."""
-    model = _model(cell, 3, version=version)
-    x, y = _tokens(4, 3, 9)
-    loss, full, _ = model.loss_and_grads(x, y)
-    t_loss, trunc = truncated_gradient(model, x, y, k1, k2)
-    assert t_loss == pytest.approx(loss, rel=1e-13)
-    for name in full:
-        np.testing.assert_allclose(trunc[name], full[name], rtol=1e-11, atol=1e-14, err_msg=name)
-
-
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("version", ["A", "C", "D"])
 def test_a_shorter_window_cuts_gradient(cell, version):
@@ -270,7 +236,7 @@ def test_bad_state_values_and_window_arguments_are_refused():
     x, y = _tokens(0, 2, 6)
     with pytest.raises(ValueError, match="state.history contains NaN"):
         window_loss_and_grads(model, x, y, RNNState(np.full((1, 2, 4), np.nan), 0))
-    with pytest.raises(ValueError, match="state.steps"):
+    with pytest.raises(ValueError, match="state.step0"):
         window_loss_and_grads(model, x, y, RNNState(np.zeros((1, 2, 4)), -1))
     with pytest.raises(ValueError, match="n_context"):
         window_loss_and_grads(model, x, y, n_context=6)

@@ -293,7 +293,7 @@ def step_jacobians(layer, cache):
     _require_rnn(layer)
     _, act_grad = ACTIVATIONS[layer.activation]
     T = cache.a.shape[0]
-    W = np.stack([layer.params[f"W{matrix_index(cache.steps + t, layer.n_matrices) + 1}"]
+    W = np.stack([layer.params[f"W{matrix_index(cache.step0 + t, layer.n_matrices) + 1}"]
                   for t in range(T)])                       # (T, H, H): W_{k(t)}
     return act_grad(cache.a)[..., :, None] * W[:, None]      # diag(act'(a(t))) W_k(t)
 
@@ -319,12 +319,12 @@ def jacobians_by_lag(layer, x, h0=None):
     _, cache = layer.forward(x, h0=h0)
     J = step_jacobians(layer, cache)
     T, B, H = cache.a.shape
-    S, t0 = layer.skip, cache.steps
+    S, step0 = layer.skip, cache.step0
     M = np.empty((T, B, H, H), dtype=J.dtype)
     M[T - 1] = np.eye(H)
     for t in range(T - 2, -1, -1):
         M[t] = M[t + 1] @ J[t + 1]                           # through the recurrent edge
-        if t + S <= T - 1 and is_skip_step(t0 + t + S, S):
+        if t + S <= T - 1 and is_skip_step(step0 + t + S, S):
             M[t] += M[t + S]                                 # through the skip edge: identity
     return M[::-1]
 
@@ -379,14 +379,14 @@ def path_decomposition_by_lag(layer, x, dhs, h0=None):
     T, B, H = cache.a.shape
     dhs = check_array("dhs", dhs, 3, (B, T, H), layer.dtype).transpose(1, 0, 2)
     _, act_grad = ACTIVATIONS[layer.activation]
-    S, K, t0 = layer.skip, layer.n_matrices, cache.steps
+    S, K, step0 = layer.skip, layer.n_matrices, cache.step0
     r, s = np.zeros((T, B, H), dtype=layer.dtype), np.zeros((T, B, H), dtype=layer.dtype)
     r[T - 1] = dhs[T - 1]
     for t in range(T - 2, -1, -1):
-        d, W = act_grad(cache.a[t + 1]), layer.params[f"W{matrix_index(t0 + t + 1, K) + 1}"]
+        d, W = act_grad(cache.a[t + 1]), layer.params[f"W{matrix_index(step0 + t + 1, K) + 1}"]
         r[t] = dhs[t] + (r[t + 1] * d) @ W                   # J(t+1)^T r(t+1)
         s[t] = (s[t + 1] * d) @ W
-        if t + S <= T - 1 and is_skip_step(t0 + t + S, S):
+        if t + S <= T - 1 and is_skip_step(step0 + t + S, S):
             s[t] += r[t + S] + s[t + S]                      # every path through this skip edge
     return {"relu": r[::-1], "skip": s[::-1]}
 
@@ -424,7 +424,7 @@ def weight_grad_contributions(layer, x, dhs, h0=None):
     h0 = np.zeros((B, H), dtype=layer.dtype) if h0 is None else h0
     h_prev = np.concatenate([h0[None], hs.transpose(1, 0, 2)[:-1]])     # h(t-1), (T, B, H)
     C = np.einsum("tbi,tbj->tij", da, h_prev)
-    k = np.array([matrix_index(cache.steps + t, layer.n_matrices) + 1 for t in range(T)])
+    k = np.array([matrix_index(cache.step0 + t, layer.n_matrices) + 1 for t in range(T)])
     return C, k
 
 

@@ -15,14 +15,26 @@
 - :mod:`~numrnn.nn.gradcheck`: centred finite differences with a relative error defined at 0.
 
 :data:`CELLS` is the one registry of cell types: every command-line ``--cell`` and every
-``SequenceModel(cell=...)`` reads it. Adding a cell type is one module and one line here.
+``SequenceModel(cell=...)`` reads it. Adding a cell type is one module and one entry here (the
+class, its reference forward/backward, its test hints: :mod:`~numrnn.nn.registry`); the cell
+contract of ``tests/test_cells.py`` then tests it with no edit.
 """
+from . import reference
 from .base import RecurrentLayer
 from .gru import GRU
 from .lstm import LSTM
+from .registry import CellEntry, Registry, TestHints
 from .rnn import RNN
 
-#: The registry of cell types, by the name the command line and ``SequenceModel(cell=...)`` use.
-CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+#: The registry of cell types, by the name the command line and ``SequenceModel(cell=...)`` use:
+#: ``CELLS[name]`` the class, ``CELLS.entry(name)`` the class with its reference and test hints.
+CELLS = Registry()
+CELLS.register("rnn", CellEntry(RNN, reference.rnn_forward, reference.rnn_backward, ("activation",),
+                                TestHints(draw={"activation": ("relu", "tanh")}, eps=1e-6,
+                                          kink=lambda layer: layer.activation == "relu",
+                                          pre_activations=lambda cache: cache.a, live_bias=0.5,
+                                          bounded={"activation": "tanh"})))
+CELLS.register("lstm", CellEntry(LSTM, reference.lstm_forward, reference.lstm_backward))
+CELLS.register("gru", CellEntry(GRU, reference.gru_forward, reference.gru_backward))
 
-__all__ = ["CELLS", "RecurrentLayer", "RNN", "LSTM", "GRU"]
+__all__ = ["CELLS", "CellEntry", "TestHints", "RecurrentLayer", "RNN", "LSTM", "GRU"]

@@ -33,17 +33,18 @@ class RNNState:
     The state of a layer whose state is its hidden history alone (the RNN and the GRU).
 
     history : (P, B, H) the last P = max(1, S) hidden states, oldest first; history[-1] is h(t-1).
-    steps : int, how many steps came before, so that the matrix schedule and skip steps continue.
+    step0 : int, the global index of the next chunk's step 0 (how many steps came before), so that
+    the matrix schedule and the skip steps continue.
     """
     history: np.ndarray
-    steps: int = 0
+    step0: int = 0
 
 
 class RecurrentCache:
     """Base of every numrnn cache: the state after any number of the chunk's steps.
 
     A cache holds, time-major, ``x`` (T, B, D) the inputs, ``h`` (P + T, B, H) the hidden states with
-    P slots of history in front (``h[P + t]`` is h(t), ``h[P - 1]`` is h(-1)) and ``steps``, the
+    P slots of history in front (``h[P + t]`` is h(t), ``h[P - 1]`` is h(-1)) and ``step0``, the
     global index of local step 0 (0 unless a carried state was given). A subclass whose state
     carries more than the hidden history (the LSTM's cell c) sets ``state_class`` and
     :meth:`_carried_at`.
@@ -51,7 +52,7 @@ class RecurrentCache:
     state_class = RNNState
 
     def state_at(self, n):
-        """The state after the first ``n`` local steps, n in 0..T: h(n-P) .. h(n-1) and steps + n.
+        """The state after the first ``n`` local steps, n in 0..T: h(n-P) .. h(n-1) and step0 + n.
 
         ``state_at(0)`` is the state the chunk started from; ``state_at(T)`` is :attr:`state`.
         """
@@ -60,7 +61,7 @@ class RecurrentCache:
         if n > T:
             raise ValueError(f"n must lie in 0..{T} (the chunk's steps), got {n}")
         P = self.h.shape[0] - T
-        return self.state_class(history=self.h[n:n + P].copy(), steps=self.steps + n,
+        return self.state_class(history=self.h[n:n + P].copy(), step0=self.step0 + n,
                                 **self._carried_at(n))
 
     def _carried_at(self, n):
@@ -171,7 +172,7 @@ class RecurrentLayer(ABC):
 
         Returns
         -------
-        state_class instance with history (P, B, H), steps, and the other carried tensors.
+        state_class instance with history (P, B, H), step0, and the other carried tensors.
         """
         if state is not None:
             if h0 is not None or any(value is not None for value in initial.values()):
@@ -184,7 +185,7 @@ class RecurrentLayer(ABC):
         carried = {name: np.zeros((B, H), dtype=self.dtype) if initial.get(f"{name}0") is None
                    else check_array(f"{name}0", initial[f"{name}0"], 2, (B, H), self.dtype)
                    for name in self._carried_names()}
-        return self.state_class(history=history, steps=0, **carried)
+        return self.state_class(history=history, step0=0, **carried)
 
     def check_state(self, state, batch_size, name="state"):
         """Refuse a carried state that this layer cannot continue from, saying why; return it."""
@@ -204,12 +205,12 @@ class RecurrentLayer(ABC):
         check_array(f"{name}.history", history, 3)
         for carried in self._carried_names():
             check_array(f"{name}.{carried}", getattr(state, carried), 2, (B, H))
-        check_int(f"{name}.steps", state.steps, 0)
+        check_int(f"{name}.step0", state.step0, 0)
         return state
 
     def _carried_names(self):
-        """The fields of the state other than history and steps (the LSTM's "c")."""
-        return [f.name for f in fields(self.state_class) if f.name not in ("history", "steps")]
+        """The fields of the state other than history and step0 (the LSTM's "c")."""
+        return [f.name for f in fields(self.state_class) if f.name not in ("history", "step0")]
 
     # ------------------------------------------------------------ the abstract pair
     @abstractmethod
@@ -258,7 +259,7 @@ class RecurrentLayer(ABC):
     # ------------------------------------------------- what every forward/backward begins with
     def _begin_forward(self, x, h0, state, **initial):
         """x checked and made time-major (T, B, D); the hidden buffer h (P + T, B, H) with the start
-        history h(-P) .. h(-1) in front (h(-1) = h0); and the start state (steps, c, ...)."""
+        history h(-P) .. h(-1) in front (h(-1) = h0); and the start state (step0, c, ...)."""
         x = check_array("x", x, 3, (None, None, self.input_size), self.dtype)
         B, T, _ = x.shape
         if B < 1 or T < 1:
@@ -308,10 +309,10 @@ class RecurrentLayer(ABC):
         """
         d_in = d_rec if d_in is None else d_in
         n, _, rows = d_rec.shape
-        P, K, t0, H = self.n_history, self.n_matrices, cache.steps, self.hidden_size
+        P, K, step0, H = self.n_history, self.n_matrices, cache.step0, self.hidden_size
         h_prev = cache.h[P - 1 + s:P - 1 + s + n]     # h(t-1) for t = s .. s+n-1
         for k in range(K):
-            first = (k - t0 - s) % K                  # first local step that uses W_{k+1}
+            first = (k - step0 - s) % K                 # first local step that uses W_{k+1}
             grads[f"W{k + 1}"] += sum_outer(d_rec[first::K], h_prev[first::K], rows, H)
         grads["Wx"] += sum_outer(d_in, cache.x[s:s + n], rows, cache.x.shape[2])
         grads["b"] += d_in.sum(axis=(0, 1))

@@ -50,13 +50,13 @@ from .schedule import is_skip_step, matrix_index
 class GRUCache(RecurrentCache):
     """Everything the GRU's backward needs: gates : (T, B, 3H), r, z, n after their nonlinearity;
     a_n : (T, B, H), the candidate's recurrent part (W_k h(t-1))_n before the reset gate; x, h,
-    steps and ``state``/``state_at(n)`` (an :class:`~numrnn.nn.base.RNNState`) as in
+    step0 and ``state``/``state_at(n)`` (an :class:`~numrnn.nn.base.RNNState`) as in
     :class:`~numrnn.nn.base.RecurrentCache`."""
     x: np.ndarray
     gates: np.ndarray
     a_n: np.ndarray
     h: np.ndarray
-    steps: int
+    step0: int
 
 
 class GRU(RecurrentLayer):
@@ -82,28 +82,28 @@ class GRU(RecurrentLayer):
         :meth:`RecurrentLayer.forward <numrnn.nn.base.RecurrentLayer.forward>`."""
         x, h, start = self._begin_forward(x, h0, state)   # x (T, B, D); h[P + t] will be h(t)
         T, B, _ = x.shape
-        P, K, S, H, t0 = self.n_history, self.n_matrices, self.skip, self.hidden_size, start.steps
+        P, K, S, H, step0 = self.n_history, self.n_matrices, self.skip, self.hidden_size, start.step0
         a_n = np.empty((T, B, H), dtype=self.dtype)
         gates = input_part(x, self.params["Wx"], self.params["b"],
                            out=np.empty((T, B, 3 * H), dtype=self.dtype))  # (G1) u(t), all t
         W_T = transposed_matrices(self.params, K)
         for t in range(T):
-            a = h[P + t - 1] @ W_T[matrix_index(t0 + t, K)]  # (G1) a(t) = W_k h(t-1) = (a_r, a_z, a_n)
+            a = h[P + t - 1] @ W_T[matrix_index(step0 + t, K)]  # (G1) a(t) = W_k h(t-1) = (a_r, a_z, a_n)
             gates[t, :, :2 * H] = sigmoid(gates[t, :, :2 * H] + a[:, :2 * H])  # (G2) r, z
             r, z, n = _blocks(gates[t])               # views; n still holds u_n
             a_n[t] = a[:, 2 * H:]
             np.tanh(n + r * a_n[t], out=n)            # (G3) n = tanh(u_n + r a_n)
             h[P + t] = n + z * (h[P + t - 1] - n)     # (G4) h(t) = (1-z) n + z h(t-1)
-            if is_skip_step(t0 + t, S):
+            if is_skip_step(step0 + t, S):
                 h[P + t] += h[P + t - S]              # (G4)        + h(t-S)   on skip steps
-        return self._outputs(h), GRUCache(x=x, gates=gates, a_n=a_n, h=h, steps=t0)
+        return self._outputs(h), GRUCache(x=x, gates=gates, a_n=a_n, h=h, step0=step0)
 
     def backward(self, dhs, cache, return_dinit=False):
         """Equations (G5)-(G11) for t = T-1 .. 0: dhs (B, T, H) -> dx (B, T, D), grads (and dinit
         "h0", "history"). See :meth:`RecurrentLayer.backward <numrnn.nn.base.RecurrentLayer.backward>`."""
         dhs, dx, grads = self._begin_backward(dhs, cache)  # dhs (T, B, H) time-major
         T, B, H = dhs.shape
-        P, K, S, t0 = self.n_history, self.n_matrices, self.skip, cache.steps
+        P, K, S, step0 = self.n_history, self.n_matrices, self.skip, cache.step0
         W = [self.params[f"W{k + 1}"] for k in range(K)]
         du_buffer = np.empty((chunk_steps(T, B, P), B, 3 * H), dtype=self.dtype)
         da_buffer = np.empty_like(du_buffer)
@@ -111,12 +111,12 @@ class GRU(RecurrentLayer):
             du_window, da_window = du_buffer[:e - s], da_buffer[:e - s]  # du(t), da(t) at [t - s]
             for t in reversed(range(s, e)):           # dh(t) is complete: steps t+1, t+S came first
                 dh_t = dh_window[P + t - s]
-                if is_skip_step(t0 + t, S):
+                if is_skip_step(step0 + t, S):
                     dh_window[P + t - s - S] += dh_t  # (G5) skip path: dh(t-S) += dh(t), no gate
                 dh_window[P + t - s - 1] += _cell_backward(
                     dh_t, cache.h[P + t - 1], cache.gates[t], cache.a_n[t],
                     du_window[t - s], da_window[t - s])  # (G6)-(G8); returns the update path dh z
-                dh_window[P + t - s - 1] += da_window[t - s] @ W[matrix_index(t0 + t, K)]  # (G9)
+                dh_window[P + t - s - 1] += da_window[t - s] @ W[matrix_index(step0 + t, K)]  # (G9)
             self._add_param_grads(grads, da_window, cache, s, d_in=du_window)  # (G10), (G11)
             input_grad(du_window, self.params["Wx"], out=dx[s:e])  # (G11) dx(t) = Wx^T du(t)
         return self._end_backward(dx, grads, dh_window[:P], return_dinit)

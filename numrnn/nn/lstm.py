@@ -54,25 +54,25 @@ class LSTMState:
 
     history : (P, B, H) the last P = max(1, S) hidden states, oldest first; history[-1] is h(t-1).
     c : (B, H) the last cell state c(t-1).
-    steps : int, how many steps came before, so that the matrix schedule and skip steps continue.
+    step0 : int, the global index of the next chunk's step 0 (how many steps came before).
     """
     history: np.ndarray
     c: np.ndarray
-    steps: int = 0
+    step0: int = 0
 
 
 @dataclass(frozen=True)
 class LSTMCache(RecurrentCache):
     """Everything the LSTM's backward needs: gates : (T, B, 4H), i, f, g, o after their
     nonlinearity; c : (1 + T, B, H), the cell states (c[t + 1] is c(t)); tanh_c : (T, B, H),
-    tanh(c(t)); x, h, steps as in :class:`~numrnn.nn.base.RecurrentCache`. ``state`` and
+    tanh(c(t)); x, h, step0 as in :class:`~numrnn.nn.base.RecurrentCache`. ``state`` and
     ``state_at(n)`` are :class:`LSTMState` (the history and c)."""
     x: np.ndarray
     gates: np.ndarray
     h: np.ndarray
     c: np.ndarray
     tanh_c: np.ndarray
-    steps: int
+    step0: int
 
     state_class = LSTMState
 
@@ -120,29 +120,29 @@ class LSTM(RecurrentLayer):
         :meth:`RecurrentLayer.forward <numrnn.nn.base.RecurrentLayer.forward>`."""
         x, h, start = self._begin_forward(x, h0, state, c0=c0)  # x (T, B, D); h[P + t] will be h(t)
         T, B, _ = x.shape
-        P, K, S, H, t0 = self.n_history, self.n_matrices, self.skip, self.hidden_size, start.steps
+        P, K, S, H, step0 = self.n_history, self.n_matrices, self.skip, self.hidden_size, start.step0
         c = np.empty((1 + T, B, H), dtype=self.dtype)
         tanh_c = np.empty((T, B, H), dtype=self.dtype)
         c[0] = start.c                                # c(-1)
         Wx, b, W_T = _gate_weights(self.params, K)   # Wx, b, W_k^T, rows i, f, o halved (see there)
         gates = input_part(x, Wx, b, out=np.empty((T, B, 4 * H), dtype=self.dtype))  # Wx x(t) + b, all t
         for t in range(T):
-            gates[t] += h[P + t - 1] @ W_T[matrix_index(t0 + t, K)]  # (L1) z(t) = W_k h(t-1) + ...
+            gates[t] += h[P + t - 1] @ W_T[matrix_index(step0 + t, K)]  # (L1) z(t) = W_k h(t-1) + ...
             i, f, g, o = _activate_gates(gates[t])    # (L2) i, f, o = sigmoid, g = tanh (in place)
             np.multiply(f, c[t], out=c[t + 1])        # (L3) c(t) = f c(t-1)
             c[t + 1] += i * g                         #             + i g
             np.tanh(c[t + 1], out=tanh_c[t])
             np.multiply(o, tanh_c[t], out=h[P + t])   # (L4) h(t) = o tanh(c(t))
-            if is_skip_step(t0 + t, S):
+            if is_skip_step(step0 + t, S):
                 h[P + t] += h[P + t - S]              # (L4)        + h(t-S)   on skip steps
-        return self._outputs(h), LSTMCache(x=x, gates=gates, h=h, c=c, tanh_c=tanh_c, steps=t0)
+        return self._outputs(h), LSTMCache(x=x, gates=gates, h=h, c=c, tanh_c=tanh_c, step0=step0)
 
     def backward(self, dhs, cache, return_dinit=False):
         """Equations (L5)-(L11) for t = T-1 .. 0: dhs (B, T, H) -> dx (B, T, D), grads (and dinit
         "h0", "c0", "history"). See :meth:`RecurrentLayer.backward <numrnn.nn.base.RecurrentLayer.backward>`."""
         dhs, dx, grads = self._begin_backward(dhs, cache)  # dhs (T, B, H) time-major
         T, B, H = dhs.shape
-        P, K, S, t0 = self.n_history, self.n_matrices, self.skip, cache.steps
+        P, K, S, step0 = self.n_history, self.n_matrices, self.skip, cache.step0
         W = [self.params[f"W{k + 1}"] for k in range(K)]
         dz_buffer = np.empty((chunk_steps(T, B, P), B, 4 * H), dtype=self.dtype)
         dc = np.zeros((B, H), dtype=self.dtype)       # dL/dc(t) from the steps after t
@@ -150,11 +150,11 @@ class LSTM(RecurrentLayer):
             dz_window = dz_buffer[:e - s]                         # dz_window[t - s] is dz(t)
             for t in reversed(range(s, e)):           # dh(t) is complete: steps t+1, t+S came first
                 dh_t, dz_t = dh_window[P + t - s], dz_window[t - s]
-                if is_skip_step(t0 + t, S):
+                if is_skip_step(step0 + t, S):
                     dh_window[P + t - s - S] += dh_t  # (L5) skip path: dh(t-S) += dh(t), no gate
                 dc = _cell_backward(dh_t, dc, cache.gates[t], cache.tanh_c[t], cache.c[t],
                                     out=dz_t)         # (L6)-(L8) dz(t); returns dc(t-1) = dc(t) f
-                dh_window[P + t - s - 1] += dz_t @ W[matrix_index(t0 + t, K)]  # (L9) += W_k^T dz(t)
+                dh_window[P + t - s - 1] += dz_t @ W[matrix_index(step0 + t, K)]  # (L9) += W_k^T dz(t)
             self._add_param_grads(grads, dz_window, cache, s)     # (L10), (L11) dW_k, dWx, db
             input_grad(dz_window, self.params["Wx"], out=dx[s:e])  # (L11) dx(t) = Wx^T dz(t)
         return self._end_backward(dx, grads, dh_window[:P], return_dinit, c0=dc)

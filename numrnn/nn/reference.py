@@ -95,13 +95,13 @@ def rnn_forward(params, x, n_matrices=1, skip=0, h0=None, activation="relu", his
     activation : "relu" or "tanh"
     history : ndarray, shape (P, B, H), optional: h(-P) .. h(-1) carried from an earlier chunk
         (as ``RNNState.history``); excludes h0
-    steps : int, the global index of local step 0 (as ``RNNState.steps``), so the schedule continues
+    steps : int, the global index of local step 0 (``RNNState.step0``), so the schedule continues
 
     Returns
     -------
     hs : ndarray, shape (B, T, H)
-    cache : dict with "h" (dict t -> (B, H) for t = -P .. T-1), "steps" (dict t -> step cache),
-        and the settings
+    cache : dict with "h" (dict t -> (B, H) for t = -P .. T-1), "step_caches" (dict t -> step
+        cache), "step0" (the global index of local step 0) and the settings
     """
     K, S, P, T = n_matrices, skip, max(1, skip), x.shape[1]
     h = start_history(x, params["b"].shape[0], P, h0, history)   # h[-P] .. h[-1]; h[-1] = h0
@@ -112,7 +112,7 @@ def rnn_forward(params, x, n_matrices=1, skip=0, h0=None, activation="relu", his
         h[t], step_caches[t] = rnn_step_forward(x[:, t], h[t - 1], W, params["Wx"], params["b"],
                                                 h_skip, activation)
     hs = np.stack([h[t] for t in range(T)], axis=1)
-    return hs, {"h": h, "steps": step_caches, "K": K, "S": S, "offset": steps, "P": P}
+    return hs, {"h": h, "step_caches": step_caches, "K": K, "S": S, "step0": steps, "P": P}
 
 
 def rnn_backward(dhs, cache):
@@ -130,24 +130,17 @@ def rnn_backward(dhs, cache):
     dh : dict t -> (B, H): the complete dL/dh(t) for t = -P .. T-1; dh[-1] is dL/dh0 and
         dh[-P] .. dh[-1] the gradient of a carried history
     """
-    K, S, P, offset = cache["K"], cache["S"], cache["P"], cache["offset"]
-    steps = cache["steps"]
-    B, T, H = dhs.shape
-    dh = {t: np.zeros((B, H), dtype=dhs.dtype) for t in range(-P, T)}
-    for t in range(T):
-        dh[t] = dh[t] + dhs[:, t]                            # the loss's direct part
-    W_shape = steps[0][2].shape
-    grads = {f"W{k + 1}": np.zeros(W_shape, dtype=dhs.dtype) for k in range(K)}
-    grads["Wx"] = np.zeros_like(steps[0][3])
-    grads["b"] = np.zeros(H, dtype=dhs.dtype)
+    K, S, P, step0, step_caches = cache["K"], cache["S"], cache["P"], cache["step0"], cache["step_caches"]
+    T = dhs.shape[1]
+    dh = loss_part(dhs, P)                                   # dh[t]: the loss's direct part; 0 for t < 0
+    grads = zero_grads(K, step_caches[0][2], step_caches[0][3])
     dx = {}
     for t in reversed(range(T)):                             # dh[t] is complete here
-        d = rnn_step_backward(dh[t], steps[t])
-        if is_skip_step(offset + t, S):
-            dh[t - S] = dh[t - S] + d["h_skip"]              # (3) the skip line: dh(t-S) += dh(t)
-        dh[t - 1] = dh[t - 1] + d["h_prev"]                  # (5)
-        name = f"W{matrix_index(offset + t, K) + 1}"
-        grads[name] += d["W"]                                # (6) each W_k from its own steps only
+        if is_skip_step(step0 + t, S):
+            dh[t - S] += dh[t]                               # (3) the skip line: no phi' on it
+        d = rnn_step_backward(dh[t], step_caches[t])
+        dh[t - 1] += d["h_prev"]                             # (5)
+        grads[f"W{matrix_index(step0 + t, K) + 1}"] += d["W"]  # (6) each W_k from its own steps only
         grads["Wx"] += d["Wx"]                               # (7)
         grads["b"] += d["b"]
         dx[t] = d["x"]
@@ -228,7 +221,7 @@ def lstm_forward(params, x, n_matrices=1, skip=0, h0=None, c0=None, history=None
         h[t], c[t], step_caches[t] = lstm_step_forward(x[:, t], h[t - 1], c[t - 1], W, params["Wx"],
                                                        params["b"], h_skip)
     hs = np.stack([h[t] for t in range(T)], axis=1)
-    return hs, {"h": h, "c": c, "steps": step_caches, "K": K, "S": S, "offset": steps, "P": P}
+    return hs, {"h": h, "c": c, "step_caches": step_caches, "K": K, "S": S, "step0": steps, "P": P}
 
 
 def lstm_backward(dhs, cache):
@@ -241,19 +234,19 @@ def lstm_backward(dhs, cache):
     dc : dict t -> (B, H), dL/dc(t) through the cell path of step t+1, for t = -1 .. T-1
         (dc[-1] is dL/dc0)
     """
-    K, S, P, offset, steps = cache["K"], cache["S"], cache["P"], cache["offset"], cache["steps"]
+    K, S, P, step0, step_caches = cache["K"], cache["S"], cache["P"], cache["step0"], cache["step_caches"]
     T = dhs.shape[1]
     dh = loss_part(dhs, P)                                   # dh[t]: the loss's direct part; 0 for t < 0
     dc = {T - 1: np.zeros_like(dh[T - 1])}                   # nothing comes after the last step
-    grads = zero_grads(K, steps[0][3], steps[0][4])
+    grads = zero_grads(K, step_caches[0][3], step_caches[0][4])
     dx = {}
     for t in reversed(range(T)):                             # dh[t] and dc[t] are complete here
-        d = lstm_step_backward(dh[t], dc[t], steps[t])
-        if is_skip_step(offset + t, S):
+        d = lstm_step_backward(dh[t], dc[t], step_caches[t])
+        if is_skip_step(step0 + t, S):
             dh[t - S] = dh[t - S] + d["h_skip"]              # (L5) the skip line: dh(t-S) += dh(t)
         dc[t - 1] = d["c_prev"]                              # (L8)
         dh[t - 1] = dh[t - 1] + d["h_prev"]                  # (L9)
-        grads[f"W{matrix_index(offset + t, K) + 1}"] += d["W"]  # (L10) each W_k from its own steps
+        grads[f"W{matrix_index(step0 + t, K) + 1}"] += d["W"]  # (L10) each W_k from its own steps
         grads["Wx"] += d["Wx"]                               # (L11)
         grads["b"] += d["b"]
         dx[t] = d["x"]
@@ -323,7 +316,7 @@ def gru_forward(params, x, n_matrices=1, skip=0, h0=None, history=None, steps=0)
         h[t], step_caches[t] = gru_step_forward(x[:, t], h[t - 1], W, params["Wx"], params["b"],
                                                 h_skip)
     hs = np.stack([h[t] for t in range(T)], axis=1)
-    return hs, {"h": h, "steps": step_caches, "K": K, "S": S, "offset": steps, "P": P}
+    return hs, {"h": h, "step_caches": step_caches, "K": K, "S": S, "step0": steps, "P": P}
 
 
 def gru_backward(dhs, cache):
@@ -334,17 +327,17 @@ def gru_backward(dhs, cache):
     dx : (B, T, D);  grads : dict W1..WK, Wx, b
     dh : dict t -> (B, H), the complete dL/dh(t) for t = -P .. T-1 (dh[-1] is dL/dh0)
     """
-    K, S, P, offset, steps = cache["K"], cache["S"], cache["P"], cache["offset"], cache["steps"]
+    K, S, P, step0, step_caches = cache["K"], cache["S"], cache["P"], cache["step0"], cache["step_caches"]
     T = dhs.shape[1]
     dh = loss_part(dhs, P)                                   # dh[t]: the loss's direct part; 0 for t < 0
-    grads = zero_grads(K, steps[0][2], steps[0][3])
+    grads = zero_grads(K, step_caches[0][2], step_caches[0][3])
     dx = {}
     for t in reversed(range(T)):                             # dh[t] is complete here
-        d = gru_step_backward(dh[t], steps[t])
-        if is_skip_step(offset + t, S):
+        d = gru_step_backward(dh[t], step_caches[t])
+        if is_skip_step(step0 + t, S):
             dh[t - S] = dh[t - S] + d["h_skip"]              # (G5) the skip line: dh(t-S) += dh(t)
         dh[t - 1] = dh[t - 1] + d["h_prev"]                  # (G6), (G9)
-        grads[f"W{matrix_index(offset + t, K) + 1}"] += d["W"]  # (G10) each W_k from its own steps
+        grads[f"W{matrix_index(step0 + t, K) + 1}"] += d["W"]  # (G10) each W_k from its own steps
         grads["Wx"] += d["Wx"]                               # (G11)
         grads["b"] += d["b"]
         dx[t] = d["x"]

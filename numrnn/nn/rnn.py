@@ -45,13 +45,13 @@ from .schedule import is_skip_step, matrix_index
 
 @dataclass(frozen=True)
 class RNNCache(RecurrentCache):
-    """Everything the RNN's backward needs: a : (T, B, H), the pre-activations a(t); x, h, steps
+    """Everything the RNN's backward needs: a : (T, B, H), the pre-activations a(t); x, h, step0
     and ``state``/``state_at(n)`` (an :class:`~numrnn.nn.base.RNNState`) as in
     :class:`~numrnn.nn.base.RecurrentCache`."""
     x: np.ndarray
     a: np.ndarray
     h: np.ndarray
-    steps: int
+    step0: int
 
 
 class RNN(RecurrentLayer):
@@ -88,7 +88,7 @@ class RNN(RecurrentLayer):
         :meth:`RecurrentLayer.forward <numrnn.nn.base.RecurrentLayer.forward>`."""
         x, h, start = self._begin_forward(x, h0, state)   # x (T, B, D); h[P + t] will be h(t)
         T, B, _ = x.shape
-        P, K, S, t0 = self.n_history, self.n_matrices, self.skip, start.steps
+        P, K, S, step0 = self.n_history, self.n_matrices, self.skip, start.step0
         act, _ = ACTIVATIONS[self.activation]
         W_T = transposed_matrices(self.params, K)
         a = np.empty((T, B, self.hidden_size), dtype=self.dtype)
@@ -97,11 +97,11 @@ class RNN(RecurrentLayer):
             e = min(s + C, T)
             input_part(x[s:e], self.params["Wx"], self.params["b"], out=a[s:e])  # Wx x(t) + b
             for t in range(s, e):
-                a[t] += h[P + t - 1] @ W_T[matrix_index(t0 + t, K)]  # (1) a(t) = W_k h(t-1) + ...
+                a[t] += h[P + t - 1] @ W_T[matrix_index(step0 + t, K)]  # (1) a(t) = W_k h(t-1) + ...
                 act(a[t], out=h[P + t])               # (2) h(t) = act(a(t))
-                if is_skip_step(t0 + t, S):
+                if is_skip_step(step0 + t, S):
                     h[P + t] += h[P + t - S]          # (2)        + h(t-S)   on skip steps
-        return self._outputs(h), RNNCache(x=x, a=a, h=h, steps=t0)
+        return self._outputs(h), RNNCache(x=x, a=a, h=h, step0=step0)
 
     def backward(self, dhs, cache, return_dinit=False):
         """Equations (3)-(7) for t = T-1 .. 0: dhs (B, T, H) -> dx (B, T, D), grads (and dinit
@@ -113,7 +113,7 @@ class RNN(RecurrentLayer):
         """
         dhs, dx, grads = self._begin_backward(dhs, cache)  # dhs (T, B, H) time-major
         T, B, H = dhs.shape
-        P, K, S, t0 = self.n_history, self.n_matrices, self.skip, cache.steps
+        P, K, S, step0 = self.n_history, self.n_matrices, self.skip, cache.step0
         _, act_grad = ACTIVATIONS[self.activation]
         W = [self.params[f"W{k + 1}"] for k in range(K)]
         da_buffer = np.empty((chunk_steps(T, B, P), B, H), dtype=self.dtype)
@@ -122,10 +122,10 @@ class RNN(RecurrentLayer):
             act_grad(cache.a[s:e], out=da_window)                 # act'(a(t)) until (4) makes it da(t)
             for t in reversed(range(s, e)):           # dh(t) is complete: steps t+1, t+S came first
                 dh_t, da_t = dh_window[P + t - s], da_window[t - s]
-                if is_skip_step(t0 + t, S):
+                if is_skip_step(step0 + t, S):
                     dh_window[P + t - s - S] += dh_t  # (3) skip path: dh(t-S) += dh(t), no act'
                 np.multiply(dh_t, da_t, out=da_t)    # (4) da(t) = dh(t) act'(a(t))
-                dh_window[P + t - s - 1] += da_t @ W[matrix_index(t0 + t, K)]  # (5) dh(t-1) += W_k^T da(t)
+                dh_window[P + t - s - 1] += da_t @ W[matrix_index(step0 + t, K)]  # (5) dh(t-1) += W_k^T da(t)
             self._add_param_grads(grads, da_window, cache, s)     # (6), (7) dW_k, dWx, db
             input_grad(da_window, self.params["Wx"], out=dx[s:e])  # (7) dx(t) = Wx^T da(t)
         return self._end_backward(dx, grads, dh_window[:P], return_dinit)  # dh(-P) .. dh(-1)

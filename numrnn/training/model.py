@@ -616,4 +616,5 @@ def _masked_mse(pred, y, mask):
     return float(np.sum(diff * diff) / count), (2.0 / count) * diff
 
 
-__all__ = ["make_layer", "layer_options", "SequenceModel", "check_data", "own_layer_config", "build_own_layer", "CELLS", "READOUTS", "LOSSES"]
+__all__ = ["make_layer", "layer_options", "SequenceModel", "check_data", "own_layer_config", "build_own_layer",
+           "CELLS", "READOUTS", "LOSSES"]

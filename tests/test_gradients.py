@@ -1,4 +1,4 @@
-"""Gradient-flow diagnostics, each checked against an independent computation.
+"""numrnn.analysis.gradients: each gradient-flow diagnostic checked against an independent computation.
 
 The independent computations: a plain forward written here (one sequence at a time, with a
 perturbation injected into h(t) or a matrix replaced at one step) differentiated by centred finite
