@@ -139,4 +139,3 @@ def save_figure(fig, path, dpi=110):
     if isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not 0 < dpi < float("inf"):
         raise ValueError(f"dpi must be a positive number, got {dpi!r}")
     return atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight"))
-
