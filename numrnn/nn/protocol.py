@@ -81,6 +81,7 @@ FEATURES = (
      "numrnn's `RNN` itself (they read its pre-activations)"),
 )
 
+
 def members(protocol):
     """The members a protocol class declares, in order: [(name, signature or None for data)]."""
     out = {}
