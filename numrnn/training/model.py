@@ -70,7 +70,7 @@ def make_layer(cell="rnn", version=None, *, input_size, hidden_size, n_matrices=
 
     Parameters
     ----------
-    cell : {"rnn", "lstm", "gru"}
+    cell : str, a name of :data:`numrnn.nn.CELLS` ("rnn", "lstm", "gru", or one registered)
         :class:`numrnn.nn.rnn.RNN`, :class:`numrnn.nn.lstm.LSTM` or :class:`numrnn.nn.gru.GRU`: the
         registry :data:`numrnn.nn.CELLS`.
     version : {"A", "B", "C", "D", "special"}, optional
@@ -86,7 +86,7 @@ def make_layer(cell="rnn", version=None, *, input_size, hidden_size, n_matrices=
 
     Returns
     -------
-    RNN, LSTM or GRU (the class ``CELLS[cell]``)
+    an instance of ``CELLS[cell]`` (RNN, LSTM, GRU, or a registered cell)
     """
     check_choice("cell", cell, CELLS)
     if version is not None:
@@ -115,7 +115,7 @@ class SequenceModel:
         H (None with ``layer``: the layer's).
     output_size : int
         O: regression outputs for "mse", classes for "ce".
-    cell : {"rnn", "lstm", "gru"}, default "rnn"
+    cell : str, default "rnn", a name of :data:`numrnn.nn.CELLS` ("rnn", "lstm", "gru", ...)
         A key of the registry :data:`numrnn.nn.CELLS`.
     version : str, optional
         Paper version "A".."D" or "special"; or give ``n_matrices`` and ``skip``.
@@ -155,7 +155,7 @@ class SequenceModel:
 
     Attributes
     ----------
-    layer : RNN, LSTM, GRU or the given layer
+    layer : the registry's cell (RNN, LSTM, GRU, ...) or the given layer
     layer_reverse : the second layer of a bidirectional model, or None
     readout : dict "W" (O, H) (or (O, 2H) bidirectional), "b" (O,); W drawn N(0, 1/H) (or zeros), b zeros.
     embedding : dict "E" (V, D), or None.
