@@ -38,7 +38,7 @@ from ..nn.protocol import require_protocol
 from ..nn.init import as_generator
 from .model import check_data
 from .optim import Optimizer, clip_by_global_norm, global_norm
-from .tbptt import check_tbptt
+from .tbptt import check_tbptt, truncated_steps
 
 
 TEST_NAMES = ("x_test", "y_test", "test_lengths", "test_mask")
@@ -324,7 +324,6 @@ class Trainer:
                     if self._update(loss, grads, x):
                         losses.append(loss)
                     return losses
-                from .tbptt import truncated_steps
                 k1, k2 = self.tbptt
                 R = x.shape[1] if self.reset_every is None else self.reset_every
                 for a in range(0, x.shape[1], R):
