@@ -106,9 +106,11 @@ def test_a_typical_mistake_is_named(tmp_path, key, mistake):
 
 
 def test_a_task_that_returns_the_wrong_kind_of_thing(tmp_path, key):
-    folder = mutated(tmp_path, key, "rnn_step.py", "return dx, dh_prev, dW, dWx, db", "return dx, dh_prev, dW")
+    folder = mutated(tmp_path, key, "rnn_step.py", 'return {"x": dx, "h_prev": dh_prev, "W": dW, "Wx": dWx, "b": db}',
+                     "return dx, dh_prev, dW, dWx, db")
     text = diagnosis(grade_task(2, folder))
-    assert "task 2: rnn_step_backward must return a tuple of 5, got a tuple of 3" in text
+    assert ("task 2: rnn_step_backward must return a dict with the keys x, h_prev, W, Wx, b (the gradients "
+            "with respect to x_t, h_prev, W, Wx, b), got a tuple of 5") in text
     folder = mutated(tmp_path, key, "grad_lag.py", "return norms", "return norms.astype(np.float32)")
     assert "task 6: norms has dtype float32, expected float64" in diagnosis(grade_task(6, folder))
 
@@ -143,22 +145,23 @@ cache = {"steps": step_caches, "S": skip, "P": P, "D": x.shape[2], "names": list
     4: """
 B, T, H = dhs.shape
 S, P = cache["S"], cache["P"]
-dh = {t: np.zeros((B, H)) for t in range(-P, T)}
+dh = {t: np.zeros((B, H), dtype=dhs.dtype) for t in range(-P, T)}
 for t in range(T):
     dh[t] += dhs[:, t, :]
 grads = {}
-dx = np.zeros((B, T, cache["D"]))
+dx = np.zeros((B, T, cache["D"]), dtype=dhs.dtype)
 for t in range(T - 1, -1, -1):
     c, k, is_skip = cache["steps"][t]
     if is_skip:
         dh[t - S] = dh[t - S] + dh[t]
-    dx[:, t, :], dprev, dW, dWx, db = rnn_step_backward(dh[t], c)
-    dh[t - 1] = dh[t - 1] + dprev
-    grads["W%d" % k] = grads.get("W%d" % k, 0) + dW
-    grads["Wx"] = grads.get("Wx", 0) + dWx
-    grads["b"] = grads.get("b", 0) + db
+    d = rnn_step_backward(dh[t], c)
+    dx[:, t, :] = d["x"]
+    dh[t - 1] = dh[t - 1] + d["h_prev"]
+    grads["W%d" % k] = grads.get("W%d" % k, 0) + d["W"]
+    grads["Wx"] = grads.get("Wx", 0) + d["Wx"]
+    grads["b"] = grads.get("b", 0) + d["b"]
 for name in cache["names"]:
-    grads.setdefault(name, np.zeros((H, H)))
+    grads.setdefault(name, np.zeros((H, H), dtype=dhs.dtype))
 """,
     5: """
 tc = np.tanh(c)

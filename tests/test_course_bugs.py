@@ -16,15 +16,15 @@ class StudentRNN:
     def __init__(self, input_size, hidden_size, n_matrices=1, skip=0, seed=None, dtype=np.float64):
         rng = np.random.default_rng(seed)
         self.K, self.S = n_matrices, skip
-        self.params = {f"W{k + 1}": 0.1 * rng.standard_normal((hidden_size, hidden_size))
+        self.params = {f"W{k + 1}": 0.1 * rng.standard_normal((hidden_size, hidden_size)).astype(dtype)
                        for k in range(n_matrices)}
-        self.params["Wx"] = 0.1 * rng.standard_normal((hidden_size, input_size))
-        self.params["b"] = np.zeros(hidden_size)
+        self.params["Wx"] = 0.1 * rng.standard_normal((hidden_size, input_size)).astype(dtype)
+        self.params["b"] = np.zeros(hidden_size, dtype=dtype)
 
     def forward(self, x, h0=None):
         B, T, _ = x.shape
         p, K, S = self.params, self.K, self.S
-        h = {t: np.zeros((B, len(p["b"]))) for t in range(-max(1, S), 0)}
+        h = {t: np.zeros((B, len(p["b"])), dtype=x.dtype) for t in range(-max(1, S), 0)}
         if h0 is not None:
             h[-1] = h0
         a = {}
@@ -40,7 +40,7 @@ class StudentRNN:
         x, h, a = cache["x"], cache["h"], cache["a"]
         p, K, S = self.params, self.K, self.S
         B, T, H = dhs.shape
-        dh = {t: np.zeros((B, H)) for t in range(-max(1, S), T)}
+        dh = {t: np.zeros((B, H), dtype=dhs.dtype) for t in range(-max(1, S), T)}
         for t in range(T):
             dh[t] = dh[t] + dhs[:, t]
         grads = {name: np.zeros_like(value) for name, value in p.items()}
@@ -372,7 +372,7 @@ CATALOGUE = {
 def test_the_correct_student_cell_passes_every_check():
     checks = check_cell(StudentRNN, "StudentRNN", max_examples=5)
     assert [c.name for c in checks if not c.passed] == []
-    assert len(checks) == 9
+    assert len(checks) == 13
 
 
 @pytest.mark.parametrize("bug", list(CATALOGUE), ids=lambda c: c.__name__)

@@ -22,7 +22,8 @@ import numpy as np
 from ..nn import reference
 from ..nn.gradcheck import numerical_gradient
 from .report import TOL, Check, rel_error
-from .runner import CannotUse, Runner, StudentCodeError
+from .runner import (MISSING, CannotPerturb, CannotUse, LocalRunner, RArray, RDict, RList, RObject,
+                     StudentCodeError)
 from .spec import (BACKWARD_MISTAKES, FORWARD_MISTAKES, describe_step, feeds, spec_backward,
                    spec_forward)
 
@@ -72,100 +73,166 @@ def version_cases(seed=0):
 
 
 # ------------------------------------------------------------------ the student's cell
+class Made:
+    """One built cell: the handle the runner gives back, its params (name -> array) and its methods."""
+
+    def __init__(self, handle, params, forward=None, backward=None, K=1, S=0):
+        self.handle, self.params, self.fwd, self.bwd, self.K, self.S = handle, params, forward, backward, K, S
+
+
 class StudentCell:
-    """Builds the student's cell for a case and calls it with every result checked for form."""
+    """The student's cell class, wherever the runner runs code, and its calls, each result checked
+    for form. The arrays come back as values; comparisons are made here, by the grader."""
 
     def __init__(self, cls, runner, name):
         self.cls, self.run, self.name = cls, runner, name
-        signature = self._signature()
-        try:
-            signature.bind(5, 4, n_matrices=2, skip=2, seed=0, dtype=np.float64)
-        except TypeError:
-            raise CannotUse(f"{runner.task}: {name}{signature} has the wrong signature; the protocol "
+        info = runner.inspect(cls, 5, 4, n_matrices=2, skip=2, seed=0, dtype=np.float64)
+        if not info.get("callable") or info.get("signature") is None:
+            raise CannotUse(f"{runner.task}: {name} is not a class that can be called")
+        if not info.get("binds"):
+            raise CannotUse(f"{runner.task}: {name}{info['signature']} has the wrong signature; the protocol "
                             f"is {name}(input_size, hidden_size, n_matrices=1, skip=0, seed=None, "
-                            "dtype=np.float64)") from None
+                            "dtype=np.float64)")
         for method in ("forward", "backward"):
-            if not callable(getattr(cls, method, None)):
+            if not info["methods"].get(method):
                 raise CannotUse(f"{runner.task}: {name} has no method {method}(); the protocol needs "
                                 "forward(x, h0=None) -> (hs, cache) and backward(dhs, cache) -> (dx, grads)")
 
-    def _signature(self):
-        try:
-            return inspect.signature(self.cls)
-        except (TypeError, ValueError):
-            raise CannotUse(f"{self.run.task}: {self.name} is not a class that can be called") from None
-
-    def make(self, case):
+    def make(self, case, dtype=np.float64):
+        dname = np.dtype(dtype).name
         cell = self.run.call(f"{self.name}({case.D}, {case.H}, n_matrices={case.K}, skip={case.S}, "
-                             "seed=0, dtype=np.float64)", self.cls, case.D, case.H,
-                             n_matrices=case.K, skip=case.S, seed=0, dtype=np.float64)
-        params = getattr(cell, "params", None)
+                             f"seed=0, dtype=np.{dname})", self.cls, case.D, case.H,
+                             n_matrices=case.K, skip=case.S, seed=0, dtype=dtype)
+        params, fwd, bwd = self.run.attrs(cell, ("params", "forward", "backward"))
         if not isinstance(params, dict):
+            got = "nothing" if params is MISSING else _kind(params)
             raise StudentCodeError(f"{self.run.task}: {self.name}.params must be a dict of arrays, "
-                                   f"got {type(params).__name__}")
+                                   f"got {got}")
         want = {f"W{k + 1}" for k in range(case.K)} | {"Wx", "b"}
         if set(params) != want:
             raise StudentCodeError(f"{self.run.task}: with n_matrices={case.K}, {self.name}.params "
                                    f"must have the keys {sorted(want)}, got {sorted(map(str, params))}")
         for key, value in case.params.items():
             p = params[key]
-            if not isinstance(p, np.ndarray) or p.shape != value.shape or p.dtype != np.float64:
-                got = (f"{type(p).__name__}" if not isinstance(p, np.ndarray)
+            if not isinstance(p, np.ndarray) or p.shape != value.shape or p.dtype != dtype:
+                got = (f"{_kind(p)}" if not isinstance(p, np.ndarray)
                        else f"shape {p.shape}, dtype {p.dtype}")
-                raise StudentCodeError(f"{self.run.task}: {self.name}.params[{key!r}] must be a float64 "
-                                       f"array of shape {value.shape} (with dtype=np.float64), got {got}")
-            p[...] = value                      # in place: the cell keeps its own arrays
-        return cell
+                raise StudentCodeError(f"{self.run.task}: {self.name}.params[{key!r}] must be a {dname} "
+                                       f"array of shape {value.shape} (with dtype=np.{dname}), got {got}")
+        # in place: the cell keeps its own arrays
+        self.run.assign_items(params, {k: v.astype(dtype) for k, v in case.params.items()})
+        return Made(cell, params, fwd, bwd, case.K, case.S)
 
-    def forward(self, cell, case, x=None, h0="case"):
+    def forward(self, made, case, x=None, h0="case", dtype=np.float64, return_args=False):
         x = case.x if x is None else x
         h0 = case.h0 if isinstance(h0, str) else h0
-        out = self.run.call("your forward", cell.forward, x.copy(), h0=None if h0 is None else h0.copy())
+        args = [x.astype(dtype)]
+        kwargs = {"h0": None if h0 is None else h0.astype(dtype)}
+        out, args_after, kwargs_after = self.run.call_full("your forward", made.fwd, args, kwargs,
+                                                           return_args=return_args)
         if not (isinstance(out, (tuple, list)) and len(out) == 2):
             raise StudentCodeError(f"{self.run.task}: forward must return (hs, cache), got "
                                    f"{_kind(out)}")
-        _array(self.run.task, "forward", "hs", out[0], (case.B, x.shape[1], case.H))
+        _array(self.run.task, "forward", "hs", out[0], (case.B, x.shape[1], case.H), dtype)
+        if return_args:
+            return out, args_after[0], kwargs_after.get("h0")
         return out
 
-    def backward(self, cell, case, dhs, cache):
-        out = self.run.call("your backward", cell.backward, dhs, cache)
-        if not (isinstance(out, (tuple, list)) and len(out) == 2):
-            raise StudentCodeError(f"{self.run.task}: backward must return (dx, grads), got "
-                                   f"{_kind(out)}")
-        dx, grads = out
-        _array(self.run.task, "backward", "dx", dx, (case.B, dhs.shape[1], case.D))
+    def backward(self, made, case, dhs, cache, dtype=np.float64, return_args=False):
+        out, args_after, _ = self.run.call_full("your backward", made.bwd, [dhs.astype(dtype), cache], {},
+                                                return_args=return_args)
+        return self._backward_answer(out, case, dhs, dtype, 2, "backward", args_after, return_args)
+
+    def _backward_answer(self, out, case, dhs, dtype, n, fn_name, args_after, return_args):
+        if not (isinstance(out, (tuple, list)) and len(out) == n):
+            what = "(dx, grads)" if n == 2 else f"a tuple of {n}"
+            raise StudentCodeError(f"{self.run.task}: {fn_name} must return {what}, got {_kind(out)}")
+        dx, grads = out[0], out[1]
+        _array(self.run.task, "backward", "dx", dx, (case.B, dhs.shape[1], case.D), dtype)
         if not isinstance(grads, dict) or set(grads) != set(case.params):
-            got = sorted(map(str, grads)) if isinstance(grads, dict) else type(grads).__name__
-            raise StudentCodeError(f"{self.run.task}: backward must return grads, a dict with the keys "
+            got = sorted(map(str, grads)) if isinstance(grads, dict) else _kind(grads)
+            raise StudentCodeError(f"{self.run.task}: {fn_name} must return grads, a dict with the keys "
                                    f"{sorted(case.params)}, got {got}")
         for key, value in case.params.items():
-            _array(self.run.task, "backward", f"grads[{key!r}]", grads[key], value.shape)
-        return dx, grads
+            _array(self.run.task, "backward", f"grads[{key!r}]", grads[key], value.shape, dtype)
+        return (dx, grads, args_after[0]) if return_args else (dx, grads)
+
+    def outputs_moved(self, made, case, x, name):
+        """hs of the forward with each entry of params[name] (or of x) moved by +-1e-6: (2n, B, T, H)."""
+        target = ("arg", 0) if name == "x" else made.params[name]
+        return self.run.perturbed("your forward (finite differences)", made.fwd, [x],
+                                  {"h0": case.h0.copy()}, target)
 
     def both(self, case, dhs=None, x=None):
         """A fresh cell: forward then backward; returns (hs, dx, grads)."""
-        cell = self.make(case)
-        hs, cache = self.forward(cell, case, x=x)
-        dx, grads = self.backward(cell, case, (case.G if dhs is None else dhs).copy(), cache)
+        made = self.make(case)
+        hs, cache = self.forward(made, case, x=x)
+        dx, grads = self.backward(made, case, (case.G if dhs is None else dhs).copy(), cache)
         return hs, dx, grads
 
 
+class FunctionCell(StudentCell):
+    """A cell made of the student's functions ``forward(x, params, K, S, h0=None) -> (hs, cache)`` and
+    ``backward(dhs, cache) -> (dx, grads, ...)``: the params live in the grader and are passed in."""
+
+    def __init__(self, forward, backward, runner, name, forward_name="your forward",
+                 backward_name="your backward", n_backward=3):
+        self.fn_fwd, self.fn_bwd, self.run, self.name = forward, backward, runner, name
+        self.forward_name, self.backward_name, self.n_backward = forward_name, backward_name, n_backward
+
+    def make(self, case, dtype=np.float64):
+        return Made(None, {n: v.astype(dtype) for n, v in case.params.items()}, K=case.K, S=case.S)
+
+    def forward(self, made, case, x=None, h0="case", dtype=np.float64, return_args=False):
+        x = case.x if x is None else x
+        h0 = case.h0 if isinstance(h0, str) else h0
+        args = [x.astype(dtype), {n: v.copy() for n, v in made.params.items()}, made.K, made.S]
+        kwargs = {"h0": None if h0 is None else h0.astype(dtype)}
+        out, args_after, kwargs_after = self.run.call_full(self.forward_name, self.fn_fwd, args, kwargs,
+                                                           return_args=return_args)
+        if not (isinstance(out, (tuple, list)) and len(out) == 2):
+            raise StudentCodeError(f"{self.run.task}: {self.forward_name.replace('your ', '')} must "
+                                   f"return (hs, cache), got {_kind(out)}")
+        _array(self.run.task, "forward", "hs", out[0], (case.B, x.shape[1], case.H), dtype)
+        if return_args:
+            return out, args_after[0], kwargs_after.get("h0")
+        return out
+
+    def backward(self, made, case, dhs, cache, dtype=np.float64, return_args=False):
+        out, args_after, _ = self.run.call_full(self.backward_name, self.fn_bwd, [dhs.astype(dtype), cache],
+                                                {}, return_args=return_args)
+        return self._backward_answer(out, case, dhs, dtype, self.n_backward,
+                                     self.backward_name.replace("your ", ""), args_after, return_args)
+
+    def outputs_moved(self, made, case, x, name):
+        target = ("arg", 0) if name == "x" else ("arg", 1, name)
+        return self.run.perturbed(f"{self.forward_name} (finite differences)", self.fn_fwd,
+                                  [x, {n: v.copy() for n, v in made.params.items()}, made.K, made.S],
+                                  {"h0": case.h0.copy()}, target)
+
+
 def _kind(value):
+    """What a value is, in words ('a tuple of 3', 'float', 'your Cache')."""
     if isinstance(value, tuple):
         return f"a tuple of {len(value)}"
+    if isinstance(value, RObject):
+        return value.typename
+    if isinstance(value, (RDict, RList, RArray)):
+        return type(value).__mro__[1].__name__
     return type(value).__name__
 
 
-def _array(task, where, name, value, shape):
+def _array(task, where, name, value, shape, dtype=np.float64):
+    dname = np.dtype(dtype).name
     if not isinstance(value, np.ndarray):
-        raise StudentCodeError(f"{task}: your {where} returned {name} as {type(value).__name__}, "
-                               f"expected a float64 array of shape {shape}")
+        raise StudentCodeError(f"{task}: your {where} returned {name} as {_kind(value)}, "
+                               f"expected a {dname} array of shape {shape}")
     if value.shape != tuple(shape):
         raise StudentCodeError(f"{task}: your {where} returned {name} of shape {value.shape}, "
                                f"expected {tuple(shape)}")
-    if value.dtype != np.float64:
+    if value.dtype != dtype:
         raise StudentCodeError(f"{task}: your {where} returned {name} of dtype {value.dtype}, "
-                               "expected float64")
+                               f"expected {dname}")
     if not np.all(np.isfinite(value)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(value))[0])
         raise StudentCodeError(f"{task}: your {where} returned {name} with NaN or inf "
@@ -173,8 +240,9 @@ def _array(task, where, name, value, shape):
 
 
 # ----------------------------------------------------------------------------- diagnosis
-def _match(candidates, student, compute):
-    """Names of the mistakes whose variant equals the student's output."""
+def _match(candidates, student, compute, confirm=None):
+    """Names of the mistakes whose variant equals the student's output here and, when ``confirm`` is
+    given, on every other setting too (only then does the evidence isolate the mistake)."""
     found = []
     for name in candidates:
         try:
@@ -182,12 +250,14 @@ def _match(candidates, student, compute):
         except (IndexError, KeyError):
             continue
         if all(rel_error(s, v) < TOL for s, v in zip(student, variant)):
-            found.append(name)
+            if confirm is None or confirm(name):
+                found.append(name)
     return found
 
 
-def diagnose_forward(case, hs):
-    """Which step of the forward first differs, what kind of step, and the likely cause."""
+def diagnose_forward(case, hs, confirm=None):
+    """Which step of the forward first differs, what kind of step, and (when the student's numbers
+    match one known mistake on every setting tried) the likely cause."""
     ref = case.reference()[0]
     bad = [t for t in range(case.T) if rel_error(hs[:, t], ref[:, t]) > TOL]
     if not bad:
@@ -195,7 +265,8 @@ def diagnose_forward(case, hs):
     t = bad[0]
     text = f"h(t) first differs at {describe_step(t, case.K, case.S)}"
     causes = _match(FORWARD_MISTAKES, [hs], lambda m: [spec_forward(case.params, case.x, case.K,
-                                                                    case.S, case.h0, mistake=m)[0]])
+                                                                    case.S, case.h0, mistake=m)[0]],
+                    confirm)
     if causes:
         text += f": {FORWARD_MISTAKES[causes[0]]}"
     else:
@@ -204,8 +275,9 @@ def diagnose_forward(case, hs):
     return text + f" ({case.where()})"
 
 
-def diagnose_backward(case, dx, grads, dh=None, dhs=None):
-    """Which gradient is wrong, where dL/dh(t) first goes wrong going back in time, and why."""
+def diagnose_backward(case, dx, grads, dh=None, dhs=None, confirm=None):
+    """Which gradient is wrong, where dL/dh(t) first goes wrong going back in time, and why (a
+    likely cause only when one known mistake reproduces the student's numbers everywhere)."""
     G = case.G if dhs is None else dhs
     _, ref_dx, ref_grads, ref_dh = case.reference(G)
     errors = {f"d{n}": rel_error(grads[n], ref_grads[n]) for n in ref_grads}
@@ -215,6 +287,21 @@ def diagnose_backward(case, dx, grads, dh=None, dhs=None):
         return ""
     head = ", ".join(wrong) + (" is" if len(wrong) == 1 else " are") + " wrong"
     K, S, T = case.K, case.S, case.T
+    errs = ", ".join(f"{n} {errors[n]:.1e}" for n in wrong)
+    tail = f"\nrelative errors: {errs} ({case.where()})"
+    causes = _match(BACKWARD_MISTAKES, [dx] + [grads[n] for n in ref_grads],
+                    lambda m: _flat(spec_backward(case.params, case.x, K, S, G, case.h0, mistake=m)),
+                    confirm)
+    if wrong == ["dx"] and dh is None:
+        # every parameter gradient is right, so da(t) = dL/dh(t) relu'(a(t)) is right at every step:
+        # only the last product dx(t) = da(t) Wx can be wrong; say where, blame nothing else
+        bad = [t for t in range(T) if rel_error(dx[:, t], ref_dx[:, t]) > TOL]
+        text = (f"dx is wrong while every parameter gradient is right, so dL/dh(t) and da(t) are right "
+                f"at every step; dx(t) first differs at t={bad[0]} (of {', '.join(map(str, bad))}): "
+                "compare dx(t) = da(t) Wx, shape (B, D)")
+        if causes:
+            text += f".\nlikely cause: {BACKWARD_MISTAKES[causes[0]]}"
+        return text + "." + tail
     if dh is not None:
         late = [t for t in sorted(ref_dh, reverse=True) if rel_error(dh[t], ref_dh[t]) > TOL]
         where = (f"dL/dh(t) first differs at t={late[0]} (going back from t={T - 1})" if late else "")
@@ -222,31 +309,23 @@ def diagnose_backward(case, dx, grads, dh=None, dhs=None):
     else:
         late = [t for t in reversed(range(T)) if rel_error(dx[:, t], ref_dx[:, t]) > TOL]
         t_bad = late[0] if late else None
-        where = (f"dL/dh(t) first differs at t={t_bad} (going back from t={T - 1}; seen in "
-                 f"dx(t) = Wx^T (dL/dh(t) * relu'(a(t))), so relu'(a({t_bad})) may be the wrong part)"
-                 if late else "")
-    causes = _match(BACKWARD_MISTAKES, [dx] + [grads[n] for n in ref_grads],
-                    lambda m: _flat(spec_backward(case.params, case.x, K, S, G, case.h0, mistake=m)))
+        where = (f"dL/dh(t) first differs at t={t_bad} (going back from t={T - 1}; seen in dx(t) = "
+                 f"Wx^T (dL/dh(t) * relu'(a(t))), so it is dL/dh({t_bad}), relu'(a({t_bad})) or that "
+                 "product)" if late else "")
     step = ""
     if t_bad is None:
         where = "dL/dh(t) is right at every step, so the sums into the parameter gradients are wrong"
-        guess = ("check which steps add into each dW_k (step t into W_{(t mod K)+1}) and that "
+        guess = ("which steps add into each dW_k (step t into W_{(t mod K)+1}) and that "
                  "dWx and db sum over every step")
     elif t_bad < 0:
         where = f"dL/dh(t) is right for t >= 0 and first differs at t={t_bad} (the initial state)"
-        guess = "check what the first steps pass back to h(-1) .. h(-S)"
+        guess = "what the first steps pass back to h(-1) .. h(-S)"
     else:
         step = f"\n{describe_step(t_bad, K, S)}; dL/dh({t_bad}) collects {feeds(t_bad, K, S, T)}."
-        if t_bad + S < T and S >= 2 and (t_bad + S + 1) % S == 0:
-            guess = f"check the skip line of step {t_bad + S}: dh({t_bad}) += dh({t_bad + S})"
-        elif t_bad == T - 1:
-            guess = "check da(t) = dh(t) * relu'(a(t)) and that dhs[:, t] is added at the last step"
-        else:
-            guess = (f"check the recurrent path dh({t_bad}) += W{(t_bad + 1) % K + 1}^T "
-                     f"da({t_bad + 1}) and that dhs[:, {t_bad}] is added")
-    cause = BACKWARD_MISTAKES[causes[0]] if causes else guess
-    errs = ", ".join(f"{n} {errors[n]:.1e}" for n in wrong)
-    return f"{head}; {where}.{step}\nlikely cause: {cause}.\nrelative errors: {errs} ({case.where()})"
+        guess = "the lines of step " + str(t_bad) + " and of the steps it feeds, listed above"
+    if causes:
+        return f"{head}; {where}.{step}\nlikely cause: {BACKWARD_MISTAKES[causes[0]]}.{tail}"
+    return f"{head}; {where}.{step}\nto check: {guess} (no single known mistake reproduces your numbers).{tail}"
 
 
 def _flat(result):
@@ -254,7 +333,26 @@ def _flat(result):
     return [dx] + [grads[n] for n in grads]
 
 
+def centred_differences(moved, G, shape):
+    """(L(+eps) - L(-eps)) / (2 eps) per entry, L = sum(G * hs), from the forward's outputs ``moved``
+    (2n, B, T, H) with each entry moved up then down: numrnn.nn.gradcheck.numerical_gradient's formula."""
+    n = int(np.prod(shape))
+    if moved.shape != (2 * n,) + G.shape:
+        return None
+    losses = np.array([float(np.sum(G * m)) for m in moved])
+    return ((losses[0::2] - losses[1::2]) / (2 * 1e-6)).reshape(shape)
+
+
+class SkipCheck(Exception):
+    """A check that cannot run here (says why, and how to make it run)."""
+
+
 # ---------------------------------------------------------------------------- the checks
+#: The checks of a whole cell, in the order they are run and reported.
+CELL_CHECKS = ("interface", "forward", "inputs", "backward", "gradcheck", "hypothesis", "matrices",
+               "losses", "twice", "calls", "cache", "params", "float32")
+
+
 class CellChecks:
     """Runs every check of a protocol cell; :meth:`run` returns the list of :class:`Check`."""
 
@@ -263,22 +361,68 @@ class CellChecks:
         self.max_examples, self.seed = max_examples, seed
         self.cases = version_cases(seed)
         self.dh_fn = dh_fn     # optional: (case) -> student's complete dh dict, for exact localisation
+        self._outputs = {}
 
-    def run(self, which=("interface", "forward", "backward", "gradcheck", "hypothesis", "matrices",
-                         "losses", "twice", "calls")):
+    def run(self, which=CELL_CHECKS):
         checks = []
         for name in which:
             method = getattr(self, f"check_{name}")
+            title = method.__doc__.splitlines()[0]
             if checks and checks[0].name.startswith("interface") and not checks[0].passed:
-                checks.append(Check(method.__doc__.splitlines()[0], False,
-                                    detail="not run: the interface check failed"))
+                checks.append(Check(title, False, detail="not run: the interface check failed"))
                 continue
             self.cell.run.start_check()
             try:
                 checks.append(method())
             except StudentCodeError as err:
-                checks.append(Check(method.__doc__.splitlines()[0], False, diagnosis=str(err)))
+                checks.append(Check(title, False, diagnosis=str(err)))
+            except SkipCheck as why:
+                checks.append(Check(title, True, skipped=str(why)))
         return checks
+
+    # -- the student's answers on the versions, for confirming a likely cause
+    def _student(self, case):
+        if case.label not in self._outputs:
+            try:
+                self._outputs[case.label] = self.cell.both(case)
+            except StudentCodeError:
+                self._outputs[case.label] = None
+        return self._outputs[case.label]
+
+    def _student_hs(self, case):
+        key = ("hs", case.label)
+        if key not in self._outputs:
+            try:
+                self._outputs[key] = (self.cell.forward(self.cell.make(case), case)[0],)
+            except StudentCodeError:
+                self._outputs[key] = None
+        return self._outputs[key]
+
+    def confirm_forward(self, mistake):
+        for case in self.cases:
+            got = self._student_hs(case)
+            try:
+                variant = spec_forward(case.params, case.x, case.K, case.S, case.h0, mistake=mistake)[0]
+            except (IndexError, KeyError):
+                return False
+            if got is None or rel_error(got[0], variant) > TOL:
+                return False
+        return True
+
+    def confirm_backward(self, mistake):
+        for case in self.cases:
+            got = self._student(case)
+            try:
+                variant = _flat(spec_backward(case.params, case.x, case.K, case.S, case.G, case.h0,
+                                              mistake=mistake))
+            except (IndexError, KeyError):
+                return False
+            if got is None:
+                return False
+            mine = [got[1]] + [got[2][n] for n in sorted(case.params, key=list(case.params).index)]
+            if any(rel_error(a, b) > TOL for a, b in zip(mine, variant)):
+                return False
+        return True
 
     # each check's first docstring line is its name in the report
     def check_interface(self):
@@ -299,7 +443,8 @@ class CellChecks:
             err = rel_error(hs, case.reference()[0])
             worst = max(worst, err)
             if err > TOL:
-                return Check("forward = specification", False, err, diagnosis=diagnose_forward(case, hs))
+                return Check("forward = specification", False, err,
+                             diagnosis=diagnose_forward(case, hs, self.confirm_forward))
             cell = self.cell.make(case)
             hs0, _ = self.cell.forward(cell, case, h0=None)
             ref0 = reference.rnn_forward(case.params, case.x, case.K, case.S)[0]
@@ -309,18 +454,55 @@ class CellChecks:
                                        f"(version {case.label})")
         return Check("forward = specification", True, worst, detail="versions " + ", ".join(VERSIONS))
 
+    def check_inputs(self):
+        """forward leaves its arguments x and h0 unchanged"""
+        for case in self.cases:
+            made = self.cell.make(case)
+            _, x_after, h0_after = self.cell.forward(made, case, return_args=True)
+            for name, before, after in (("h0", case.h0, h0_after), ("x", case.x, x_after)):
+                if not (isinstance(after, np.ndarray) and after.shape == before.shape
+                        and np.array_equal(after, before)):
+                    return Check("forward leaves its arguments x and h0 unchanged", False,
+                                 diagnosis=f"your forward wrote into the caller's {name} (version "
+                                           f"{case.label}): the caller's array must stay as it was; "
+                                           f"copy it first (h = {name}.copy()) or build new arrays")
+        return Check("forward leaves its arguments x and h0 unchanged", True,
+                     detail="versions " + ", ".join(VERSIONS))
+
+    def _params_changed(self, made, case):
+        """The first parameter the student's code changed since the cell was made, or ''."""
+        if made.handle is None:
+            return ""
+        now = self.cell.run.attr(made.handle, "params")
+        if not isinstance(now, dict):
+            return "params (no longer a dict)"
+        for name, value in case.params.items():
+            got = self.cell.run.mirror(now.get(name))
+            if not (isinstance(got, np.ndarray) and got.shape == value.shape and np.array_equal(got, value)):
+                return f"params[{name!r}]"
+        return ""
+
     def check_backward(self):
         """backward = reference BPTT"""
         worst = 0.0
         for case in self.cases:
-            _, dx, grads = self.cell.both(case)
+            made = self.cell.make(case)
+            _, cache = self.cell.forward(made, case)
+            dx, grads = self.cell.backward(made, case, case.G.copy(), cache)
             _, ref_dx, ref_grads, _ = case.reference()
             err = max([rel_error(dx, ref_dx)] + [rel_error(grads[n], ref_grads[n]) for n in ref_grads])
             worst = max(worst, err)
             if err > TOL:
+                changed = self._params_changed(made, case)
+                if changed:
+                    return Check("backward = reference BPTT", False, err,
+                                 diagnosis=f"your backward changed the cell's {changed} (version "
+                                           f"{case.label}): a backward only computes gradients; the "
+                                           "optimiser updates the parameters. Every check after a "
+                                           "backward then sees other parameters")
                 dh = self.dh_fn(case) if self.dh_fn else None
                 return Check("backward = reference BPTT", False, err,
-                             diagnosis=diagnose_backward(case, dx, grads, dh))
+                             diagnosis=diagnose_backward(case, dx, grads, dh, confirm=self.confirm_backward))
         return Check("backward = reference BPTT", True, worst, detail="versions " + ", ".join(VERSIONS))
 
     def check_gradcheck(self):
@@ -330,17 +512,16 @@ class CellChecks:
             cell = self.cell.make(case)
             hs, cache = self.cell.forward(cell, case)
             dx, grads = self.cell.backward(cell, case, case.G.copy(), cache)
-            x = case.x.copy()
-
-            def loss():
-                return float(np.sum(case.G * self.cell.forward(cell, case, x=x)[0]))
-
             for name, analytic in list(grads.items()) + [("x", dx)]:
-                array = x if name == "x" else cell.params[name]
                 try:
-                    numeric = numerical_gradient(loss, array)
-                except ValueError as err:        # not a contiguous float64 array: cannot perturb it
+                    moved = self.cell.outputs_moved(cell, case, case.x.copy(), name)
+                except CannotPerturb as err:     # not a contiguous float64 array: cannot perturb it
                     failed.append(f"d{name}: your params[{name!r}] cannot be perturbed in place ({err})")
+                    continue
+                numeric = centred_differences(moved, case.G, np.shape(analytic))
+                if numeric is None:
+                    failed.append(f"d{name}: your forward returned hs of another shape when "
+                                  f"{name} was moved")
                     continue
                 err = rel_error(analytic, numeric)
                 worst = max(worst, err)
@@ -356,39 +537,40 @@ class CellChecks:
 
     def check_hypothesis(self):
         """random K, S, T (hypothesis)"""
-        HealthCheck, Phase, given, settings, st = _hypothesis(self.task)
         failure = {}
 
-        @settings(max_examples=self.max_examples, derandomize=True, database=None, deadline=None,
-                  suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink],
-                  report_multiple_bugs=False)
-        @given(K=st.integers(1, 4), S=st.integers(0, 5), T=st.integers(1, 10), B=st.integers(1, 3),
-               D=st.integers(1, 4), H=st.integers(1, 5), seed=st.integers(0, 2**16))
-        def random_settings(K, S, T, B, D, H, seed):
+        def one(K, S, T, B, D, H, seed):
             case = Case("drawn", K, S, B, T, D, H, seed)
-            hs, dx, grads = self.cell.both(case)
+            try:
+                hs, dx, grads = self.cell.both(case)
+            except StudentCodeError as err:
+                failure.update(case=case, text=str(err), err=None, raised=True)
+                raise AssertionError from None
             ref_hs, ref_dx, ref_grads, _ = case.reference()
             if rel_error(hs, ref_hs) > TOL:
-                failure.update(case=case, text=diagnose_forward(case, hs))
+                failure.update(case=case, hs=hs, err=rel_error(hs, ref_hs), raised=False, kind="forward")
                 raise AssertionError
             errs = [rel_error(dx, ref_dx)] + [rel_error(grads[n], ref_grads[n]) for n in ref_grads]
             failure["worst"] = max(failure.get("worst", 0.0), *errs)
             if max(errs) > TOL:
-                dh = self.dh_fn(case) if self.dh_fn else None
-                failure.update(case=case, text=diagnose_backward(case, dx, grads, dh), err=max(errs))
+                failure.update(case=case, out=(dx, grads), err=max(errs), raised=False, kind="backward")
                 raise AssertionError
 
-        try:
-            random_settings()
-        except AssertionError:
-            return Check("random K, S, T (hypothesis)", False, failure.get("err"),
-                         diagnosis=f"fails at {failure['case'].settings()}:\n{failure['text']}")
-        except StudentCodeError as err:
-            case = failure.get("case")
-            raise StudentCodeError(str(err) + (f" (at {case.settings()})" if case else "")) from None
-        return Check("random K, S, T (hypothesis)", True, failure.get("worst", 0.0),
-                     detail=f"{self.max_examples} drawn settings, K 1-4, S 0-5, T 1-10 "
-                            "(forward and backward against the reference)")
+        if not drawn(self.max_examples, one, self.task, failure):
+            return Check("random K, S, T (hypothesis)", True, failure.get("worst", 0.0),
+                         detail=f"{self.max_examples} drawn settings, K 1-4, S 0-5, T 1-10 "
+                                "(forward and backward against the reference)")
+        case = failure["case"]
+        if failure.get("raised"):
+            return Check("random K, S, T (hypothesis)", False,
+                         diagnosis=f"{failure['text']} (at {case.settings()})")
+        if failure["kind"] == "forward":
+            text = diagnose_forward(case, failure["hs"], self.confirm_forward)
+        else:
+            dh = self.dh_fn(case) if self.dh_fn else None
+            text = diagnose_backward(case, *failure["out"], dh, confirm=self.confirm_backward)
+        return Check("random K, S, T (hypothesis)", False, failure.get("err"),
+                     diagnosis=f"fails at {case.settings()}:\n{text}")
 
     def check_matrices(self):
         """each W_k collects only the steps that use it"""
@@ -456,15 +638,14 @@ class CellChecks:
         case = self.cases[3]
         cell = self.cell.make(case)
         _, cache = self.cell.forward(cell, case)
-        saved = _snapshot(cache)
-        dhs = case.G.copy()
-        dx1, g1 = self.cell.backward(cell, case, dhs, cache)
-        dx1, g1 = dx1.copy(), {n: v.copy() for n, v in g1.items()}
-        if not np.array_equal(dhs, case.G):
+        saved = self.cell.run.mirror(cache)
+        dx1, g1, dhs_after = self.cell.backward(cell, case, case.G.copy(), cache, return_args=True)
+        dx1, g1 = np.array(dx1), {n: np.array(v) for n, v in g1.items()}
+        if not np.array_equal(np.asarray(dhs_after), case.G):
             return Check("backward twice: same answer, cache and dhs unchanged", False,
                          diagnosis="your backward changed its argument dhs; copy it before adding "
                                    "into it (dh = dhs.copy())")
-        changed = _first_difference(saved, cache, "cache")
+        changed = _first_difference(saved, self.cell.run.mirror(cache), "cache")
         if changed:
             return Check("backward twice: same answer, cache and dhs unchanged", False,
                          diagnosis=f"your backward changed the cache ({changed} differs after the call): "
@@ -505,27 +686,112 @@ class CellChecks:
         return Check("no accumulation across calls", True, err,
                      detail="two inputs one after the other on the same cell equal a new cell's (version D)")
 
+    def check_cache(self):
+        """backward uses its cache argument (two forwards, then the backwards in reverse order)"""
+        case = self.cases[3]
+        other = Case("D, second input", case.K, case.S, case.B, case.T, case.D, case.H, self.seed + 99)
+        other.params = case.params
+        first, second = self.cell.both(case), self.cell.both(case, dhs=other.G, x=other.x)
+        made = self.cell.make(case)
+        _, cache1 = self.cell.forward(made, case, x=case.x)
+        _, cache2 = self.cell.forward(made, case, x=other.x)
+        dx2, g2 = self.cell.backward(made, case, other.G.copy(), cache2)
+        dx2, g2 = np.array(dx2), {n: np.array(v) for n, v in g2.items()}
+        dx1, g1 = self.cell.backward(made, case, case.G.copy(), cache1)
+        err = max([rel_error(dx1, first[1])] + [rel_error(g1[n], first[2][n]) for n in g1]
+                  + [rel_error(dx2, second[1])] + [rel_error(g2[n], second[2][n]) for n in g2])
+        if err > TOL:
+            # the gradients of the first input's dhs, computed at the *second* input's state?
+            swapped = self.cell.both(case, dhs=case.G, x=other.x)
+            reads_self = max([rel_error(dx1, swapped[1])] + [rel_error(g1[n], swapped[2][n]) for n in g1]) < TOL
+            why = ("after forward(x1) and forward(x2), backward(dhs1, cache1) gave the gradients at x2: "
+                   "your backward reads what it needs from the cell (self....) instead of from its cache "
+                   "argument; keep what the backward needs in the cache the forward returns"
+                   if reads_self else
+                   "after forward(x1) and forward(x2), backward(dhs2, cache2) then backward(dhs1, cache1) "
+                   "differ from the same calls on a new cell each: the backward must depend on dhs and "
+                   "its cache only")
+            return Check("backward uses its cache argument (two forwards, then the backwards in reverse "
+                         "order)", False, err, diagnosis=why + " (version D)")
+        return Check("backward uses its cache argument (two forwards, then the backwards in reverse order)",
+                     True, err, detail="version D, two inputs")
 
-def _hypothesis(task):
-    """hypothesis's pieces, or CannotUse saying how to install it."""
+    def check_params(self):
+        """backward leaves the parameters unchanged"""
+        for case in self.cases:
+            made = self.cell.make(case)
+            _, cache = self.cell.forward(made, case)
+            self.cell.backward(made, case, case.G.copy(), cache)
+            changed = self._params_changed(made, case)
+            if changed:
+                return Check("backward leaves the parameters unchanged", False,
+                             diagnosis=f"your backward changed the cell's {changed} (version {case.label}): "
+                                       "a backward only computes gradients; the optimiser updates the "
+                                       "parameters")
+        return Check("backward leaves the parameters unchanged", True, detail="versions " + ", ".join(VERSIONS))
+
+    def check_float32(self):
+        """dtype=np.float32: params, hs and gradients in float32"""
+        case = self.cases[3]
+        c32 = copy.copy(case)
+        c32.params = {n: v.astype(np.float32).astype(np.float64) for n, v in case.params.items()}
+        c32.x = case.x.astype(np.float32).astype(np.float64)
+        c32.h0 = case.h0.astype(np.float32).astype(np.float64)
+        c32.G = case.G.astype(np.float32).astype(np.float64)
+        try:
+            made = self.cell.make(c32, dtype=np.float32)
+            hs, cache = self.cell.forward(made, c32, dtype=np.float32)
+            dx, grads = self.cell.backward(made, c32, c32.G.copy(), cache, dtype=np.float32)
+        except StudentCodeError as err:
+            raise StudentCodeError(f"{err} (with dtype=np.float32: the cell must make its params and "
+                                   "compute in the dtype it is given)") from None
+        # against the student's own float64 answers on the same (rounded) data: this check is about
+        # the dtype only; whether the numbers are right is the other checks' business
+        ref_hs, ref_dx, ref_grads = self.cell.both(c32)
+        err = max([rel_error(hs, ref_hs), rel_error(dx, ref_dx)] + [rel_error(grads[n], ref_grads[n])
+                                                                     for n in ref_grads])
+        if err > 1e-4:
+            return Check("dtype=np.float32: params, hs and gradients in float32", False, err,
+                         diagnosis="in float32 your answers differ from your own float64 answers by more "
+                                   "than float32 rounding (1e-4): the float32 path computes something "
+                                   "else (version D)")
+        return Check("dtype=np.float32: params, hs and gradients in float32", True, err,
+                     detail="version D in float32, against your float64 answers within 1e-4")
+
+
+def drawn(max_examples, one, task, failure):
+    """Run ``one(K, S, T, B, D, H, seed)`` on hypothesis-drawn settings (derandomized, so a run
+    repeats); True when one failed (``one`` raises AssertionError, after recording the failure),
+    shrunk to a small failing setting. Without hypothesis the check is skipped, saying so."""
     try:
         from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+        from hypothesis.errors import HypothesisException
     except ImportError:
-        raise CannotUse(f"{task}: the checks need hypothesis: pip install 'numrnn[course]'") from None
-    return HealthCheck, Phase, given, settings, st
+        raise SkipCheck("hypothesis is not installed (pip install hypothesis); the other checks ran") from None
+
+    @settings(max_examples=max_examples, derandomize=True, database=None, deadline=None,
+              suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink],
+              report_multiple_bugs=False)
+    @given(K=st.integers(1, 4), S=st.integers(0, 5), T=st.integers(1, 10), B=st.integers(1, 3),
+           D=st.integers(1, 4), H=st.integers(1, 5), seed=st.integers(0, 2**16))
+    def random_settings(K, S, T, B, D, H, seed):
+        one(K, S, T, B, D, H, seed)
+
+    try:
+        random_settings()
+    except AssertionError:
+        return True
+    except (HypothesisException, Exception):
+        if failure.get("case") is None:
+            raise
+        return True                  # e.g. a flaky student: the recorded failure still says what failed
+    return False
 
 
 def _ranges(steps):
     if len(steps) > 2 and steps == list(range(steps[0], steps[-1] + 1)):
         return f"{steps[0]}..{steps[-1]}"
     return ", ".join(map(str, steps))
-
-
-def _snapshot(obj):
-    try:
-        return copy.deepcopy(obj)
-    except Exception:                       # an uncopyable cache: compare what can be copied
-        return None
 
 
 def _first_difference(saved, now, path, depth=0):
@@ -551,6 +817,10 @@ def _first_difference(saved, now, path, depth=0):
             if found:
                 return found
         return ""
+    if isinstance(now, RObject):
+        if not isinstance(saved, RObject) or saved.typename != now.typename:
+            return path
+        return _first_difference(saved.attrs, now.attrs, path, depth + 1) if now.attrs is not None else ""
     if hasattr(now, "__dict__") and not isinstance(now, type):
         return _first_difference(getattr(saved, "__dict__", None), vars(now), path, depth + 1)
     try:
@@ -560,11 +830,14 @@ def _first_difference(saved, now, path, depth=0):
 
 
 def check_cell(cls, name, task="cell", time_limit=20.0, max_examples=20, seed=0, which=None,
-               dh_fn=None):
+               dh_fn=None, runner=None):
     """All checks of a protocol cell class; returns a list of :class:`Check`.
 
-    Raises :class:`CannotUse` when the class cannot be used at all (wrong signature).
+    ``cls`` is a class of this process (run with a :class:`~numrnn.course.runner.LocalRunner`) or the
+    handle of one in a child process (with its ``runner``). Raises :class:`CannotUse` when the class
+    cannot be used at all (wrong signature).
     """
-    cell = StudentCell(cls, Runner(task, time_limit), name)
+    runner = runner or LocalRunner(task, time_limit)
+    cell = StudentCell(cls, runner, name)
     checks = CellChecks(cell, task, max_examples, seed, dh_fn)
     return checks.run(which) if which else checks.run()

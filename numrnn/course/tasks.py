@@ -9,10 +9,10 @@ import numpy as np
 
 from ..nn import reference
 from ..nn.gradcheck import numerical_gradient
-from .cellcheck import (VERSIONS, Case, CellChecks, StudentCell, _hypothesis, diagnose_forward,
-                        version_cases)
+from .cellcheck import (VERSIONS, Case, CellChecks, FunctionCell, SkipCheck, _first_difference, _kind,
+                        diagnose_forward, drawn, version_cases)
 from .report import TOL, Check, Report, rel_error
-from .runner import CannotUse, Runner, StudentCodeError, get_object, load_module
+from .runner import ChildRunner, CannotUse, StudentCodeError
 from .spec import describe_step, feeds
 from .starter import TASKS
 
@@ -27,7 +27,7 @@ def _rng(seed):
 def _checked(task, what, value, shape):
     if not isinstance(value, np.ndarray):
         raise StudentCodeError(f"task {task}: {what} must be a float64 array of shape {shape}, "
-                               f"got {type(value).__name__}")
+                               f"got {_kind(value)}")
     if value.shape != tuple(shape):
         raise StudentCodeError(f"task {task}: {what} has shape {value.shape}, expected {tuple(shape)}")
     if value.dtype != np.float64:
@@ -39,7 +39,7 @@ def _checked(task, what, value, shape):
 
 def _tuple(task, what, value, n):
     if not (isinstance(value, (tuple, list)) and len(value) == n):
-        got = f"a tuple of {len(value)}" if isinstance(value, tuple) else type(value).__name__
+        got = _kind(value)
         raise StudentCodeError(f"task {task}: {what} must return a tuple of {n}, got {got}")
     return value
 
@@ -52,6 +52,8 @@ def _guarded(name, fn, run=None):
         return fn()
     except StudentCodeError as err:
         return Check(name, False, diagnosis=str(err))
+    except SkipCheck as why:
+        return Check(name, True, skipped=str(why))
 
 
 # ------------------------------------------------------------------ tasks 1 and 2: one step
@@ -76,18 +78,19 @@ STEP_FORWARD_MISTAKES = {
 
 
 def grade_step_forward(module, run, max_examples=10):
-    fn = get_object(module, "rnn_step_forward", "task 1")
+    fn = run.get(module, "rnn_step_forward")
     checks = []
 
     def compare():
         worst = 0.0
         for seed, (B, D, H) in enumerate([(3, 5, 4), (1, 2, 3), (2, 4, 4)]):
             x, h, W, Wx, b, a = _step_data(seed, B, D, H)
-            args = [v.copy() for v in (x, h, W, Wx, b)]
-            out = _tuple(1, "rnn_step_forward", run.call("your rnn_step_forward", fn, *args), 2)
+            out, args, _ = run.call_full("your rnn_step_forward", fn, [v.copy() for v in (x, h, W, Wx, b)],
+                                         {}, return_args=True)
+            out = _tuple(1, "rnn_step_forward", out, 2)
             got = _checked(1, "h (the first thing rnn_step_forward returns)", out[0], (B, H))
             for name, before, after in zip(("x_t", "h_prev", "W", "Wx", "b"), (x, h, W, Wx, b), args):
-                if not np.array_equal(before, after):
+                if not (isinstance(after, np.ndarray) and np.array_equal(before, after)):
                     return Check("h(t) = relu(W h(t-1) + Wx x(t) + b)", False,
                                  diagnosis=f"task 1: rnn_step_forward changed its argument {name}")
             err = rel_error(got, np.maximum(a, 0))
@@ -120,20 +123,31 @@ def _step_backward_reference(dh, x, h, W, Wx, b, a, mistake=None):
     return da @ Wx, dh_prev, dW, da.T @ x, da.sum(axis=0)
 
 
-def grade_step_backward(module, run, max_examples=10):
-    fwd = get_object(module, "rnn_step_forward", "task 2")
-    bwd = get_object(module, "rnn_step_backward", "task 2")
+#: What rnn_step_backward returns: a dict of gradients named after what they are gradients of, as
+#: numrnn.nn.reference.rnn_step_backward and notebook 02's step_backward (one contract for both).
+STEP_KEYS = ("x", "h_prev", "W", "Wx", "b")
+
+
+def grade_step_backward(module, run, max_examples=10, fn_names=("rnn_step_forward", "rnn_step_backward")):
+    fwd = run.get(module, fn_names[0])
+    bwd = run.get(module, fn_names[1])
     names = ("dx", "dh_prev", "dW", "dWx", "db")
+
+    def as_dict(d, B, D, H):
+        if not isinstance(d, dict) or not set(STEP_KEYS) <= set(d):
+            got = (f"a dict with the keys {sorted(map(str, d))}" if isinstance(d, dict) else _kind(d))
+            raise StudentCodeError(f"task 2: rnn_step_backward must return a dict with the keys "
+                                   f"{', '.join(STEP_KEYS)} (the gradients with respect to x_t, h_prev, "
+                                   f"W, Wx, b), got {got}")
+        shapes = ((B, D), (B, H), (H, H), (H, D), (H,))
+        return [_checked(2, f"d[{k!r}] (of what rnn_step_backward returns)", d[k], sh)
+                for k, sh in zip(STEP_KEYS, shapes)]
 
     def student(x, h, W, Wx, b, dh):
         out = _tuple(2, "rnn_step_forward", run.call("your rnn_step_forward (task 1, for the cache)",
                                                      fwd, x, h, W, Wx, b), 2)
-        grads = _tuple(2, "rnn_step_backward", run.call("your rnn_step_backward", bwd, dh.copy(), out[1]), 5)
-        B, D = x.shape
-        H = h.shape[1]
-        shapes = ((B, D), (B, H), (H, H), (H, D), (H,))
-        return [_checked(2, f"{n} (item {i + 1} of what rnn_step_backward returns)", g, s)
-                for i, (n, g, s) in enumerate(zip(names, grads, shapes))], out[1]
+        d = run.call("your rnn_step_backward", bwd, dh.copy(), out[1])
+        return as_dict(d, x.shape[0], x.shape[1], h.shape[1]), out[1]
 
     def compare():
         worst = 0.0
@@ -146,11 +160,11 @@ def grade_step_backward(module, run, max_examples=10):
             worst = max(worst, *errs.values())
             wrong = [n for n, e in errs.items() if e > TOL]
             if wrong:
-                cause = next((text for text, m in STEP_BACKWARD_MISTAKES.items()
+                cause = next((f"likely cause: {text}" for text, m in STEP_BACKWARD_MISTAKES.items()
                               if all(rel_error(g, r) < TOL for g, r in
                                      zip(got, _step_backward_reference(dh, x, h, W, Wx, b, a, m)))),
-                             "compare with da = dh * (a > 0), dx = da @ Wx, dh_prev = da @ W, "
-                             "dW = da.T @ h_prev, dWx = da.T @ x_t, db = da.sum(axis=0)")
+                             "compare with da = dh * (a > 0), d['x'] = da @ Wx, d['h_prev'] = da @ W, "
+                             "d['W'] = da.T @ h_prev, d['Wx'] = da.T @ x_t, d['b'] = da.sum(axis=0)")
                 return Check("backward = reference", False, max(errs.values()),
                              diagnosis=f"task 2: {', '.join(wrong)} wrong "
                                        f"({', '.join(f'{n} {errs[n]:.1e}' for n in wrong)}): {cause}")
@@ -178,15 +192,13 @@ def grade_step_backward(module, run, max_examples=10):
         dh = _rng(7).standard_normal(h.shape)
         out = _tuple(2, "rnn_step_forward", run.call("your rnn_step_forward", fwd, x, h, W, Wx, b), 2)
         cache = out[1]
-        from .cellcheck import _first_difference, _snapshot
-        saved = _snapshot(cache)
-        g1 = [np.array(v, copy=True) for v in _tuple(2, "rnn_step_backward",
-                                                     run.call("your rnn_step_backward", bwd, dh.copy(), cache), 5)]
-        changed = _first_difference(saved, cache, "cache")
+        saved = run.mirror(cache)
+        g1 = [np.array(v) for v in as_dict(run.call("your rnn_step_backward", bwd, dh.copy(), cache), *x.shape, h.shape[1])]
+        changed = _first_difference(saved, run.mirror(cache), "cache")
         if changed:
             return Check("backward twice: same answer, cache unchanged", False,
                          diagnosis=f"task 2: rnn_step_backward changed the cache ({changed})")
-        g2 = _tuple(2, "rnn_step_backward", run.call("your rnn_step_backward", bwd, dh.copy(), cache), 5)
+        g2 = as_dict(run.call("your rnn_step_backward", bwd, dh.copy(), cache), *x.shape, h.shape[1])
         err = max(rel_error(p, q) for p, q in zip(g1, g2))
         return Check("backward twice: same answer, cache unchanged", err <= TOL, err,
                      diagnosis="task 2: a second call gave a different answer")
@@ -197,31 +209,19 @@ def grade_step_backward(module, run, max_examples=10):
 
 
 # ------------------------------------------------------------- tasks 3 and 4: a sequence
-def function_cell(module, task):
-    """A protocol cell around the student's rnn_forward and rnn_backward."""
-    fwd = get_object(module, "rnn_forward", f"task {task}")
-    bwd = get_object(module, "rnn_backward", f"task {task}") if task >= 4 else None
-
-    class FunctionCell:
-        def __init__(self, input_size, hidden_size, n_matrices=1, skip=0, seed=None, dtype=np.float64):
-            self.K, self.S = n_matrices, skip
-            self.params = {f"W{k + 1}": np.zeros((hidden_size, hidden_size)) for k in range(n_matrices)}
-            self.params.update(Wx=np.zeros((hidden_size, input_size)), b=np.zeros(hidden_size))
-
-        def forward(self, x, h0=None):
-            return fwd(x, self.params, self.K, self.S, h0=h0)
-
-        def backward(self, dhs, cache):
-            out = _tuple(task, "rnn_backward", bwd(dhs, cache), 3)
-            return out[0], out[1]
-
-    return FunctionCell, fwd, bwd
+def function_cell(module, task, run):
+    """A protocol cell around the student's rnn_forward and rnn_backward (the grader holds the params)."""
+    fwd = run.get(module, "rnn_forward")
+    bwd = run.get(module, "rnn_backward") if task >= 4 else None
+    name = "rnn_backward" if task >= 4 else "rnn_forward"
+    return FunctionCell(fwd, bwd, run, name, "your rnn_forward", "your rnn_backward", 3), fwd, bwd
 
 
 def grade_sequence_forward(module, run, max_examples=10):
-    cls, fwd, _ = function_cell(module, 3)
-    checks = CellChecks(StudentCell(cls, run, "rnn_forward"), "task 3", max_examples)
-    out = [_guarded("forward = specification", checks.check_forward, run)]
+    cell, fwd, _ = function_cell(module, 3, run)
+    checks = CellChecks(cell, "task 3", max_examples)
+    out = [_guarded("forward = specification", checks.check_forward, run),
+           _guarded("forward leaves its arguments x and h0 unchanged", checks.check_inputs, run)]
 
     def continuation():
         worst = 0.0
@@ -247,26 +247,26 @@ def grade_sequence_forward(module, run, max_examples=10):
                      detail="second half from the first half's last P states, versions " + ", ".join(VERSIONS))
 
     def random():
-        HealthCheck, Phase, given, settings, st = _hypothesis("task 3")
         seen = {}
 
-        @settings(max_examples=max_examples, derandomize=True, database=None, deadline=None,
-                  suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink])
-        @given(K=st.integers(1, 4), S=st.integers(0, 5), T=st.integers(1, 10), B=st.integers(1, 3),
-               D=st.integers(1, 4), H=st.integers(1, 5), seed=st.integers(0, 2**16))
-        def draw(K, S, T, B, D, H, seed):
+        def one(K, S, T, B, D, H, seed):
             case = Case("drawn", K, S, B, T, D, H, seed)
-            hs = _checked(3, "hs", _tuple(3, "rnn_forward", run.call(
-                "your rnn_forward", fwd, case.x.copy(), case.params, K, S, h0=case.h0.copy()), 2)[0], (B, T, H))
+            try:
+                hs = _checked(3, "hs", _tuple(3, "rnn_forward", run.call(
+                    "your rnn_forward", fwd, case.x.copy(), case.params, K, S, h0=case.h0.copy()), 2)[0],
+                    (B, T, H))
+            except StudentCodeError as err:
+                seen.update(case=case, text=f"{err} (at {case.settings()})", err=None)
+                raise AssertionError from None
             err = rel_error(hs, case.reference()[0])
             seen["worst"] = max(seen.get("worst", 0.0), err)
             if err > TOL:
-                seen.update(text=diagnose_forward(case, hs), err=err)
+                seen.update(case=case, hs=hs, err=err)
                 raise AssertionError
-        try:
-            draw()
-        except AssertionError:
-            return Check("random K, S, T (hypothesis)", False, seen.get("err"), diagnosis=seen["text"])
+
+        if drawn(max_examples, one, "task 3", seen):
+            text = seen.get("text") or diagnose_forward(seen["case"], seen["hs"], checks.confirm_forward)
+            return Check("random K, S, T (hypothesis)", False, seen.get("err"), diagnosis=text)
         return Check("random K, S, T (hypothesis)", True, seen.get("worst", 0.0),
                      detail=f"{max_examples} drawn settings")
 
@@ -275,7 +275,7 @@ def grade_sequence_forward(module, run, max_examples=10):
 
 
 def grade_sequence_backward(module, run, max_examples=10):
-    cls, fwd, bwd = function_cell(module, 4)
+    cell, fwd, bwd = function_cell(module, 4, run)
 
     def dh_of(case):
         try:
@@ -289,8 +289,9 @@ def grade_sequence_backward(module, run, max_examples=10):
                                           for t in range(-P, case.T))
         return dh if ok else None
 
-    checks = CellChecks(StudentCell(cls, run, "rnn_backward"), "task 4", max_examples, dh_fn=dh_of)
-    found = checks.run(("backward", "gradcheck", "hypothesis", "matrices", "losses", "twice", "calls"))
+    checks = CellChecks(cell, "task 4", max_examples, dh_fn=dh_of)
+    found = checks.run(("backward", "gradcheck", "hypothesis", "matrices", "losses", "twice", "calls",
+                        "cache"))
 
     def complete_dh():
         worst = 0.0
@@ -302,7 +303,7 @@ def grade_sequence_backward(module, run, max_examples=10):
             if not isinstance(dh, dict):
                 return Check("dh = the complete dL/dh(t) for t = -P .. T-1", False,
                              diagnosis=f"task 4: the third thing rnn_backward returns must be a dict "
-                                       f"t -> (B, H) array, got {type(dh).__name__}")
+                                       f"t -> (B, H) array, got {_kind(dh)}")
             ref_dh = case.reference()[3]
             for t in sorted(ref_dh, reverse=True):
                 got = dh.get(t)
@@ -340,8 +341,8 @@ def _lstm_reference(dh, dc, x, h, c, W, Wx, b):
 
 
 def grade_lstm_step(module, run, max_examples=10):
-    fwd = get_object(module, "lstm_step_forward", "task 5")
-    bwd = get_object(module, "lstm_step_backward", "task 5")
+    fwd = run.get(module, "lstm_step_forward")
+    bwd = run.get(module, "lstm_step_backward")
     names = ("dx", "dh_prev", "dc_prev", "dW", "dWx", "db")
 
     def data(seed, B=3, D=3, H=4):
@@ -426,7 +427,7 @@ def _reference_lag_norms(case, dlast):
 
 
 def grade_grad_lag(module, run, max_examples=10):
-    fn = get_object(module, "grad_norm_by_lag", "task 6")
+    fn = run.get(module, "grad_norm_by_lag")
 
     def compare():
         worst = 0.0
@@ -480,7 +481,7 @@ def _reference_truncated(case, dhs, window, P_override=None, restart=False):
 
 
 def grade_truncated(module, run, max_examples=10):
-    fn = get_object(module, "truncated_bptt", "task 7")
+    fn = run.get(module, "truncated_bptt")
 
     def compare():
         worst = 0.0
@@ -548,16 +549,24 @@ GRADERS = {1: grade_step_forward, 2: grade_step_backward, 3: grade_sequence_forw
 def grade_task(task, path, time_limit=20.0, max_examples=20):
     """Grade task ``task`` (1-7) in ``path`` (the task's file, or the folder holding it).
 
-    Returns a :class:`Report`; never raises for anything wrong in the student's code.
+    The student's code runs in a child process (:class:`~numrnn.course.runner.ChildRunner`) in a
+    scratch copy of its folder; every verdict is computed here. Returns a :class:`Report`; never
+    raises for anything wrong in the student's code.
     """
     if task not in GRADERS:
         return Report(f"task {task}", unusable=f"there is no task {task}; the tasks are 1-7")
     if os.path.isdir(path):
         path = os.path.join(path, TASKS[task][0])
     report = Report(f"task {task} in {os.path.basename(path)}", title=TASKS[task][1])
-    try:
-        module = load_module(path, f"task {task}", time_limit)
-        report.checks = GRADERS[task](module, Runner(f"task {task}", time_limit), max_examples)
-    except CannotUse as err:
-        report.unusable = str(err)
+    if not os.path.isfile(path):
+        report.unusable = f"task {task}: no file {path}"
+        return report
+    with ChildRunner(f"task {task}", time_limit, os.path.dirname(os.path.abspath(path))) as run:
+        try:
+            module = run.load(path)
+            report.checks = GRADERS[task](module, run, max_examples)
+        except CannotUse as err:
+            report.unusable = str(err)
+        except StudentCodeError as err:      # the process could not even start or load the file
+            report.unusable = str(err)
     return report

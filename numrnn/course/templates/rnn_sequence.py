@@ -28,7 +28,9 @@ t = T-1 down to 0 (dh[t] is complete when step t is reached):
     \delta W_x &\mathrel{+}= \delta a(t)\, x(t)^\top, \quad \delta b \mathrel{+}= \delta a(t), \quad
         \delta x(t) = W_x^\top \delta a(t)
 
-Use ``rnn_step_backward`` of task 2 for the step. Check yourself:
+Use ``rnn_step_backward`` of task 2 for the step (it returns a dict: d["x"], d["h_prev"], d["W"],
+d["Wx"], d["b"]). Keep the dtype you are given: make new arrays with ``dtype=x.dtype`` (forward) and
+``dtype=dhs.dtype`` (backward), since ``numrnn check`` runs the cell in float32 too. Check yourself:
 ``numrnn check --task 3 rnn_sequence.py``, ``numrnn check --task 4 rnn_sequence.py`` and the whole
 cell ``numrnn check rnn_sequence.py:SkipRNN``.
 """
@@ -60,7 +62,7 @@ def rnn_forward(x, params, n_matrices=1, skip=0, h0=None, history=None, start=0)
     B, T, _ = x.shape
     H = params["b"].shape[0]
     P = max(1, skip)
-    h = {t: np.zeros((B, H)) for t in range(-P, 0)}
+    h = {t: np.zeros((B, H), dtype=x.dtype) for t in range(-P, 0)}
     if history is not None:
         h.update({t: history[P + t] for t in range(-P, 0)})
     elif h0 is not None:
@@ -95,19 +97,20 @@ def rnn_backward(dhs, cache):
     ### BEGIN SOLUTION task 4: the reversed loop: the skip line, the step backward, and dW_{k(t)} summed per matrix
     steps, K, S, start, P, params = cache
     B, T, H = dhs.shape
-    dh = {t: np.zeros((B, H)) for t in range(-P, T)}
+    dh = {t: np.zeros((B, H), dtype=dhs.dtype) for t in range(-P, T)}
     for t in range(T):
         dh[t] = dh[t] + dhs[:, t]
     grads = {name: np.zeros_like(value) for name, value in params.items()}
-    dx = np.zeros((B, T, params["Wx"].shape[1]))
+    dx = np.zeros((B, T, params["Wx"].shape[1]), dtype=dhs.dtype)
     for t in reversed(range(T)):
         if S >= 2 and (start + t + 1) % S == 0:
             dh[t - S] = dh[t - S] + dh[t]
-        dx[:, t], dh_prev, dW, dWx, db = rnn_step_backward(dh[t], steps[t])
-        dh[t - 1] = dh[t - 1] + dh_prev
-        grads[f"W{(start + t) % K + 1}"] += dW
-        grads["Wx"] += dWx
-        grads["b"] += db
+        d = rnn_step_backward(dh[t], steps[t])
+        dx[:, t] = d["x"]
+        dh[t - 1] = dh[t - 1] + d["h_prev"]
+        grads[f"W{(start + t) % K + 1}"] += d["W"]
+        grads["Wx"] += d["Wx"]
+        grads["b"] += d["b"]
     ### END SOLUTION
     return dx, grads, dh
 
@@ -124,9 +127,9 @@ class SkipRNN:
         rng = np.random.default_rng(seed)
         H, D = hidden_size, input_size
         self.n_matrices, self.skip = n_matrices, skip
-        self.params = {f"W{k + 1}": (0.25 / np.sqrt(H)) * rng.standard_normal((H, H)).astype(dtype)
+        self.params = {f"W{k + 1}": ((0.25 / np.sqrt(H)) * rng.standard_normal((H, H))).astype(dtype)
                        for k in range(n_matrices)}
-        self.params["Wx"] = (1 / np.sqrt(D)) * rng.standard_normal((H, D)).astype(dtype)
+        self.params["Wx"] = ((1 / np.sqrt(D)) * rng.standard_normal((H, D))).astype(dtype)
         self.params["b"] = np.zeros(H, dtype=dtype)
 
     def forward(self, x, h0=None):

@@ -59,11 +59,10 @@ def rnn_step_backward(dh, cache):
 
     Returns
     -------
-    dx : ndarray, shape (B, D), dL/dx(t)
-    dh_prev : ndarray, shape (B, H), dL/dh(t-1) through this step
-    dW : ndarray, shape (H, H)
-    dWx : ndarray, shape (H, D)
-    db : ndarray, shape (H,)
+    d : dict of the gradients, named after what they are gradients of (the same contract as
+        ``numrnn.nn.reference.rnn_step_backward`` and notebook 02's ``step_backward``):
+        "x" (B, D) dL/dx(t); "h_prev" (B, H) dL/dh(t-1) through this step; "W" (H, H);
+        "Wx" (H, D); "b" (H,)
     """
     ### BEGIN SOLUTION task 2: da = dh * relu'(a); then dx, dh_prev, dW, dWx, db from da
     x_t, h_prev, W, Wx, a = cache
@@ -74,4 +73,4 @@ def rnn_step_backward(dh, cache):
     dWx = da.T @ x_t
     db = da.sum(axis=0)
     ### END SOLUTION
-    return dx, dh_prev, dW, dWx, db
+    return {"x": dx, "h_prev": dh_prev, "W": dW, "Wx": dWx, "b": db}
