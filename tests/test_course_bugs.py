@@ -408,3 +408,133 @@ def test_parameters_that_cannot_be_perturbed_are_named_not_a_crash():
     found = failed(TransposedViews)
     diagnosis = found["backward = centred finite differences of your forward"]
     assert "params['W1'] cannot be perturbed in place" in diagnosis
+
+
+# ------------------------------------------------- the blind spots of the earlier checks (issue 21)
+class ReadsSelf(StudentRNN):
+    """The backward reads what it needs from the cell (stored by the last forward), not its cache."""
+
+    def forward(self, x, h0=None):
+        hs, cache = super().forward(x, h0)
+        self._last = cache
+        return hs, {"note": "see self._last"}
+
+    def backward(self, dhs, cache):
+        return super().backward(dhs, self._last)
+
+
+class WritesIntoH0(StudentRNN):
+    """Right numbers, but the caller's h0 is used as a buffer and left changed."""
+
+    def forward(self, x, h0=None):
+        hs, cache = super().forward(x, None if h0 is None else h0.copy())
+        if h0 is not None:
+            h0 *= 2
+        return hs, cache
+
+
+class IgnoresDtype(StudentRNN):
+    """Every array made in float64 whatever dtype it is given."""
+
+    def __init__(self, input_size, hidden_size, n_matrices=1, skip=0, seed=None, dtype=np.float64):
+        super().__init__(input_size, hidden_size, n_matrices, skip, seed, np.float64)
+
+
+class BackwardUpdatesParams(StudentRNN):
+    """An SGD step inside the backward: the parameters change under every later call."""
+
+    def backward(self, dhs, cache):
+        dx, grads = super().backward(dhs, cache)
+        self.params["W1"] -= 0.1 * grads["W1"]
+        return dx, grads
+
+
+class HardcodedK2(StudentRNN):
+    """The schedule written for K = 2 (W1, W2, W1, W2, ...) whatever K is."""
+
+    def forward(self, x, h0=None):
+        B, T, _ = x.shape
+        p, S = self.params, self.S
+        h = {t: np.zeros((B, len(p["b"])), dtype=x.dtype) for t in range(-max(1, S), 0)}
+        if h0 is not None:
+            h[-1] = h0
+        a = {}
+        for t in range(T):
+            W = p[f"W{t % 2 + 1}"] if self.K > 1 else p["W1"]
+            a[t] = h[t - 1] @ W.T + x[:, t] @ p["Wx"].T + p["b"]
+            h[t] = np.maximum(a[t], 0)
+            if S >= 2 and (t + 1) % S == 0:
+                h[t] = h[t] + h[t - S]
+        return np.stack([h[t] for t in range(T)], axis=1), {"x": x, "h": h, "a": a}
+
+
+class DxFromDh(StudentRNN):
+    """dx(t) = dh(t) Wx: relu' forgotten in dx only; every parameter gradient is right."""
+
+    def backward(self, dhs, cache):
+        x, h, a = cache["x"], cache["h"], cache["a"]
+        p, K, S = self.params, self.K, self.S
+        B, T, H = dhs.shape
+        dh = {t: np.zeros((B, H), dtype=dhs.dtype) for t in range(-max(1, S), T)}
+        for t in range(T):
+            dh[t] = dh[t] + dhs[:, t]
+        grads = {name: np.zeros_like(value) for name, value in p.items()}
+        dx = np.zeros_like(x)
+        for t in reversed(range(T)):
+            if S >= 2 and (t + 1) % S == 0:
+                dh[t - S] = dh[t - S] + dh[t]
+            da = dh[t] * (a[t] > 0)
+            dh[t - 1] = dh[t - 1] + da @ p[f"W{t % K + 1}"]
+            grads[f"W{t % K + 1}"] += da.T @ h[t - 1]
+            grads["Wx"] += da.T @ x[:, t]
+            grads["b"] += da.sum(axis=0)
+            dx[:, t] = dh[t] @ p["Wx"]
+        return dx, grads
+
+
+CACHE = "backward uses its cache argument (two forwards, then the backwards in reverse order)"
+INPUTS, PARAMS = "forward leaves its arguments x and h0 unchanged", "backward leaves the parameters unchanged"
+FLOAT32 = "dtype=np.float32: params, hs and gradients in float32"
+
+BLIND_SPOTS = {
+    ReadsSelf: (CACHE, ["reads what it needs from the cell", "instead of from its cache argument"]),
+    WritesIntoH0: (INPUTS, ["your forward wrote into the caller's h0"]),
+    IgnoresDtype: (FLOAT32, ["params['W1'] must be a float32 array", "with dtype=np.float32"]),
+    BackwardUpdatesParams: (PARAMS, ["your backward changed the cell's params['W1']"]),
+}
+
+
+@pytest.mark.parametrize("bug", list(BLIND_SPOTS), ids=lambda c: c.__name__)
+def test_each_blind_spot_is_a_named_check(bug):
+    check, words = BLIND_SPOTS[bug]
+    found = failed(bug)
+    assert check in found, f"{bug.__name__} should fail {check!r}; failed: {list(found)}"
+    for w in words:
+        assert w in found[check], f"{bug.__name__}: {w!r} not in:\n{found[check]}"
+
+
+def test_a_backward_that_changes_the_params_is_named_in_every_check_it_fails():
+    found = failed(BackwardUpdatesParams)
+    assert {"backward = centred finite differences of your forward", TWICE, CALLS, CACHE, PARAMS} <= set(found)
+    for name, diagnosis in found.items():
+        assert "your backward changed the cell's params['W1']" in diagnosis, (name, diagnosis)
+        assert "relu'" not in diagnosis
+
+
+def test_a_hard_coded_k2_is_not_blamed_on_a_schedule_starting_at_w2():
+    found = failed(HardcodedK2)
+    text = "\n".join(found.values())
+    assert "h(t) first differs at t=2, a step of W3" in found[FORWARD]
+    assert "the schedule starts at W2" not in text and "likely cause" not in found[FORWARD]
+
+
+def test_a_wrong_dx_alone_is_not_blamed_on_relu_or_dhs():
+    diagnosis = failed(DxFromDh)[BACKWARD]
+    assert "dx is wrong while every parameter gradient is right" in diagnosis
+    assert "dx(t) first differs at t=0" in diagnosis
+    assert "relu'(a(t)) and that dhs" not in diagnosis and "likely cause" not in diagnosis
+
+
+def test_a_likely_cause_is_stated_only_when_the_injected_mistake_reproduces_every_version():
+    # the skip dropped reproduces spec_backward(mistake="no_skip") on A..special: a cause is given
+    assert "likely cause: the gradient through the skip path" in failed(SkipDropped)[BACKWARD]

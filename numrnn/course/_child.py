@@ -203,7 +203,7 @@ class Child:
     def timed(self, limit, fn):
         if limit:
             signal.signal(signal.SIGALRM, on_alarm)
-            signal.setitimer(signal.ITIMER_REAL, limit)
+            signal.setitimer(signal.ITIMER_REAL, limit, 0.05)   # again every 50 ms if it is caught
         try:
             with np.errstate(all="ignore"):
                 return fn()

@@ -482,6 +482,14 @@ class CellChecks:
                 return f"params[{name!r}]"
         return ""
 
+    def _params_note(self, made, case, text):
+        """``text``, led by the parameter the backward changed when it did (that is then the cause)."""
+        changed = self._params_changed(made, case)
+        if not changed:
+            return text
+        return (f"your backward changed the cell's {changed}, so every later call sees other "
+                f"parameters (a backward only computes gradients; the optimiser updates them). {text}")
+
     def check_backward(self):
         """backward = reference BPTT"""
         worst = 0.0
@@ -529,8 +537,8 @@ class CellChecks:
                     failed.append(f"d{name} {err:.1e} (version {case.label})")
             if failed:
                 return Check("backward = centred finite differences of your forward", False, worst,
-                             diagnosis="your backward is not the derivative of your forward: "
-                                       + ", ".join(failed))
+                             diagnosis=self._params_note(cell, case, "your backward is not the derivative "
+                                                         "of your forward: " + ", ".join(failed)))
         return Check("backward = centred finite differences of your forward", True, worst,
                      detail="every entry of every parameter and of x, eps 1e-6, versions "
                             + ", ".join(VERSIONS))
@@ -658,7 +666,8 @@ class CellChecks:
             why = ("the second call returned twice the first: the gradients accumulate across calls "
                    "(start every backward from zeros, not from the last call's sums)" if doubled
                    else "the second call gave a different answer from the first")
-            return Check("backward twice: same answer, cache and dhs unchanged", False, err, diagnosis=why)
+            return Check("backward twice: same answer, cache and dhs unchanged", False, err,
+                         diagnosis=self._params_note(cell, case, why))
         return Check("backward twice: same answer, cache and dhs unchanged", True, err,
                      detail="version D")
 
@@ -682,7 +691,7 @@ class CellChecks:
                    "calls (create the grads dict with zeros inside backward)" if summed
                    else "a second forward/backward on new data gives other gradients than a new cell "
                         "on the same data: the cell keeps something from the first call")
-            return Check("no accumulation across calls", False, err, diagnosis=why)
+            return Check("no accumulation across calls", False, err, diagnosis=self._params_note(cell, case, why))
         return Check("no accumulation across calls", True, err,
                      detail="two inputs one after the other on the same cell equal a new cell's (version D)")
 
@@ -712,7 +721,7 @@ class CellChecks:
                    "differ from the same calls on a new cell each: the backward must depend on dhs and "
                    "its cache only")
             return Check("backward uses its cache argument (two forwards, then the backwards in reverse "
-                         "order)", False, err, diagnosis=why + " (version D)")
+                         "order)", False, err, diagnosis=self._params_note(made, case, why + " (version D)"))
         return Check("backward uses its cache argument (two forwards, then the backwards in reverse order)",
                      True, err, detail="version D, two inputs")
 
