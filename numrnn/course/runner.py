@@ -533,8 +533,13 @@ class ChildRunner(Runner):
         self._last = answer
         if "missing" in answer:
             return answer
-        return decode(answer.get("ok"), out, self.gen) if "args" not in answer else (
-            decode(answer["ok"], out, self.gen), decode(answer["args"], out, self.gen))
+        try:
+            return decode(answer.get("ok"), out, self.gen) if "args" not in answer else (
+                decode(answer["ok"], out, self.gen), decode(answer["args"], out, self.gen))
+        except (IndexError, KeyError, TypeError, ValueError, AttributeError):
+            self.close()
+            raise StudentCodeError(f"{self.task}: the answer of the process running your code could not "
+                                   f"be read during {what}; did your code write to the grader's pipe?") from None
 
     # -- the runner's interface
     def load(self, path):
