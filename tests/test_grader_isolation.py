@@ -321,3 +321,12 @@ def test_bad_flags_are_usage_errors(tmp_path):
     for flags in (["--examples", "0"], ["--time-limit", "-1"], ["--examples", "x"]):
         out = numrnn("check", str(tmp_path), *flags)
         assert out.returncode == 2 and "error: argument" in out.stderr, flags
+
+
+def test_code_writing_into_the_graders_pipe_is_a_failed_check(tmp_path, key):
+    folder = copy(key, tmp_path / "s", [("rnn_step.py", "    a = h_prev @ W.T + x_t @ Wx.T + b\n",
+                                         "    import os, sys; os.write(int(sys.argv[2]), b'\\xff' * 64)\n"
+                                         "    a = h_prev @ W.T + x_t @ Wx.T + b\n")])
+    out = numrnn("check", "--task", "1", str(folder / "rnn_step.py"))
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "could not be read during your rnn_step_forward" in out.stdout

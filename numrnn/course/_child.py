@@ -21,6 +21,8 @@ import numpy as np
 
 MAX_DEPTH = 6
 MAX_ITEMS = 400
+MAX_HEADER = 1 << 26          # 64 MB of JSON: more is not a message of ours
+MAX_DATA = 1 << 32            # 4 GB of arrays
 
 
 # ------------------------------------------------------------------------------- framing
@@ -52,8 +54,12 @@ def read_exactly(fd, n):
 def read_message(fd, read=read_exactly):
     """(header, arrays) of :func:`write_message`; refuses any dtype but bool, int, float, complex."""
     (n,) = struct.unpack("<I", read(fd, 4))
+    if n > MAX_HEADER:
+        raise ValueError(f"a message header of {n} bytes")
     header = json.loads(read(fd, n))
     (m,) = struct.unpack("<Q", read(fd, 8))
+    if m > MAX_DATA:
+        raise ValueError(f"{m} bytes of arrays")
     blob = bytearray(read(fd, m)) if m else bytearray()
     arrays, offset = [], 0
     for descr, shape in header.pop("arrays", []):
