@@ -234,9 +234,9 @@ def test_wrong_parameters_are_named(tmp_path, capsys, init, words):
 
 def test_bad_options_are_named(tmp_path, capsys, key):
     code, text = run(capsys, "check", str(key), "--examples", "0")
-    assert code == 2 and "--examples must be at least 1, got 0" in text
+    assert code == 2 and "numrnn check: error: argument --examples: must be >= 1, got 0" in text
     code, text = run(capsys, "check", str(key), "--time-limit", "-1")
-    assert code == 2 and "--time-limit must be a positive number of seconds, got -1" in text
+    assert code == 2 and "numrnn check: error: argument --time-limit: must lie in (0, inf), got -1" in text
     code, text = run(capsys, "check", "--batch", str(tmp_path / "none"))
     assert code == 2 and "is not a folder" in text
     code, text = run(capsys, "check", "--task", "2", f"{key}/rnn_step.py:Whatever")
