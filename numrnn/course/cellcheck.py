@@ -14,13 +14,11 @@ drawn away from the ReLU kink (every |a(t)| > 1e-3), and compare against
 :mod:`numrnn.nn.reference`. A failed check comes with a diagnosis from :mod:`numrnn.course.spec`.
 """
 import copy
-import inspect
 import itertools
 
 import numpy as np
 
 from ..nn import reference
-from ..nn.gradcheck import numerical_gradient
 from .report import TOL, Check, rel_error
 from .runner import (MISSING, CannotPerturb, CannotUse, LocalRunner, RArray, RDict, RList, RObject,
                      StudentCodeError)
