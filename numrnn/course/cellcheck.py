@@ -9,9 +9,14 @@ The protocol: ``NAME(input_size, hidden_size, n_matrices=1, skip=0, seed=None, d
     a(t) = W_{(t \bmod K)+1}\, h(t-1) + W_x\, x(t) + b, \qquad
     h(t) = \mathrm{relu}(a(t)) + [(t+1) \bmod S = 0]\; h(t-S)
 
-The checks run versions A, B, C, D and special and hypothesis-drawn K, S, T, in float64, with data
-drawn away from the ReLU kink (every |a(t)| > 1e-3), and compare against
-:mod:`numrnn.nn.reference`. A failed check comes with a diagnosis from :mod:`numrnn.course.spec`.
+The checks run versions A, B, C, D and special and hypothesis-drawn K, S, T, in float64 (and one
+in float32), with data drawn away from the ReLU kink (every |a(t)| > 1e-3), and compare against
+:mod:`numrnn.nn.reference`. A failed check comes with a diagnosis from :mod:`numrnn.course.spec`;
+a likely cause only when one known mistake reproduces the student's numbers on every version.
+
+The student's class is reached through a runner (:mod:`numrnn.course.runner`): in a child process
+for ``numrnn check`` (only arrays come back), or in this process for a notebook's functions. Every
+comparison here is made on the returned arrays, in the grader.
 """
 import copy
 import itertools
