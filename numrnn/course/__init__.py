@@ -14,7 +14,7 @@ import os
 
 from .cellcheck import check_cell
 from .report import Check, Report
-from .runner import CannotUse, ChildRunner, StudentCodeError, parse_target
+from .runner import CannotUse, StudentCodeError, parse_target, student_runner
 from .starter import TASKS, write_course
 from .tasks import grade_task
 
@@ -29,7 +29,7 @@ def grade_cell(path, name, time_limit=20.0, max_examples=20, seed=0):
     if not os.path.isfile(path):
         report.unusable = f"check: no file {os.path.abspath(path)}"
         return report
-    with ChildRunner("check", time_limit, os.path.dirname(os.path.abspath(path))) as run:
+    with student_runner("check", time_limit, os.path.dirname(os.path.abspath(path))) as run:
         try:
             module = run.load(path)
             cls = run.get(module, name, kind="class")

@@ -12,7 +12,7 @@ from ..nn.gradcheck import numerical_gradient
 from .cellcheck import (VERSIONS, Case, CellChecks, FunctionCell, SkipCheck, _first_difference, _kind,
                         diagnose_forward, drawn, version_cases)
 from .report import TOL, Check, Report, rel_error
-from .runner import ChildRunner, CannotUse, StudentCodeError
+from .runner import CannotUse, StudentCodeError, student_runner
 from .spec import describe_step, feeds
 from .starter import TASKS
 
@@ -561,7 +561,7 @@ def grade_task(task, path, time_limit=20.0, max_examples=20):
     if not os.path.isfile(path):
         report.unusable = f"task {task}: no file {path}"
         return report
-    with ChildRunner(f"task {task}", time_limit, os.path.dirname(os.path.abspath(path))) as run:
+    with student_runner(f"task {task}", time_limit, os.path.dirname(os.path.abspath(path))) as run:
         try:
             module = run.load(path)
             report.checks = GRADERS[task](module, run, max_examples)
