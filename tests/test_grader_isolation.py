@@ -330,3 +330,15 @@ def test_code_writing_into_the_graders_pipe_is_a_failed_check(tmp_path, key):
     out = numrnn("check", "--task", "1", str(folder / "rnn_step.py"))
     assert out.returncode == 1, out.stdout + out.stderr
     assert "could not be read during your rnn_step_forward" in out.stdout
+
+
+def test_without_process_groups_check_falls_back_to_the_in_process_runner(monkeypatch, key):
+    from numrnn.course import runner, tasks
+
+    assert isinstance(runner.student_runner("task 1", 5.0, str(key)), runner.ChildRunner)
+    monkeypatch.setattr(runner.os, "name", "nt")              # as on Windows
+    local = runner.student_runner("task 1", 5.0, str(key))
+    assert isinstance(local, runner.LocalRunner)
+    monkeypatch.undo()
+    monkeypatch.setattr(tasks, "student_runner", lambda task, limit, folder: runner.LocalRunner(task, limit))
+    assert tasks.grade_task(2, str(key), max_examples=3).passed
