@@ -205,8 +205,8 @@ class Runner:
             return self.time_limit
         left = self._ends - time.monotonic()
         if left <= 0:
-            raise StudentCodeError(f"{self.task}: this check ran out of its {self.time_limit:g} s "
-                                   f"before {what} could run: the code is too slow")
+            raise StudentCodeError(f"{self.task}: this check ran out of its time limit of "
+                                   f"{self.time_limit:g} s before {what} could run: the code is too slow")
         return left
 
     def _timed_out(self, what, stopped_at="", stubborn=False):
