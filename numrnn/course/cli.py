@@ -30,6 +30,7 @@ import signal
 import sys
 import time
 
+from .._cli import EXIT_INTERNAL, EXIT_OK as EXIT_PASS, POSITIVE, POSITIVE_INT
 from .._io import atomic_write_text
 from .report import Report
 from .starter import TASKS, write_course
@@ -37,12 +38,9 @@ from .starter import TASKS, write_course
 COLUMNS = [f"task{n}" for n in TASKS] + ["cell"]
 #: The files of a course folder (what a submission is recognised by).
 COURSE_FILES = sorted({f for f, _ in TASKS.values()})
-EXIT_PASS, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 def add_parser(subparsers):
-    from ..experiments.common import POSITIVE, POSITIVE_INT
-
     p = subparsers.add_parser("course", help="the student track: write the starter files",
                               description="Write the student's starter files (the seven tasks, with "
                               "blanks raising NotImplementedError) and their pytest tests into DIR.")

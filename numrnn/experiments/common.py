@@ -18,79 +18,22 @@ Old spellings stay as hidden aliases; a deprecated one prints one line naming th
 (:func:`add_deprecated`).
 """
 import argparse
-import math
 import os
 import shlex
 import sys
 
+from .._cli import (EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERNAL, EXIT_NO, EXIT_OK,  # noqa: F401
+                    EXIT_STATUSES, FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, SEED, integer,
+                    number)
 from ..nn import CELLS
 from ..nn.activations import ACTIVATIONS
 from ..nn.init import INITS
 from ..training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..training.model import layer_options
 
-#: The exit statuses of every numrnn command (also in ``numrnn --help`` and the README).
-EXIT_OK = 0
-#: The command ran and its verdict is no: a check failed; a training run diverged and stopped
-#: cleanly with the last good parameters (saved where the command saves).
-EXIT_NO = 1
-#: Bad input or usage: a flag, an unknown name, an unreadable or malformed file.
-EXIT_BAD_INPUT = 2
-#: An internal error of numrnn (a bug; the message says so).
-EXIT_INTERNAL = 3
-#: A training run diverged: a "no" verdict.
-EXIT_DIVERGED = EXIT_NO
-
-EXIT_STATUSES = """exit status:
-  0  the command did its job (the verdict is yes)
-  1  it ran and the verdict is no: a check failed, or a training run diverged and
-     stopped cleanly with the last good parameters (saved where the command saves)
-  2  bad input or usage: a flag, an unknown name, an unreadable or malformed file
-  3  an internal error in numrnn (the message says so; NUMRNN_DEBUG=1 shows the traceback)
-  130 interrupted"""
-
 #: The one default of ``--workers``: every core, one BLAS thread per worker process.
 DEFAULT_WORKERS = os.cpu_count() or 1
 
-
-# ------------------------------------------------------------------------------- flag types
-def integer(minimum=None):
-    """An argparse ``type=``: an integer >= ``minimum``; argparse names the flag in the error."""
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-        if minimum is not None and value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-    parse.__name__ = "integer"
-    return parse
-
-
-def number(low=None, high=None, low_open=False, high_open=False):
-    """An argparse ``type=``: a finite float in the range (bounds excluded when ``*_open``)."""
-    def parse(text):
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
-        if (low is not None and (value < low or (low_open and value == low))) or \
-                (high is not None and (value > high or (high_open and value == high))):
-            lo = "(-inf" if low is None else ("(" if low_open else "[") + f"{low:g}"
-            hi = "inf)" if high is None else f"{high:g}" + (")" if high_open else "]")
-            raise argparse.ArgumentTypeError(f"must lie in {lo}, {hi}, got {text}")
-        return value
-    parse.__name__ = "number"
-    return parse
-
-
-#: Common flag types.
-POSITIVE_INT, SEED = integer(1), integer(0)
-POSITIVE, NON_NEGATIVE = number(low=0, low_open=True), number(low=0)
-FRACTION = number(low=0, high=1, high_open=True)
 
 
 def add_alias(parser, old, new, **kwargs):
