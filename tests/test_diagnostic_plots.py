@@ -179,9 +179,9 @@ def test_figures_are_made_through_pyplot_so_jupyter_renders_them():
         plt.close(fig)
 
 
-@pytest.mark.parametrize("label, colour, ls, marker", [
-    ("C", "tab:green", "-", "^"), ("D", "tab:red", "--", "v"), ("LSTM C", "tab:green", "--", "^"),
-    ("RNN D", "tab:red", "-", "v"), ("total", "black", "--", None), ("skip path (>= 1 skip edge)", "tab:cyan", "-", None)])
+@pytest.mark.parametrize("label, colour, ls, marker", [             # Okabe-Ito: bluish green, vermillion, sky blue
+    ("C", "#009E73", "-", "^"), ("D", "#D55E00", "--", "v"), ("LSTM C", "#009E73", "--", "^"),
+    ("RNN D", "#D55E00", "-", "v"), ("total", "black", "--", None), ("skip path (>= 1 skip edge)", "#56B4E9", "-", None)])
 def test_one_palette_with_line_styles_per_version(label, colour, ls, marker):
     style = plots.line_style(label)
     assert (style["color"], style["ls"], style["marker"]) == (colour, ls, marker)

@@ -316,7 +316,7 @@ def test_an_lstm_row_runs_and_counts_its_parameters():
 
 
 def test_the_figures_show_clipping_as_panels_on_a_limited_normalised_axis():
-    from numrnn.analysis import plots
+    from numrnn.experiments import reproduce_plots as plots
     results = [_record(v, s, 1e3 if v == "C" else 0.5, clip=c, norms=(1e9, 2.0))
                for v in ("A", "C") for s in (0, 1) for c in (None, 1.0, 10.0)]
     for r in results:

@@ -17,7 +17,8 @@ picture, never as the text ``<Figure size ...>``. A notebook shows it with ``plt
 script saves it with :func:`save_figure` (folder created, atomic write) and closes it with
 ``plt.close(fig)``.
 
-One palette everywhere: :data:`VERSION_COLOURS` (colour) and :data:`VERSION_STYLES` (line style and
+One palette everywhere, Okabe-Ito's (:data:`OKABE_ITO`, safe for colour-blind readers; seeds and
+other non-version curves in greys): :data:`VERSION_COLOURS` (colour) and :data:`VERSION_STYLES` (line style and
 marker, so that curves lying on top of each other stay distinguishable), looked up by
 :func:`line_style`, which also understands labels such as ``"LSTM C"`` (colour and marker of the
 version, line style of the family). Matrices W1..W4 use :data:`MATRIX_COLOURS`, a palette
@@ -27,24 +28,43 @@ import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.transforms import Bbox
 
 from .._io import save_figure  # noqa: F401  (plots.save_figure: the atomic PNG write)
 
+#: The Okabe-Ito palette (Okabe & Ito 2008, "Color Universal Design"): eight colours that stay
+#: apart for the common colour-vision deficiencies. Every colour of every figure comes from here or
+#: is a grey (tests/test_palette.py checks both, and that no matplotlib default colour is left).
+OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky blue": "#56B4E9", "bluish green": "#009E73",
+             "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "reddish purple": "#CC79A7"}
 #: One colour per paper version, the same in every figure, notebook and the README.
-VERSION_COLOURS = {"A": "tab:blue", "B": "tab:orange", "C": "tab:green", "D": "tab:red",
-                   "special": "tab:purple"}
+VERSION_COLOURS = {"A": OKABE_ITO["blue"], "B": OKABE_ITO["orange"], "C": OKABE_ITO["bluish green"],
+                   "D": OKABE_ITO["vermillion"], "special": OKABE_ITO["reddish purple"]}
 #: Line style and marker per version: A under B and C under D stay visible (B and D are dashed).
-VERSION_STYLES = {"A": dict(ls="-", marker="o"), "B": dict(ls="--", marker="s"),
+#: B and D differ in dash pattern too, and C and special in line style: those two colour pairs are
+#: the closest under deuteranopia (CIE76 distance about 18, every other pair 20 or more).
+VERSION_STYLES = {"A": dict(ls="-", marker="o"), "B": dict(ls="-.", marker="s"),
                   "C": dict(ls="-", marker="^"), "D": dict(ls="--", marker="v"),
                   "special": dict(ls=":", marker="D")}
 #: Line style per cell family, for labels like "RNN C" / "LSTM C" (colour and marker: the version's).
 FAMILY_STYLES = {"RNN": "-", "LSTM": "--", "GRU": "-."}
 #: Colours of the recurrent matrices W1..W4 (none of them a version colour).
-MATRIX_COLOURS = ("0.25", "tab:cyan", "tab:olive", "tab:pink")
+MATRIX_COLOURS = ("0.15", OKABE_ITO["sky blue"], "0.6", OKABE_ITO["yellow"])
 #: The parts of the path decomposition: the total dashed on top, so the skip path under it shows.
-PATH_STYLES = {"ReLU path": dict(color="tab:brown", ls="-", marker="o"),
-               "skip path": dict(color="tab:cyan", ls="-", lw=4.0, marker=None),
+PATH_STYLES = {"ReLU path": dict(color="0.55", ls="-", marker="o"),
+               "skip path": dict(color=OKABE_ITO["sky blue"], ls="-", lw=4.0, marker=None),
                "total": dict(color="black", ls="--", lw=1.4, marker=None)}
+#: Colours of rows that are not a version (the reproduction's baselines next to A-D and special).
+BASELINE_COLOURS = {"IRNN": OKABE_ITO["sky blue"], "tanh RNN": "0.25"}
+#: The success threshold line (not a version colour: green would read as C).
+SUCCESS_STYLE = dict(color="0.3", ls="--", lw=1.0)
+#: Curves that are not versions, in turn (e.g. one run without and one with a remedy).
+OTHER_COLOURS = ("black", OKABE_ITO["sky blue"], "0.55")
+
+
+def seed_colour(i, n):
+    """The i-th of n seeds: shades of grey from near-black to light grey (seeds are not versions)."""
+    return str(round(0.1 + 0.5 * i / max(1, n - 1), 3))
 
 
 def line_style(label, index=0):
@@ -53,7 +73,7 @@ def line_style(label, index=0):
     A version name ("A" ... "special") gets :data:`VERSION_COLOURS` and :data:`VERSION_STYLES`;
     "<family> <version>" (e.g. "LSTM C") the version's colour and marker with the family's line
     style; a label starting with a path name of :data:`PATH_STYLES` that style; anything else the
-    ``index``-th colour of the cycle, solid, no marker.
+    ``index``-th of :data:`OTHER_COLOURS` (solid, then dashed, then dotted), no marker.
 
     Returns
     -------
@@ -69,7 +89,8 @@ def line_style(label, index=0):
     for name, style in PATH_STYLES.items():
         if label.startswith(name):
             return dict(style)
-    return dict(color=f"C{index % 10}", ls="-", marker=None)
+    return dict(color=OTHER_COLOURS[index % len(OTHER_COLOURS)],
+                ls=("-", "--", ":")[index // len(OTHER_COLOURS) % 3], marker=None)
 
 
 def version_legend_note(n_seeds):
@@ -125,7 +146,7 @@ def _log_axis(ax, title, xlabel, legend=True):
 
 
 def plot_lag_curves(panels, title, ylabel, colours=None, styles=None,
-                    xlabel="lag T-1-t (steps before the loss)", shared_legend=False):
+                    xlabel="lag T-1-t (steps before the loss)", shared_legend=False, ylims=None):
     """Norms against lag on a log scale, one panel per setting.
 
     Each curve's seeds are thin lines and their median (on a log scale, :func:`log_median`) the
@@ -143,6 +164,9 @@ def plot_lag_curves(panels, title, ylabel, colours=None, styles=None,
         Default: :func:`line_style` (line style and marker per version).
     shared_legend : bool
         One legend right of the last panel (for many curves with the same labels in each panel).
+    ylims : dict panel title -> (low, high), optional
+        Those panels get their own y range (e.g. a copy of a panel zoomed to 1e-3..1e3, where a
+        curve near 1 shows its dip that a range of 60 decades flattens); the others share one.
 
     Returns
     -------
@@ -150,7 +174,11 @@ def plot_lag_curves(panels, title, ylabel, colours=None, styles=None,
     """
     if not panels:
         raise ValueError("panels is empty: nothing to plot")
-    fig, axes = _panels(len(panels))
+    ylims = dict(ylims or {})
+    unknown = set(ylims) - set(panels)
+    if unknown:
+        raise ValueError(f"ylims names panels that do not exist: {sorted(unknown)}")
+    fig, axes = _panels(len(panels), sharey=not ylims)
     n_seeds = 1
     for ax, (name, curves) in zip(axes, panels.items()):
         for i, (label, (lags, values)) in enumerate(curves.items()):
@@ -162,6 +190,16 @@ def plot_lag_curves(panels, title, ylabel, colours=None, styles=None,
             n_seeds = max(n_seeds, np.atleast_2d(values).shape[0])
             _seeds_and_median(ax, lags, values, label, **style)
         _log_axis(ax, name, xlabel, legend=not shared_legend or ("right" if ax is axes[-1] else False))
+    if ylims:
+        shared = [ax for ax, name in zip(axes, panels) if name not in ylims]
+        if shared:                                  # the panels without their own range share one
+            lows, highs = zip(*(ax.get_ylim() for ax in shared))
+            for ax in shared:
+                ax.set_ylim(min(lows), max(highs))
+        for ax, name in zip(axes, panels):
+            if name in ylims:
+                ax.set_ylim(*ylims[name])
+                ax.set_ylabel(ylabel)
     for ax in axes[::2 if len(axes) == 4 else len(axes)]:
         ax.set_ylabel(ylabel)
     fig.suptitle(title if n_seeds == 1 else f"{title}\n{version_legend_note(n_seeds)}")
@@ -363,7 +401,7 @@ def plot_skip_step_graph(S=2):
              ("W_x, b", "a(t)"): (0.42, -0.38), ("a(t)", "relu"): (0.5, -0.45), ("relu", "+"): (0.3, 0.45),
              ("h(t-S)", "+"): (0.5, 0.55), ("+", "h(t)"): (0.5, 0.4)}
     for ax, backward in zip(axes, (False, True)):
-        colour = "tab:red" if backward else "black"
+        colour = OKABE_ITO["vermillion"] if backward else "black"
         for name, (px, py) in nodes.items():
             param = name in ("W_k", "W_x, b")
             ax.text(px, py, text[name], ha="center", va="center", fontsize=10 if name != "a(t)" else 9,
@@ -380,7 +418,7 @@ def plot_skip_step_graph(S=2):
             if backward:
                 f, dy = where[src, dst]
                 ax.text(x0 + f * (x1 - x0), y0 + f * (y1 - y0) + dy, back[src, dst], ha="center",
-                        va="center", fontsize=9, color=skip_colour if skip else "tab:red")
+                        va="center", fontsize=9, color=skip_colour if skip else colour)
         ax.set_xlim(-0.8, 10.3)
         ax.set_ylim(-0.7, 5.2)
         ax.axis("off")
@@ -391,241 +429,94 @@ def plot_skip_step_graph(S=2):
     return fig
 
 
-# ------------------------------------------------------------- training records (numrnn reproduce)
+def _overlaps(box, boxes, pad=1.0):
+    return any(box.x0 < b.x1 + pad and b.x0 < box.x1 + pad and box.y0 < b.y1 + pad and b.y0 < box.y1 + pad
+               for b in boxes)
 
 
-def _rows(results):
-    order, groups = [], {}
-    for r in results:
-        key = r["spec"]["row"]
-        if key not in groups:
-            groups[key] = []
-            order.append(key)
-        groups[key].append(r)
-    return order, groups
+#: Where :func:`label_points` tries a label, in points from its point (dx, dy, ha), nearest first.
+_LABEL_OFFSETS = [(dx, dy * r, ha) for r in (1, 2, 3, 4)
+                  for dx, dy, ha in ((7, 0, "left"), (-7, 0, "right"), (7, 9, "left"), (7, -9, "left"),
+                                     (-7, 9, "right"), (-7, -9, "right"), (0, 11, "center"),
+                                     (0, -11, "center"))
+                  if r == 1 or dy]
 
 
-def _floats(values):
-    return np.array([float(v) for v in values], dtype=float)
+def label_points(ax, xs, ys, labels, fontsize=8):
+    """Write ``labels[i]`` beside the point (xs[i], ys[i]) where it covers no other label, no point
+    and stays inside the axes (the nearest free place of :data:`_LABEL_OFFSETS`; a thin line joins
+    a label set further away). Call it once the axes' limits and the figure's layout are final.
+
+    Returns
+    -------
+    list of the :class:`matplotlib.text.Annotation` drawn
+    """
+    fig = ax.figure
+    fig.canvas.draw()                                  # the final layout: display coordinates hold
+    renderer = fig.canvas.get_renderer()
+    inside = ax.get_window_extent(renderer)
+    points = ax.transData.transform(np.column_stack([xs, ys]))
+
+    def note(i, dx, dy, ha):
+        far = abs(dy) > 11
+        return ax.annotate(labels[i], (xs[i], ys[i]), xytext=(dx, dy), textcoords="offset points",
+                           ha=ha, va="center", fontsize=fontsize, annotation_clip=False,
+                           arrowprops=dict(arrowstyle="-", color="0.5", lw=0.6, shrinkA=0, shrinkB=3)
+                           if far else None)
+
+    taken, drawn = [], []
+    for i in range(len(labels)):
+        others = [Bbox.from_extents(px - 3, py - 3, px + 3, py + 3)
+                  for j, (px, py) in enumerate(points) if j != i]
+        for place in _LABEL_OFFSETS:
+            text = note(i, *place)
+            box = text.get_window_extent(renderer)
+            if (inside.contains(box.x0, box.y0) and inside.contains(box.x1, box.y1)
+                    and not _overlaps(box, taken) and not _overlaps(box, others, pad=0.0)):
+                break
+            text.remove()
+        else:                                          # nowhere free: the nearest place
+            text = note(i, *_LABEL_OFFSETS[0])
+            box = text.get_window_extent(renderer)
+        text.set_in_layout(False)                      # the layout was fixed before the labels
+        taken.append(box)
+        drawn.append(text)
+    return drawn
 
 
-#: Colours of the reproduction's rows that are not a version: baselines next to A-D and special.
-BASELINE_COLOURS = {"IRNN": "tab:brown", "tanh RNN": "tab:gray"}
-
-
-def _run_style(row, index=0):
-    """Colour and line style of a table row: the version's (VERSION_COLOURS), "LSTM C" the LSTM
-    family's dashes, the baselines :data:`BASELINE_COLOURS`; "special, 30 epochs" is special's."""
-    base = str(row).split(",")[0]
-    if base in BASELINE_COLOURS:
-        return dict(color=BASELINE_COLOURS[base], ls="-", marker=None)
-    return line_style(base, index)
-
-
-def _clip_name(clip):
-    return "no clipping" if clip is None else f"clipping at {clip:g}"
-
-
-def _by(results, key):
-    order, groups = [], {}
-    for r in results:
-        k = key(r)
-        if k not in groups:
-            groups[k] = []
-            order.append(k)
-        groups[k].append(r)
-    return order, groups
-
-
-def _clip_order(results):
-    clips = {r["spec"]["clip"] for r in results}
-    return sorted(clips, key=lambda c: -1 if c is None else c)
-
-
-def _panel_row(r):
-    """(task, T, "readout R, scale S") for the plain versions; (task, T, "baselines") otherwise."""
-    s = r["spec"]
-    what = (f"A-D, special: readout {s['readout_init']}, init scale {s['scale']:g}"
-            if s["row"] in VERSION_COLOURS else "baselines")
-    return (s.get("task", "first-element"), s["T"], what)
-
-
-def _in_range(values, ylim):
-    """Values drawn inside ``ylim``: beyond it they sit on the edge (nan/inf on the top edge)."""
-    v = np.where(np.isfinite(values), values, ylim[1])
-    return np.clip(v, *ylim)
-
-
-def plot_loss_curves(results, title=None, ylim=(1e-4, 10.0), smooth=10):
-    """Normalised training loss per batch, one panel per (setting, clip value), one line per run.
-
-    The loss of each batch is divided by the run's baseline (the trivial predictor's test loss,
-    e.g. Var(target) for MSE), so 1 is "learned nothing"; a running mean over ``smooth`` batches;
-    the y axis is limited to ``ylim`` and runs that leave it are drawn on its edge (a blown-up run
-    is a line along the top), a divergence is an x. Columns: clipping (none, 1, 10, ...); rows:
-    the task and T, and for the plain versions the readout and init scale.
+def plot_accuracy_cost(curves, summary, title, n_seeds):
+    """Test loss per epoch (left) and final loss against time per epoch (right), one style per row.
 
     Parameters
     ----------
-    results : list of run records (``numrnn.experiments.reproduce.run_one``)
-    title : str, optional
-    ylim : (low, high) of the normalised loss axis
-    smooth : int, batches per running mean (1: raw)
+    curves : dict row label -> list over seeds of (steps (E,), test loss / baseline (E,))
+    summary : dict row label -> (seconds per epoch, final test loss / baseline), medians over seeds
+    title : str
+    n_seeds : int, how many seeds the medians are over (said in the y label)
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    clips = _clip_order(results)
-    rows, by_row = _by(results, _panel_row)
-    ncols = len(clips)
-    fig, axes = plt.subplots(len(rows), ncols, figsize=(4.6 * ncols, 2.9 * len(rows)),
-                             squeeze=False, sharey=True)
-    for i, key in enumerate(rows):
-        for j, clip in enumerate(clips):
-            ax = axes[i, j]
-            runs = [r for r in by_row[key] if r["spec"]["clip"] == clip]
-            if not runs:
-                ax.set_visible(False)
-                continue
-            names, groups = _rows(runs)
-            for k, name in enumerate(names):
-                style = _run_style(name, k)
-                for n, r in enumerate(groups[name]):
-                    loss = _floats(r["loss"]) / r["baseline_mse"]
-                    if smooth > 1 and loss.size >= smooth:
-                        finite = np.where(np.isfinite(loss), loss, ylim[1])
-                        loss = np.convolve(finite, np.ones(smooth) / smooth, mode="valid")
-                    x = np.arange(1, loss.size + 1) + (smooth - 1 if smooth > 1 else 0)
-                    ax.plot(x, _in_range(loss, ylim), color=style["color"], ls=style["ls"],
-                            lw=0.7, alpha=0.75, label=name if n == 0 else None)
-                    if r["diverged_step"] is not None:
-                        ax.plot(r["diverged_step"], ylim[1], "x", color=style["color"], ms=8, mew=2)
-            ax.axhline(1.0, color="k", ls=":", lw=0.8)
-            ax.set_yscale("log")
-            ax.set_ylim(*ylim)
-            ax.grid(alpha=0.3)
-            task, T, what = key
-            ax.set_title(f"{task} T={T}, {_clip_name(clip)}\n{what}", fontsize=8.5)
-            ax.legend(fontsize=6.5, loc="lower left", ncol=2)
-            if j == 0:
-                ax.set_ylabel("train loss / baseline")
-            if i == len(rows) - 1:
-                ax.set_xlabel("batch")
-    fig.suptitle((title or "Training loss per batch") +
-                 f"\n(dotted: the baseline; running mean over {smooth} batches; axis limited to "
-                 f"{ylim[0]:g}-{ylim[1]:g}, runs beyond it drawn on the edge; x: diverged)",
-                 fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def plot_final(results, success, title=None, panel_by="clip", ylim=(1e-4, 100.0)):
-    """Final normalised test loss of every run (dots), the median of each row (bar).
-
-    One panel per clip value (``panel_by="clip"``) or per task and T (``panel_by="task"``); the
-    success threshold ``success`` drawn when given (None: the task has its own criterion). Values
-    beyond ``ylim`` (and nan/inf) are drawn as triangles on the edge.
-    """
-    if panel_by == "clip":
-        panels, groups = _by(results, lambda r: r["spec"]["clip"])
-        panels = [c for c in _clip_order(results)]
-        name = _clip_name
-    elif panel_by == "task":
-        panels, groups = _by(results, lambda r: (r["spec"].get("task", "first-element"),
-                                                 r["spec"]["T"]))
-        name = lambda key: f"{key[0]}, T={key[1]}"
-    else:
-        raise ValueError(f"panel_by must be 'clip' or 'task', got {panel_by!r}")
-    everywhere, _ = _by(results, _cell_label)            # one x position per cell in every panel
-    cells = [(everywhere, _by(groups[p], _cell_label)[1]) for p in panels]
-    width = len(everywhere)
-    ncols = min(len(panels), 1 if width > 12 else 2 if width > 6 else 5)
-    nrows = -(-len(panels) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(max(4.5, 0.42 * width + 1.5) * ncols, 4.2 * nrows),
-                             squeeze=False, sharey=True)
-    for ax, p, (order, by_cell) in zip(axes.flat, panels, cells):
-        for i, label in enumerate(order):
-            runs = by_cell.get(label)
-            if not runs:
-                continue
-            style = _run_style(runs[0]["spec"]["row"], i)
-            values = _floats([r["normalised_mse"] for r in runs])
-            inside = np.isfinite(values) & (values >= ylim[0]) & (values <= ylim[1])
-            ax.scatter(np.full(inside.sum(), i), values[inside], s=16, color=style["color"], zorder=3)
-            ax.scatter(np.full((~inside).sum(), i), _in_range(values[~inside], ylim), s=30,
-                       marker="^", color=style["color"], zorder=3)
-            finite = values[np.isfinite(values)]
-            if finite.size:
-                ax.hlines(np.clip(np.median(finite), *ylim), i - 0.35, i + 0.35, color="k", lw=1.8,
-                          zorder=4)
-            n_div = sum(r["diverged_step"] is not None for r in runs)
-            if n_div:
-                ax.annotate(f"{n_div} div.", (i, ylim[1]), ha="center", va="top", fontsize=6,
-                            color="C3")
-        if success is not None:
-            ax.axhline(success, color="tab:green", ls="--", lw=1, label=f"success: < {success}")
-        ax.axhline(1.0, color="k", ls=":", lw=1, label="trivial predictor")
-        ax.set_yscale("log")
-        ax.set_ylim(*ylim)
-        ax.set_xticks(range(len(order)))
-        ax.set_xticklabels(order, rotation=60, ha="right", fontsize=6.5)
-        ax.set_title(name(p), fontsize=9)
-        ax.grid(alpha=0.3, axis="y")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("final test loss / baseline")
-    for ax in list(axes.flat)[len(panels):]:
-        ax.set_visible(False)
-    axes.flat[0].legend(fontsize=7, loc="lower left")
-    fig.suptitle((title or "Final normalised test loss per run") +
-                 " (dots: seeds, bar: median, triangles: beyond the axis)", fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def _cell_label(r):
-    """The row's name, with readout and init scale when they are not the project's (zeros, 0.25)."""
-    s = r["spec"]
-    label = s["row"]
-    if s["row"] in VERSION_COLOURS and (s["readout_init"], s["scale"]) != ("zeros", 0.25):
-        label += f" r={s['readout_init'][:4]} s={s['scale']:g}"
-    if s["row"] == "special" and s.get("task", "first-element") == "first-element":
-        label += f" T={s['T']}"
-    return label
-
-
-def plot_length_sweep(results, success, title=None, ylim=(1e-4, 100.0)):
-    """Final normalised test MSE against T (log-log), one panel per clip value, one line per row
-    (median), seeds as dots; ``success`` drawn; values beyond ``ylim`` drawn on its edge."""
-    clips = _clip_order(results)
-    fig, axes = plt.subplots(1, len(clips), figsize=(5.2 * len(clips), 4), squeeze=False,
-                             sharey=True)
-    for ax, clip in zip(axes[0], clips):
-        order, groups = _rows([r for r in results if r["spec"]["clip"] == clip])
-        for j, name in enumerate(order):
-            style = _run_style(name, j)
-            by_T = {}
-            for r in groups[name]:
-                by_T.setdefault(r["spec"]["T"], []).append(float(r["normalised_mse"]))
-            Ts = sorted(by_T)
-            medians = [np.median(np.where(np.isfinite(by_T[T]), by_T[T], np.inf)) for T in Ts]
-            ax.plot(Ts, _in_range(np.array(medians), ylim), color=style["color"],
-                    ls=style["ls"] if len(Ts) > 1 else "none", marker=style.get("marker") or "o",
-                    label=name)
-            for T in Ts:
-                vals = _in_range(np.array(by_T[T]), ylim)
-                ax.scatter(np.full(vals.size, T) * (1 + 0.04 * (j - 1)), vals, s=10, alpha=0.5,
-                           color=style["color"])
-        ax.axhline(success, color="tab:green", ls="--", lw=1, label=f"success: < {success}")
-        ax.axhline(1.0, color="k", ls=":", lw=1, label="predict the mean")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_ylim(*ylim)
-        ax.set_xlabel("sequence length T")
-        ax.set_title(_clip_name(clip), fontsize=10)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    axes[0, 0].set_ylabel("final test MSE / Var(target)")
-    fig.suptitle(title or "Where each version stops learning", fontsize=10)
-    fig.tight_layout()
+    if not curves:
+        raise ValueError("curves is empty: nothing to plot")
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), layout="constrained")
+    for row, runs in curves.items():
+        style = line_style(row)                         # colour, marker: the version; RNN solid, LSTM dashed
+        for n, (steps, values) in enumerate(runs):
+            axes[0].semilogy(steps, values, lw=1.2, ms=4, markevery=max(1, len(steps) // 6),
+                             label=row if n == 0 else None, **style)
+        axes[1].scatter(*summary[row], color=style["color"], marker=style["marker"], s=50, zorder=3)
+    axes[0].axhline(1.0, color="k", ls=":", lw=0.8, label="predict the mean")
+    axes[0].set(xlabel="training step", ylabel="test MSE / baseline (one line per seed)")
+    axes[0].legend(fontsize=8, ncol=2)
+    axes[1].set_yscale("log")
+    axes[1].margins(0.15)
+    axes[1].set(xlabel="seconds per epoch (this machine, now)",
+                ylabel=f"final test MSE / baseline\nmedian of {n_seeds} seed(s)"
+                       + (" (= their mean)" if n_seeds == 2 else ""))
+    axes[1].grid(alpha=0.3)
+    fig.suptitle(title)
+    rows = list(curves)
+    label_points(axes[1], [summary[r][0] for r in rows], [summary[r][1] for r in rows], rows)
     return fig

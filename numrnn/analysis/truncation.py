@@ -95,13 +95,15 @@ def plot_grad_norm_truncated(path="figures/tbptt/grad_norm_truncated.png", windo
     Returns the study's dict, so the numbers in the figure can be reported.
     """
     import matplotlib.pyplot as plt
+    from .plots import OKABE_ITO
     study = grad_norm_truncation_study(steps=steps, window=window, seeds=seeds, **study_kwargs)
     fig, axes = plt.subplots(1, len(study), figsize=(3.2 * len(study), 3.2), sharey=True)
     lags = np.arange(steps)
     for ax, (name, curves) in zip(np.atleast_1d(axes), study.items()):
-        ax.semilogy(lags, curves["full"], label="full BPTT")
+        ax.semilogy(lags, curves["full"], color="black", label="full BPTT")
         kept = lags < window
-        ax.semilogy(lags[kept], curves["truncated"][kept], "--", label=f"truncated, k={window}")
+        ax.semilogy(lags[kept], curves["truncated"][kept], "--", color=OKABE_ITO["sky blue"],
+                    label=f"truncated, k={window}")
         ax.axvline(window - 0.5, color="grey", lw=0.8)
         ax.set_title(f"{name}: {100 * curves['cut_fraction']:.2f}% of the norm cut", fontsize=10)
         ax.set_xlabel("lag T-1-t")

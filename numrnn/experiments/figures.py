@@ -146,7 +146,7 @@ def grad_norm_figures(cfg, out, summary):
         "special (T=500)": {"special, init": init["special"], "special, trained": trained["special"]}},
         title=f"Gradient reaching h(T-1-lag) from a loss at the last step ({setting})",
         ylabel="||dL/dh(T-1-lag)|| / ||dL/dh(T-1)||",
-        colours={"special, init": "tab:purple", "special, trained": "tab:purple"},
+        colours=dict.fromkeys(("special, init", "special, trained"), plots.VERSION_COLOURS["special"]),
         styles={"special, init": dict(ls=":", marker="D"), "special, trained": dict(ls="-", marker="x")})
     _save(fig, os.path.join(out, "grad_norm_by_lag.png"))
     fig = plots.plot_lag_heatmap(records, label="log10 ||dL/dh(T-1-lag)|| / ||dL/dh(T-1)||",
@@ -211,7 +211,7 @@ def jacobian_figure(cfg, out, summary, trained=None):
         summary["jacobians"][name] = {kind: float(norms[kind][-1, 0]) for kind in norms}
     fig = plots.plot_lag_curves(panels, ylabel="||dh(T-1) / dh(T-1-lag)||",
                                 colours={"σ_max(W)^lag (Pascanu's bound; holds without skips)": "0.5",
-                                         "spectral norm": "black", "Frobenius norm": "tab:brown"},
+                                         "spectral norm": "black", "Frobenius norm": plots.OKABE_ITO["sky blue"]},
                                 styles={"σ_max(W)^lag (Pascanu's bound; holds without skips)": dict(ls=":"),
                                         "Frobenius norm": dict(ls="--", lw=1.5, marker="s"),
                                         "spectral norm": dict(marker="o")},
@@ -236,7 +236,7 @@ def lstm_figure(cfg, out, summary, trained=None):
         panels[f"LSTM, version {v}, at initialisation"] = {k: (lags, np.array(r)) for k, r in rows.items()}
         summary["lstm"][v] = {k: _median_last(r) for k, r in rows.items()}
     fig = plots.plot_lag_curves(panels, ylabel="norm / ||dL/dh(T-1)||",
-                                colours={"δh(t)": "black", "δc(t), the cell path": "tab:brown"},
+                                colours={"δh(t)": "black", "δc(t), the cell path": plots.OKABE_ITO["sky blue"]},
                                 styles={"δh(t)": dict(marker="o"), "δc(t), the cell path": dict(ls="--", marker="s")},
                                 title=f"LSTM (forget bias 1, init scale 1): gradient on h and on the cell state by lag "
                                       f"(H={cfg['hidden']}, T=100, seeds 0..{cfg['seeds'] - 1})")

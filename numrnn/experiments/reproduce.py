@@ -717,7 +717,7 @@ def write_report(results, out_dir, name, title, command, settings, figures=True,
         record["notes"] = notes
         md += "\n" + notes.strip() + "\n"
     if figures:
-        from ..analysis import plots
+        from . import reproduce_plots as plots
         if name.endswith("lengths"):
             paths["length"] = os.path.join(figure_dir, f"{name}.png")
             _save(plots.plot_length_sweep(results, SUCCESS, title=title), paths["length"])

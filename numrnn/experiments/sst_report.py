@@ -16,6 +16,7 @@ import matplotlib.ticker
 import numpy as np
 
 from .._io import atomic_write_text
+from ..analysis.plots import VERSION_COLOURS as colours
 from ..data import sst as data
 
 #: Published fine-grained test accuracies (%), for context only: other models and conditions.
@@ -186,7 +187,6 @@ def plot(folder, runs, header):
     folder.mkdir(parents=True, exist_ok=True)
     groups = summarise(runs)
     cells = sorted({k[0] for k in groups})
-    colours = dict(zip([*"ABCD", "special"], ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]))
     fig, axes = plt.subplots(len(cells), 2, figsize=(11, 3.6 * len(cells)), squeeze=False)
     for row, cell in enumerate(cells):
         for group in sorted(k for k in groups if k[0] == cell):
