@@ -1,5 +1,7 @@
 """The gradient-flow explorer of notebook 03, headless: its update function recomputes and redraws
 exactly the path decomposition, clipping rescales every lag alike, and the widgets drive it."""
+import io
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -66,16 +68,78 @@ def test_static_view_and_bad_settings():
         gradient_flow(clip=0)
 
 
-def test_widgets_drive_the_update(capsys):
-    pytest.importorskip("ipywidgets", reason="the notebooks extra installs ipywidgets")
+def test_clipping_says_so_on_the_y_axis_and_draws_the_unclipped_curve_faintly():
     explorer = GradientFlowExplorer(**SMALL)
-    explorer.widgets()
+    explorer.update(version="D", scale=1.5)
+    assert explorer.ax.get_ylabel() == "||dL/dh(T-1-lag)|| / ||dL/dh(T-1)||"
+    free = explorer.result
+    clipped = explorer.update(version="D", scale=1.5, clip=0.01)
+    assert "× clip factor" in explorer.ax.get_ylabel()
+    lines = {line.get_label(): line for line in explorer.ax.get_lines()}
+    faint = lines["total, without clipping"]
+    np.testing.assert_allclose(faint.get_ydata(), plots.log_median(free["total"]), rtol=1e-12)
+    np.testing.assert_allclose(lines["total"].get_ydata(), plots.log_median(clipped["total"]))
+    assert faint.get_alpha() < 0.5 and lines["total"].get_ydata()[0] < 1e-2      # lag 0 is the factor, not 1
+    explorer.update(compare=("A", "C"), scale=1.5, clip=0.01)
+    assert "× clip factor" in explorer.ax.get_ylabel()
+    assert {"A, without clipping", "C, without clipping"} <= {l.get_label() for l in explorer.ax.get_lines()}
+
+
+def test_compare_overlays_versions_in_their_colours():
+    explorer = GradientFlowExplorer(**SMALL)
+    result = explorer.update(compare=("A", "C", "special"), scale=0.5)
+    assert set(result) == {"A", "C", "special"} and (result["special"]["K"], result["special"]["S"]) == (4, 4)
+    medians = {l.get_label(): l for l in explorer.ax.get_lines() if not l.get_label().startswith("_")}
+    assert set(medians) == {"A", "C", "special"}
+    for v in medians:
+        assert medians[v].get_color() == plots.VERSION_COLOURS[v]
+        np.testing.assert_allclose(medians[v].get_ydata(), plots.log_median(result[v]["total"]))
+    assert explorer.ax.get_title().startswith("compare A, C, special: scale 0.5")
+    with pytest.raises(ValueError, match="compare must name versions"):
+        explorer.update(compare=("E",))
+
+
+def png(fig):
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=50)
+    return buffer.getvalue()
+
+
+def medians(explorer):
+    return {l.get_label(): l.get_ydata().copy() for l in explorer.ax.get_lines() if not l.get_label().startswith("_")}
+
+
+def test_widgets_drive_the_figure():
+    import ipywidgets                                              # the test extra installs it
+    explorer = GradientFlowExplorer(**SMALL)
+    box = explorer.widgets()
+    assert isinstance(box, ipywidgets.HBox)
     c = explorer.controls
+    sliders = [c[k] for k in ("K", "S", "scale", "T", "H", "seeds")]
+    assert [s.continuous_update for s in sliders] == [False] * 6     # redraw on release: no queue
     assert (explorer.result["K"], explorer.result["S"]) == (1, 2)   # starts at version C
-    c["version"].value = "special"
-    assert (explorer.result["K"], explorer.result["S"]) == (4, 4)
-    c["S"].value = 3                                                 # by hand: no longer a paper version
-    assert c["version"].value == "custom" and explorer.result["S"] == 3
-    c["activation"].value = "tanh"
-    c["clip"].value = 1.0
-    assert "custom: K=4, S=3" in explorer.ax.get_title() and "tanh, clip at 1" in explorer.ax.get_title()
+    before, shown = png(explorer.fig), medians(explorer)
+
+    def changed(control, value):
+        nonlocal before, shown
+        c[control].value = value
+        now, lines = png(explorer.fig), medians(explorer)
+        assert now != before, f"{control} = {value!r} left the picture as it was"
+        assert any(k not in shown or len(lines[k]) != len(shown[k]) or not np.allclose(lines[k], shown[k])
+                   for k in lines), f"{control} = {value!r} left every curve as it was"
+        before, shown = now, lines
+        return explorer.ax.get_title()
+
+    assert "special: K=4, S=4" in changed("version", "special")
+    assert "custom: K=4, S=3" in changed("S", 3) and c["version"].value == "custom"
+    assert "scale 1.3" in changed("scale", 1.3)
+    assert "tanh" in changed("activation", "tanh")
+    assert "T=30," in changed("T", 30) and len(explorer.result["lags"]) == 30
+    assert "H=8," in changed("H", 8) and explorer.hidden_size == 8
+    assert "seeds 2..4" in changed("seeds", (2, 4)) and explorer.result["total"].shape == (3, 30)
+    assert "clip at 0.1" in changed("clip", 0.1) and "× clip factor" in explorer.ax.get_ylabel()
+    assert changed("compare", ("A", "B", "C", "D")).startswith("compare A, B, C, D: scale 1.3, tanh, clip at 0.1")
+    assert set(explorer.result) == {"A", "B", "C", "D"}
+    assert {"A", "B", "C", "D"} <= set(medians(explorer))
+    assert "T=30, H=8, seeds 2..4" in explorer.ax.get_title()
+    assert explorer.seconds is not None and explorer.seconds > 0

@@ -5,9 +5,11 @@ Notebook 03 opens it::
     from numrnn.analysis.explorer import GradientFlowExplorer
     GradientFlowExplorer().show()
 
-With ipywidgets (the ``notebooks`` extra) it draws sliders for the version or K and S, the initial
-scale, the activation and gradient clipping, and redraws on every change; without ipywidgets, or
-with ``show(interactive=False)``, it draws one static view. :meth:`GradientFlowExplorer.update` is
+With ipywidgets (the ``notebooks`` extra) it draws controls for the version or K and S, the initial
+scale, the activation, gradient clipping, T, H and the seeds, and a "compare" list that draws
+several versions over one another; it redraws when a slider is released (not for every value
+passed while dragging). Without ipywidgets, or with ``show(interactive=False)``, it draws one
+static view. :meth:`GradientFlowExplorer.update` is
 the function the sliders call: it recomputes and redraws, and returns the numbers it drew.
 
 What is drawn (:func:`gradient_flow`): for a loss at the last step of a sequence of T steps (inputs
@@ -19,14 +21,17 @@ divided by :math:`\lVert \delta h(T-1) \rVert`. Clipping at norm c rescales the 
 :class:`numrnn.training.trainer.Trainer` clips): every lag alike, so it can lower an exploding curve
 but never lift a vanished one.
 """
+import time
+
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .._checks import check_int
 from ..nn.activations import ACTIVATIONS
 from ..nn.rnn import RNN
 from ..nn.schedule import VERSIONS
 from . import gradients
-from .plots import PATH_STYLES, log_median
+from .plots import PATH_STYLES, line_style, log_median
 
 #: Choices of the clipping control: None (no clipping) or a maximum gradient norm.
 CLIP_CHOICES = (None, 100.0, 10.0, 1.0, 0.1)
@@ -96,70 +101,136 @@ def _settings(version, n_matrices, skip):
     return VERSIONS[version]
 
 
+#: The y quantity of every curve, and what clipping multiplies it by.
+YLABEL = "||dL/dh(T-1-lag)|| / ||dL/dh(T-1)||"
+CLIPPED_YLABEL = YLABEL + "\n× clip factor min(1, c / ||grad||)"
+
+
 class GradientFlowExplorer:
     """Sliders (or one static view) over :func:`gradient_flow`.
 
     Parameters
     ----------
-    steps, hidden_size, seeds : as in :func:`gradient_flow` (T = 100, H = 32, seeds 0-2 by default)
+    steps, hidden_size, seeds : the starting T, H and seeds (T = 100, H = 32, seeds 0-2 by default);
+        the sliders change them, and so does :meth:`update`.
     """
 
     def __init__(self, steps=100, hidden_size=32, seeds=range(3)):
         self.steps, self.hidden_size, self.seeds = steps, hidden_size, list(seeds)
-        self.fig, self.ax = plt.subplots(figsize=(8.5, 4.4), layout="constrained")
+        self.fig, self.ax = plt.subplots(figsize=(8.5, 4.6), layout="constrained")
         plt.close(self.fig)            # shown on demand (display), never twice by the inline backend
         self.result = None
         self.controls = None
+        self.seconds = None            # how long the last redraw took (computing and drawing)
 
-    def update(self, version=None, n_matrices=1, skip=0, scale=1.0, activation="relu", clip=None):
+    def update(self, version=None, n_matrices=1, skip=0, scale=1.0, activation="relu", clip=None,
+               steps=None, hidden_size=None, seeds=None, compare=()):
         """Recompute :func:`gradient_flow` and redraw; ``version`` ("A" ... "special") overrides K, S.
 
-        Returns the dict of :func:`gradient_flow` with "K" and "S" added (also kept as ``self.result``).
+        ``steps``, ``hidden_size`` and ``seeds`` replace T, H and the seeds (kept for the next
+        call). With ``compare`` (version names, e.g. ("A", "B", "C", "D")) the total of each of
+        those versions is drawn over one another at the same scale, activation, clipping, T, H and
+        seeds, in the versions' colours, instead of the path split of one setting. With clipping
+        the y axis says "× clip factor" and the unclipped total is drawn faintly beside the
+        clipped one.
+
+        Returns the dict of :func:`gradient_flow` with "K" and "S" added (also kept as
+        ``self.result``); with ``compare``, a dict version -> such a dict.
         """
-        K, S = _settings(version, n_matrices, skip)
-        result = gradient_flow(K, S, scale, activation, clip, steps=self.steps,
-                               hidden_size=self.hidden_size, seeds=self.seeds)
+        started = time.perf_counter()
+        if steps is not None:
+            self.steps = check_int("steps", steps, 2)
+        if hidden_size is not None:
+            self.hidden_size = check_int("hidden_size", hidden_size, 1)
+        if seeds is not None:
+            self.seeds = list(seeds)
+        unknown = [v for v in compare if v not in VERSIONS]
+        if unknown:
+            raise ValueError(f"compare must name versions among {list(VERSIONS)}, got {unknown}")
+        run = dict(scale=scale, activation=activation, clip=clip, steps=self.steps,
+                   hidden_size=self.hidden_size, seeds=self.seeds)
         ax = self.ax
         ax.clear()
-        lags = result["lags"]
-        for key, label in (("relu", "ReLU path (no skip edge)"), ("skip", "skip path (>= 1 skip edge)"),
-                           ("total", "total")):
-            style = dict(PATH_STYLES[label.split(" (")[0]])
-            for row in result[key] if len(self.seeds) > 1 else ():
-                ax.plot(lags, row, color=style["color"], lw=0.5, alpha=0.3)
-            ax.plot(lags, log_median(result[key]), label=label, markevery=max(1, len(lags) // 8), ms=5, **style)
+        clipped = "no clipping" if clip is None else f"clip at {clip:g}"
+        if compare:
+            self.result = {}
+            every = max(1, self.steps // 8)
+            for i, v in enumerate(compare):               # markers staggered: C's show between D's
+                K, S = VERSIONS[v]
+                result = dict(gradient_flow(K, S, **run), K=K, S=S)
+                self.result[v] = result
+                self._curve(result, "total", v, dict(line_style(v), markevery=(i * every // len(compare), every)),
+                            clip)
+            what = f"compare {', '.join(compare)}: scale {scale:g}, {activation}, {clipped}"
+            if clip is not None:
+                what += " (faint: without clipping)"
+        else:
+            K, S = _settings(version, n_matrices, skip)
+            self.result = dict(gradient_flow(K, S, **run), K=K, S=S)
+            for key, label in (("relu", "ReLU path (no skip edge)"),
+                               ("skip", "skip path (>= 1 skip edge)"), ("total", "total")):
+                self._curve(self.result, key, label, dict(PATH_STYLES[label.split(" (")[0]]),
+                            clip if key == "total" else None)
+            name = version if version not in (None, "custom") else "custom"
+            what = f"{name}: K={K}, S={S}, scale {scale:g}, {activation}, {clipped}"
+            if clip is not None:
+                what += f": gradient x {log_median(self.result['clip_factor']):.2g}"
         ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
         ax.set_yscale("log", nonpositive="mask")
         ax.set_xlabel("lag T-1-t (steps before the loss)")
-        ax.set_ylabel("||dL/dh(T-1-lag)|| / ||dL/dh(T-1)||")
+        ax.set_ylabel(YLABEL if clip is None else CLIPPED_YLABEL)
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=8, loc="best")
-        name = version if version not in (None, "custom") else "custom"
-        clipped = ("no clipping" if clip is None else
-                   f"clip at {clip:g}: gradient x {log_median(result['clip_factor']):.2g}")
-        ax.set_title(f"{name}: K={K}, S={S}, scale {scale:g}, {activation}, {clipped}\n"
-                     f"T={self.steps}, H={self.hidden_size}, seeds {self.seeds[0]}..{self.seeds[-1]} "
+        ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        ax.set_title(f"{what}\nT={self.steps}, H={self.hidden_size}, seeds {_seed_text(self.seeds)} "
                      f"(thin: seeds, bold: median)", fontsize=10)
-        self.result = dict(result, K=K, S=S)
+        self.seconds = time.perf_counter() - started
         return self.result
 
+    def _curve(self, result, key, label, style, clip):
+        """Seeds thin, their median bold; with ``clip``, also the unclipped median, faint."""
+        ax, lags = self.ax, result["lags"]
+        for row in result[key] if len(self.seeds) > 1 else ():
+            ax.plot(lags, row, color=style["color"], lw=0.5, alpha=0.3)
+        ax.plot(lags, log_median(result[key]), label=label, ms=5,
+                **dict({"markevery": max(1, len(lags) // 8)}, **style))
+        if clip is not None:
+            unclipped = result[key] / result["clip_factor"][:, None]
+            ax.plot(lags, log_median(unclipped), color=style["color"], lw=1.2, alpha=0.35,
+                    ls=style.get("ls", "-"), label=f"{label}, without clipping")
+
     def widgets(self):
-        """The controls and the redrawn figure as one ipywidgets box (needs ipywidgets)."""
+        """The controls and the redrawn figure as one ipywidgets box (needs ipywidgets).
+
+        Every slider redraws when it is released (``continuous_update=False``), not for every value
+        passed while dragging; the figure is redrawn in place in an ``Output``.
+        """
         import ipywidgets as w
         from IPython.display import display
 
+        slider = dict(continuous_update=False, style={"description_width": "initial"})
         version = w.Dropdown(options=["custom", *VERSIONS], value="C", description="version")
-        K = w.IntSlider(value=1, min=1, max=4, description="K matrices")
-        S = w.IntSlider(value=2, min=0, max=6, description="skip S")
-        scale = w.FloatSlider(value=0.5, min=0.1, max=2.5, step=0.05, description="init scale")
+        K = w.IntSlider(value=1, min=1, max=4, description="K matrices", **slider)
+        S = w.IntSlider(value=2, min=0, max=6, description="skip S", **slider)
+        scale = w.FloatSlider(value=0.5, min=0.1, max=2.5, step=0.05, description="init scale", **slider)
         activation = w.Dropdown(options=sorted(ACTIVATIONS), value="relu", description="activation")
         clip = w.Dropdown(options=[("none", None)] + [(f"{c:g}", c) for c in CLIP_CHOICES[1:]],
                           value=None, description="clip norm")
+        T = w.IntSlider(value=self.steps, min=10, max=max(300, self.steps), step=10,
+                        description="T steps", **slider)
+        H = w.IntSlider(value=self.hidden_size, min=2, max=max(64, self.hidden_size), step=2,
+                        description="H hidden", **slider)
+        first, last = self.seeds[0], self.seeds[-1]
+        seeds = w.IntRangeSlider(value=(first, last), min=0, max=max(9, last), description="seeds",
+                                 **slider)
+        compare = w.SelectMultiple(options=list(VERSIONS), value=(), rows=len(VERSIONS),
+                                   description="compare",
+                                   tooltip="versions drawn over one another (none: the path split)")
         out = w.Output()
 
         def redraw(*_):
             self.update(None if version.value == "custom" else version.value, K.value, S.value,
-                        scale.value, activation.value, clip.value)
+                        scale.value, activation.value, clip.value, steps=T.value, hidden_size=H.value,
+                        seeds=range(seeds.value[0], seeds.value[1] + 1), compare=compare.value)
             with out:
                 out.clear_output(wait=True)
                 display(self.fig)
@@ -186,12 +257,13 @@ class GradientFlowExplorer:
         version.observe(pick_version, names="value")
         for control in (K, S):
             control.observe(pick_schedule, names="value")
-        for control in (scale, activation, clip):
+        for control in (scale, activation, clip, T, H, seeds, compare):
             control.observe(redraw, names="value")
         redraw()
         self.controls = dict(version=version, K=K, S=S, scale=scale, activation=activation, clip=clip,
-                             output=out)
-        return w.HBox([w.VBox([version, K, S, scale, activation, clip]), out])
+                             T=T, H=H, seeds=seeds, compare=compare, output=out)
+        return w.HBox([w.VBox([version, K, S, scale, activation, clip]), w.VBox([T, H, seeds, compare]),
+                       out])
 
     def show(self, interactive=True, **settings):
         """Display the sliders, or (without ipywidgets, or ``interactive=False``) one static view of
@@ -208,6 +280,10 @@ class GradientFlowExplorer:
         self.update(**({"version": "C", "scale": 0.5} | settings))
         display(self.fig)
         return self.fig
+
+
+def _seed_text(seeds):
+    return f"{seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else f"{seeds[0]}"
 
 
 __all__ = ["gradient_flow", "GradientFlowExplorer", "CLIP_CHOICES"]
