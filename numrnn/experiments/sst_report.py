@@ -16,7 +16,7 @@ import matplotlib.ticker
 import numpy as np
 
 from .._io import atomic_write_text
-from ..analysis.plots import VERSION_COLOURS as colours
+from ..analysis.plots import VERSION_COLOURS
 from ..data import sst as data
 
 #: Published fine-grained test accuracies (%), for context only: other models and conditions.
@@ -187,6 +187,7 @@ def plot(folder, runs, header):
     folder.mkdir(parents=True, exist_ok=True)
     groups = summarise(runs)
     cells = sorted({k[0] for k in groups})
+    colours = VERSION_COLOURS                       # the one palette (Okabe-Ito) of every figure
     fig, axes = plt.subplots(len(cells), 2, figsize=(11, 3.6 * len(cells)), squeeze=False)
     for row, cell in enumerate(cells):
         for group in sorted(k for k in groups if k[0] == cell):
