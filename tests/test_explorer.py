@@ -1,6 +1,7 @@
 """The gradient-flow explorer of notebook 03, headless: its update function recomputes and redraws
 exactly the path decomposition, clipping rescales every lag alike, and the widgets drive it."""
 import io
+import sys
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -143,3 +144,13 @@ def test_widgets_drive_the_figure():
     assert {"A", "B", "C", "D"} <= set(medians(explorer))
     assert "T=30, H=8, seeds 2..4" in explorer.ax.get_title()
     assert explorer.seconds is not None and explorer.seconds > 0
+
+
+def test_without_ipywidgets_show_says_so_and_draws_one_static_view(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)             # import ipywidgets -> ImportError
+    explorer = GradientFlowExplorer(**SMALL)
+    shown = explorer.show(version="B", scale=0.7)
+    assert "ipywidgets is not installed (pip install ipywidgets): one static view instead" in capsys.readouterr().out
+    assert shown is explorer.fig and explorer.controls is None
+    assert (explorer.result["K"], explorer.result["S"]) == (2, 0)
+    assert explorer.ax.get_title().startswith("B: K=2, S=0, scale 0.7")
