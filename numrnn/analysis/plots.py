@@ -10,6 +10,10 @@ for the command that computes and saves them all), so a notebook can draw its ow
 - :func:`plot_lag_heatmap`: gradient norm over (training step, lag), one panel per version.
 - :func:`plot_truncation_study`: what truncated BPTT cuts, full against truncated, per version.
 - :func:`plot_skip_step_graph`: the computational graph of one skip step, forward and backward.
+- :func:`plot_accuracy_cost`: test loss per epoch and final loss against time, one style per row,
+  the points labelled by :func:`label_points` where no label covers another.
+
+The figures of ``numrnn reproduce``'s result rows are in :mod:`numrnn.experiments.reproduce_plots`.
 
 Every figure is made through :mod:`matplotlib.pyplot` (``plt.figure``/``plt.subplots``), so that
 in Jupyter the inline backend is loaded and its PNG formatter registered: the figure shows as a
