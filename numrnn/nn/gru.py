@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .activations import sigmoid
+from . import activations
 from .base import RecurrentCache, RecurrentLayer
 from .kernels import bptt_chunks, chunk_steps, input_grad, input_part, transposed_matrices
 from .schedule import is_skip_step, matrix_index
@@ -87,12 +87,15 @@ class GRU(RecurrentLayer):
         gates = input_part(x, self.params["Wx"], self.params["b"],
                            out=np.empty((T, B, 3 * H), dtype=self.dtype))  # (G1) u(t), all t
         W_T = transposed_matrices(self.params, K)
+        path = activations.GATE_PATH                 # "tanh" or "exp": the host's form of sigmoid/tanh
         for t in range(T):
             a = h[P + t - 1] @ W_T[matrix_index(step0 + t, K)]  # (G1) a(t) = W_k h(t-1) = (a_r, a_z, a_n)
-            gates[t, :, :2 * H] = sigmoid(gates[t, :, :2 * H] + a[:, :2 * H])  # (G2) r, z
+            r_z = gates[t, :, :2 * H]
+            r_z += a[:, :2 * H]
+            activations.sigmoid_(r_z, path)          # (G2) r, z = sigmoid(u + a), in place
             r, z, n = _blocks(gates[t])               # views; n still holds u_n
             a_n[t] = a[:, 2 * H:]
-            np.tanh(n + r * a_n[t], out=n)            # (G3) n = tanh(u_n + r a_n)
+            activations.tanh_into(n + r * a_n[t], n, path)  # (G3) n = tanh(u_n + r a_n)
             h[P + t] = n + z * (h[P + t - 1] - n)     # (G4) h(t) = (1-z) n + z h(t-1)
             if is_skip_step(step0 + t, S):
                 h[P + t] += h[P + t - S]              # (G4)        + h(t-S)   on skip steps

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import check_finite
+from . import activations
 from .base import RecurrentCache, RecurrentLayer
 from .kernels import bptt_chunks, chunk_steps, input_grad, input_part, transposed_matrices
 from .schedule import is_skip_step, matrix_index
@@ -124,14 +125,15 @@ class LSTM(RecurrentLayer):
         c = np.empty((1 + T, B, H), dtype=self.dtype)
         tanh_c = np.empty((T, B, H), dtype=self.dtype)
         c[0] = start.c                                # c(-1)
-        Wx, b, W_T = _gate_weights(self.params, K)   # Wx, b, W_k^T, rows i, f, o halved (see there)
+        path = activations.GATE_PATH                 # "tanh" or "exp": the host's form of sigmoid/tanh
+        Wx, b, W_T = _gate_weights(self.params, K, path)  # Wx, b, W_k^T, gate rows scaled (see there)
         gates = input_part(x, Wx, b, out=np.empty((T, B, 4 * H), dtype=self.dtype))  # Wx x(t) + b, all t
         for t in range(T):
             gates[t] += h[P + t - 1] @ W_T[matrix_index(step0 + t, K)]  # (L1) z(t) = W_k h(t-1) + ...
-            i, f, g, o = _activate_gates(gates[t])    # (L2) i, f, o = sigmoid, g = tanh (in place)
+            i, f, g, o = _activate_gates(gates[t], path)  # (L2) i, f, o = sigmoid, g = tanh (in place)
             np.multiply(f, c[t], out=c[t + 1])        # (L3) c(t) = f c(t-1)
             c[t + 1] += i * g                         #             + i g
-            np.tanh(c[t + 1], out=tanh_c[t])
+            activations.tanh_into(c[t + 1], tanh_c[t], path)
             np.multiply(o, tanh_c[t], out=h[P + t])   # (L4) h(t) = o tanh(c(t))
             if is_skip_step(step0 + t, S):
                 h[P + t] += h[P + t - S]              # (L4)        + h(t-S)   on skip steps
@@ -160,33 +162,45 @@ class LSTM(RecurrentLayer):
         return self._end_backward(dx, grads, dh_window[:P], return_dinit, c0=dc)
 
 
-def _gate_weights(params, K):
-    """Wx (4H, D), b (4H,) and [W_1^T .. W_K^T] (H, 4H) for the forward, rows i, f, o times 1/2.
+def _gate_weights(params, K, path="tanh"):
+    """Wx (4H, D), b (4H,) and [W_1^T .. W_K^T] (H, 4H) for the forward, each gate's rows scaled.
 
-    Performance: :func:`_activate_gates` computes sigmoid(z) = (1 + tanh(z / 2)) / 2, and the z / 2 is
-    folded into the weights here, once per call, instead of one pass over every step's (B, 4H) gates.
-    Halving is exact in floating point (only the exponent changes), so the forward's numbers are the
-    same bits as with the plain weights. The loops' comments name z(t) as in the equations; what the
-    forward's ``gates[t]`` holds before (L2) is z(t) with its i, f, o blocks halved.
+    Performance: :func:`_activate_gates` needs a multiple of z, not z, in each gate block: z / 2 on
+    i, f, o for the "tanh" path (sigmoid(z) = (1 + tanh(z / 2)) / 2, g as it is); -z on i, f, o and
+    -2 z on g for the "exp" path (sigmoid(z) = 1 / (1 + exp(-z)), tanh(z) = 2 sigmoid(2z) - 1). The
+    factor is folded into the weights here, once per call, instead of one pass over every step's
+    (B, 4H) gates. Scaling by -1, 1/2 or -2 is exact in floating point (only the sign and exponent
+    change), so the forward's numbers are the same bits as with the plain weights. The loops'
+    comments name z(t) as in the equations; what the forward's ``gates[t]`` holds before (L2) is
+    z(t) with its blocks scaled.
     """
-    s, _ = _gate_scale_shift(params["b"].shape[0] // 4, params["b"].dtype.type)
+    s = _gate_constants(params["b"].shape[0] // 4, params["b"].dtype.type, path)[0]
     W_T = [w * s for w in transposed_matrices(params, K)]  # column j of W_k^T is row j of W_k
     return params["Wx"] * s[:, None], params["b"] * s, W_T
 
 
-def _activate_gates(z):
+def _activate_gates(z, path="tanh"):
     """Apply sigmoid to the i, f, o blocks of z (B, 4H) and tanh to g, in place; return the views.
 
-    z comes from :func:`_gate_weights`: its i, f, o blocks are already z / 2. Uses sigmoid(z) =
-    (1 + tanh(z / 2)) / 2, the same function, stable for every z (tanh never overflows) and ~4x
-    faster than exp with a branch: with a per-column scale s (1/2 on i, f, o and 1 on g) and shift m
-    (1/2 on i, f, o and 0 on g), all four gates are s * tanh(s * z) + m, where s * z came in.
+    z comes from :func:`_gate_weights`, its blocks scaled for ``path``. "tanh": sigmoid(z) =
+    (1 + tanh(z / 2)) / 2, the same function, stable for every z (tanh never overflows): with a
+    per-column scale s (1/2 on i, f, o and 1 on g) and shift m (1/2 on i, f, o and 0 on g), all four
+    gates are s * tanh(s * z) + m, where s * z came in (3 passes). "exp": all four blocks through
+    1 / (1 + exp(y)) at once (y = -z on i, f, o, -2z on g; overflow-safe, see
+    :func:`~numrnn.nn.activations.reciprocal_one_plus_exp_`), then g = 2 sigmoid(2z) - 1 = tanh(z)
+    on the g block (3 passes and 2 quarter passes, one exp instead of one tanh).
     """
-    s, m = _gate_scale_shift(z.shape[1] // 4, z.dtype.type)
-    np.tanh(z, out=z)
-    z *= s
-    z += m
-    return _gate_blocks(z)
+    if path == "tanh":
+        _, s, m = _gate_constants(z.shape[1] // 4, z.dtype.type, path)
+        np.tanh(z, out=z)
+        z *= s
+        z += m
+        return _gate_blocks(z)
+    activations.reciprocal_one_plus_exp_(z)
+    i, f, g, o = _gate_blocks(z)
+    g *= 2
+    g -= 1
+    return i, f, g, o
 
 
 def _gate_blocks(z):
@@ -196,14 +210,23 @@ def _gate_blocks(z):
 
 
 @functools.lru_cache(maxsize=None)
-def _gate_scale_shift(H, dtype):
-    """(4H,) scale and shift of :func:`_activate_gates`, gate order i, f, g, o (read-only)."""
+def _gate_constants(H, dtype, path):
+    """(4H,) weight scale, and for the "tanh" path the scale and shift of :func:`_activate_gates`,
+    gate order i, f, g, o (read-only)."""
     sigmoid_gate = np.ones(4 * H, dtype=bool)
     sigmoid_gate[2 * H:3 * H] = False                 # g is the tanh gate
-    scale = np.where(sigmoid_gate, 0.5, 1.0).astype(dtype)
-    shift = np.where(sigmoid_gate, 0.5, 0.0).astype(dtype)
-    scale.flags.writeable = shift.flags.writeable = False
-    return scale, shift
+    if path == "tanh":
+        weight_scale = np.where(sigmoid_gate, 0.5, 1.0).astype(dtype)
+        shift = np.where(sigmoid_gate, 0.5, 0.0).astype(dtype)
+        constants = (weight_scale, weight_scale, shift)
+    elif path == "exp":
+        constants = (np.where(sigmoid_gate, -1.0, -2.0).astype(dtype), None, None)
+    else:
+        raise ValueError(f"path must be one of {', '.join(activations.GATE_PATHS)}, got {path!r}")
+    for array in constants:
+        if array is not None:
+            array.flags.writeable = False
+    return constants
 
 
 def _cell_backward(dh, dc, gates, tanh_c, c_prev, out):
