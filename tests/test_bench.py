@@ -166,3 +166,39 @@ def test_the_per_step_allocation_check_catches_an_O_T2_backward(bench_torch):
     short, long_ = (bench_torch.backward_bytes_per_step(torch, "rnn", T, loop=bench_torch.torch_rnn_loop_indexed)
                     for T in (16, 64))
     assert long_ > 2 * short
+
+
+# ------------------------------------------------------------------ the kind of host
+def test_the_emulated_avx2_host_takes_effect_and_says_so(tmp_path):
+    """--host-kind emulate-avx2 reruns the script in a child that sees no AVX-512: the saved header
+    names the kind of host, numpy without AVX-512 targets, OpenBLAS's Haswell kernel and numrnn's
+    "exp" gate path (no torch: CI has none; with torch, its AVX2 capability is checked too)."""
+    import subprocess
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMRNN_SIGMOID", "NPY_DISABLE_CPU_FEATURES")}
+    run = subprocess.run([sys.executable, SCRIPT, *TOY, "--layer", "lstm-A", "--no-torch",
+                          "--host-kind", "emulate-avx2", "--save", str(tmp_path / "emu")],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    text = (tmp_path / "emu.txt").read_text()
+    assert "host kind: EMULATED AVX2 host" in text
+    assert "AVX512_SKX False" in text and "of which enabled: X86_V3 (" in text
+    assert "kernel=Haswell" in text
+    assert "numrnn gate path: exp" in text
+    machine = json.loads((tmp_path / "emu.json").read_text())["machine"]
+    assert machine["host_kind"] == "emulate-avx2" and machine["gate_path"] == "exp"
+    assert [lib["architecture"] for lib in machine["blas"] if lib["internal_api"] == "openblas"] == ["Haswell"]
+
+
+def test_an_emulation_that_did_not_take_effect_is_refused(bench, monkeypatch):
+    """What emulation_problems reads: a process that still dispatches AVX-512 or SkylakeX is named."""
+    monkeypatch.delenv("NUMRNN_SIGMOID", raising=False)
+    info = {"numpy_cpu": {"AVX512_SKX": True, "dispatch_enabled": ["X86_V3", "X86_V4"]},
+            "blas": [{"internal_api": "openblas", "architecture": "SkylakeX"}], "torch": "2.13.0",
+            "torch_cpu_capability": "AVX512", "gate_path": "tanh"}
+    problems = " ".join(bench.emulation_problems(info))
+    for word in ("AVX-512 loops", "SkylakeX", "AVX512, not AVX2", "gate path is tanh"):
+        assert word in problems
+    fine = {"numpy_cpu": {"AVX512_SKX": False, "dispatch_enabled": ["X86_V3"]},
+            "blas": [{"internal_api": "openblas", "architecture": "Haswell"}], "torch": None,
+            "torch_cpu_capability": None, "gate_path": "exp"}
+    assert bench.emulation_problems(fine) == []
