@@ -2,11 +2,14 @@
 
     python benchmarks/compare_revisions.py --rnn-rev 7645c73 --lstm-rev c49046d
 
+    python benchmarks/compare_revisions.py --lstm-rev b8a198e --family lstm --host-kind emulate-avx2
+
 Loads ``numrnn/nn/rnn.py`` and ``numrnn/nn/lstm.py`` as they were at the given revisions (``git
 show``; ``numrnn/rnn.py``, ``numrnn/lstm.py`` before the cells moved) next to the current ones, and
 times them interleaved in one process, the order rotating every repetition (median and min of
 ``--reps`` after one warm-up, process CPU time, one BLAS thread) on the sizes of bench_bptt.py. Also
 prints tracemalloc's peak of one call of each, as a multiple of what BPTT must keep.
+``--host-kind emulate-avx2`` reruns it in a child process that sees an AVX2 host, as bench_bptt.py.
 """
 import argparse
 import importlib.util
@@ -23,8 +26,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import numrnn  # noqa: E402,F401  (the package the loaded modules import from)
-from bench_bptt import CONFIGS, SCALE, SEED, must_keep_bytes, peak_bytes  # noqa: E402
+import numrnn  # noqa: E402  (the package the loaded modules import from)
+import numrnn.nn.activations  # noqa: E402
+from bench_bptt import (CONFIGS, EMULATED_KIND, HOST_KIND_ENV, SCALE, SEED, emulation_env,  # noqa: E402
+                        must_keep_bytes, numpy_cpu_info, peak_bytes)
+from threadpoolctl import threadpool_info  # noqa: E402
 
 
 def load_module(name, rev, path):
@@ -73,12 +79,23 @@ def main(argv=None):
     p.add_argument("--rnn-rev", default="7645c73", help="revision of numrnn/rnn.py to compare with")
     p.add_argument("--lstm-rev", default="c49046d", help="revision of numrnn/lstm.py to compare with")
     p.add_argument("--reps", type=int, default=9)
+    p.add_argument("--family", action="append", choices=["rnn", "lstm"], help="default: both")
+    p.add_argument("--host-kind", choices=["native", EMULATED_KIND], default="native")
     args = p.parse_args(argv)
+    if args.host_kind == EMULATED_KIND and os.environ.get(HOST_KIND_ENV) != EMULATED_KIND:
+        argv = list(sys.argv[1:] if argv is None else argv)
+        raise SystemExit(subprocess.run([sys.executable, os.path.abspath(__file__), *argv],
+                                        env=emulation_env()).returncode)
     print("command: python benchmarks/compare_revisions.py " + " ".join(sys.argv[1:] if argv is None else argv))
     print(f"process CPU time, 1 BLAS thread, median (min) of {args.reps}; seed {SEED}, scale {SCALE}; "
           f"load average {os.getloadavg()[0]:.1f}")
-    pairs = [("rnn", "RNN", v, args.rnn_rev, "numrnn/nn/rnn.py") for v in ("A", "D")]
-    pairs += [("lstm", "LSTM", v, args.lstm_rev, "numrnn/nn/lstm.py") for v in ("A", "D")]
+    blas = [(d["internal_api"], d["version"], d["architecture"]) for d in threadpool_info()]
+    print(f"host kind {os.environ.get(HOST_KIND_ENV, 'native')}: numpy's enabled dispatch targets "
+          f"{' '.join(numpy_cpu_info()['dispatch_enabled'])}; BLAS {blas}; numrnn gate path "
+          f"{numrnn.nn.activations.GATE_PATH}")
+    families = args.family or ["rnn", "lstm"]
+    pairs = [("rnn", "RNN", v, args.rnn_rev, "numrnn/nn/rnn.py") for v in ("A", "D") if "rnn" in families]
+    pairs += [("lstm", "LSTM", v, args.lstm_rev, "numrnn/nn/lstm.py") for v in ("A", "D") if "lstm" in families]
     print(f"{'layer':<7}{'B':>4}{'T':>4}{'H':>4} {'dtype':<8}{'before ms':>16}{'after ms':>16}"
           f"{'speed-up':>9}{'mem before':>11}{'mem after':>10}")
     with threadpool_limits(limits=1):
