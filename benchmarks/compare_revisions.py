@@ -34,30 +34,36 @@ from threadpoolctl import threadpool_info  # noqa: E402
 
 
 def load_module(name, rev, path):
-    """<path> at git revision ``rev`` (or the working tree if rev is None) as numrnn.nn.<name>.
+    """<path> at git revision ``rev`` (or the working tree if rev is None), imported.
 
-    The cells live in numrnn/nn/ now; an old revision's ``from . import init`` and ``from .schedule``
-    find them there, and its ``from ._checks`` finds numrnn._checks through an alias.
+    An old revision's cell is imported with the whole package as it was at that revision
+    (``git archive`` into a temporary folder, renamed ``numrnn_at_<rev>``), so that its relative
+    imports (``from .base``, ``from .._checks``) find the protocol and kernels of its own time: the
+    split of nn/base.py into protocol.py and kernels.py, and any later rename, cannot break it.
+    Before the cells moved into numrnn/nn/ they lived in numrnn/; both places are tried.
     """
-    sys.modules.setdefault("numrnn.nn._checks", importlib.import_module("numrnn._checks"))
-    if rev is not None:
-        moved = path.replace("numrnn/nn/", "numrnn/")  # where the cells lived before numrnn/nn/
-        shown = subprocess.run(["git", "-C", ROOT, "show", f"{rev}:{path}"], capture_output=True, text=True)
-        if shown.returncode != 0 and moved != path:
-            shown = subprocess.run(["git", "-C", ROOT, "show", f"{rev}:{moved}"], capture_output=True,
-                                   text=True)
-        if shown.returncode != 0:
-            raise SystemExit(f"git show {rev}:{path} failed: {shown.stderr.strip()}")
-        source = shown.stdout
-        handle, path = tempfile.mkstemp(suffix=".py")
-        with os.fdopen(handle, "w") as fh:
-            fh.write(source)
-    else:
-        path = os.path.join(ROOT, path)
-    spec = importlib.util.spec_from_file_location(f"numrnn.nn.{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    if rev is None:
+        spec = importlib.util.spec_from_file_location(f"numrnn.nn.{name}", os.path.join(ROOT, path))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    package = f"numrnn_at_{rev}"
+    if package not in sys.modules:
+        folder = tempfile.mkdtemp(prefix="numrnn_rev_")
+        archive = subprocess.run(["git", "-C", ROOT, "archive", rev, "numrnn"], capture_output=True)
+        if archive.returncode != 0:
+            raise SystemExit(f"git archive {rev} numrnn failed: {archive.stderr.decode().strip()}")
+        subprocess.run(["tar", "-x", "-C", folder], input=archive.stdout, check=True)
+        os.rename(os.path.join(folder, "numrnn"), os.path.join(folder, package))
+        sys.path.insert(0, folder)
+    cell = os.path.splitext(os.path.basename(path))[0]
+    for dotted in (f"{package}.nn.{cell}", f"{package}.{cell}"):
+        try:
+            return importlib.import_module(dotted)
+        except ModuleNotFoundError as error:
+            if not dotted.startswith(error.name or "?"):
+                raise
+    raise SystemExit(f"{path} is not in numrnn at {rev} (nor numrnn/{cell}.py)")
 
 
 def time_pair(layers, x, dhs, reps):
@@ -80,6 +86,8 @@ def main(argv=None):
     p.add_argument("--lstm-rev", default="c49046d", help="revision of numrnn/lstm.py to compare with")
     p.add_argument("--reps", type=int, default=9)
     p.add_argument("--family", action="append", choices=["rnn", "lstm"], help="default: both")
+    p.add_argument("--config", action="append", metavar="B,T,D,H",
+                   help="a size instead of bench_bptt.py's three (repeatable)")
     p.add_argument("--host-kind", choices=["native", EMULATED_KIND], default="native")
     args = p.parse_args(argv)
     if args.host_kind == EMULATED_KIND and os.environ.get(HOST_KIND_ENV) != EMULATED_KIND:
@@ -94,6 +102,7 @@ def main(argv=None):
           f"{' '.join(numpy_cpu_info()['dispatch_enabled'])}; BLAS {blas}; numrnn gate path "
           f"{numrnn.nn.activations.GATE_PATH}")
     families = args.family or ["rnn", "lstm"]
+    configs = [tuple(int(v) for v in c.split(",")) for c in args.config] if args.config else CONFIGS
     pairs = [("rnn", "RNN", v, args.rnn_rev, "numrnn/nn/rnn.py") for v in ("A", "D") if "rnn" in families]
     pairs += [("lstm", "LSTM", v, args.lstm_rev, "numrnn/nn/lstm.py") for v in ("A", "D") if "lstm" in families]
     print(f"{'layer':<7}{'B':>4}{'T':>4}{'H':>4} {'dtype':<8}{'before ms':>16}{'after ms':>16}"
@@ -101,7 +110,7 @@ def main(argv=None):
     with threadpool_limits(limits=1):
         for family, cls, version, rev, path in pairs:
             old, new = load_module(f"old_{family}", rev, path), load_module(f"new_{family}", None, path)
-            for B, T, D, H in CONFIGS:
+            for B, T, D, H in configs:
                 for dtype in (np.float32, np.float64):
                     rng = np.random.default_rng(SEED)
                     x = rng.standard_normal((B, T, D)).astype(dtype)
