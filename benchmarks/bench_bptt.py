@@ -476,10 +476,11 @@ def host_lines(info):
             else "native")
     return [f"host kind: {kind}",
             f"numpy __cpu_features__: AVX2 {cpu['AVX2']}, AVX512_SKX {cpu['AVX512_SKX']}; numpy's dispatch "
-            f"targets {' '.join(cpu['dispatch'])}, of which enabled: {' '.join(cpu['dispatch_enabled']) or 'none'}"
+            f"targets {' '.join(cpu['dispatch'])}, of which enabled: "
+            f"{' '.join(cpu['dispatch_enabled']) or 'none'}"
             f" (NPY_DISABLE_CPU_FEATURES={cpu['NPY_DISABLE_CPU_FEATURES']})",
-            f"numpy AVX-512 features True in __cpu_features__ (the CPU has them; numpy's loops use them only through "
-            f"the enabled targets): {' '.join(cpu['avx512_enabled']) or 'none'}",
+            f"numpy AVX-512 features True in __cpu_features__ (the CPU has them; numpy's loops use them "
+            f"only through the enabled targets): {' '.join(cpu['avx512_enabled']) or 'none'}",
             f"torch CPU capability: {info['torch_cpu_capability']}",
             f"numrnn gate path: {info['gate_path']} ({info['gate_path_reason']})"]
 
@@ -653,7 +654,8 @@ def summary_line(s, busy):
 
 
 def target_lines(s, rows):
-    """The targets of issue 25 (issue 18's, tightened to hold on every kind of host), measured: one line each, met or missed (never asserted in tests)."""
+    """The targets of issue 25 (issue 18's, tightened to hold on every kind of host), measured: one
+    line each, met or missed (never asserted in tests)."""
     def verdict(value, target):
         return "n/a (no rows)" if math.isnan(value) else ("met" if value <= target else "MISSED")
     lines = ["TARGETS (ratios below 1: numrnn is faster)"]

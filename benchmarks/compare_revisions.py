@@ -94,7 +94,8 @@ def main(argv=None):
         argv = list(sys.argv[1:] if argv is None else argv)
         raise SystemExit(subprocess.run([sys.executable, os.path.abspath(__file__), *argv],
                                         env=emulation_env()).returncode)
-    print("command: python benchmarks/compare_revisions.py " + " ".join(sys.argv[1:] if argv is None else argv))
+    print("command: python benchmarks/compare_revisions.py "
+          + " ".join(sys.argv[1:] if argv is None else argv))
     print(f"process CPU time, 1 BLAS thread, median (min) of {args.reps}; seed {SEED}, scale {SCALE}; "
           f"load average {os.getloadavg()[0]:.1f}")
     blas = [(d["internal_api"], d["version"], d["architecture"]) for d in threadpool_info()]
@@ -104,7 +105,8 @@ def main(argv=None):
     families = args.family or ["rnn", "lstm"]
     configs = [tuple(int(v) for v in c.split(",")) for c in args.config] if args.config else CONFIGS
     pairs = [("rnn", "RNN", v, args.rnn_rev, "numrnn/nn/rnn.py") for v in ("A", "D") if "rnn" in families]
-    pairs += [("lstm", "LSTM", v, args.lstm_rev, "numrnn/nn/lstm.py") for v in ("A", "D") if "lstm" in families]
+    pairs += [("lstm", "LSTM", v, args.lstm_rev, "numrnn/nn/lstm.py") for v in ("A", "D")
+              if "lstm" in families]
     print(f"{'layer':<7}{'B':>4}{'T':>4}{'H':>4} {'dtype':<8}{'before ms':>16}{'after ms':>16}"
           f"{'speed-up':>9}{'mem before':>11}{'mem after':>10}")
     with threadpool_limits(limits=1):

@@ -53,7 +53,8 @@ def profile_row(row, path, reps):
     _, cache = layer.forward(x)
     layer.backward(dhs, cache)
     lines = []
-    for label, call in (("forward", lambda: layer.forward(x)), ("backward", lambda: layer.backward(dhs, cache))):
+    calls = (("forward", lambda: layer.forward(x)), ("backward", lambda: layer.backward(dhs, cache)))
+    for label, call in calls:
         timed = profile_call(call, reps)
         top = sorted(timed.items(), key=lambda kv: -kv[1][0])[:8]
         total = max(cum for _tot, cum in timed.values())
