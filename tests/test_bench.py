@@ -169,6 +169,8 @@ def test_the_per_step_allocation_check_catches_an_O_T2_backward(bench_torch):
 
 
 # ------------------------------------------------------------------ the kind of host
+@pytest.mark.skipif(__import__("platform").machine().lower() not in ("x86_64", "amd64"),
+                    reason="the AVX2 emulation is of an x86-64 host (OpenBLAS's Haswell kernel)")
 def test_the_emulated_avx2_host_takes_effect_and_says_so(tmp_path):
     """--host-kind emulate-avx2 reruns the script in a child that sees no AVX-512: the saved header
     names the kind of host, numpy without AVX-512 targets, OpenBLAS's Haswell kernel and numrnn's
