@@ -31,9 +31,9 @@ import time
 import warnings
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .._checks import NonFiniteError, check_int, check_real, check_seed
+from .._progress import tqdm
 from ..nn.protocol import require_protocol
 from ..nn.init import as_generator
 from .model import check_data
