@@ -13,6 +13,7 @@ removes those whose process no longer runs.
 """
 import os
 import re
+import shutil
 import tempfile
 
 TMP_PREFIX = ".numrnn-tmp-"
@@ -139,3 +140,35 @@ def save_figure(fig, path, dpi=110):
     if isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not 0 < dpi < float("inf"):
         raise ValueError(f"dpi must be a positive number, got {dpi!r}")
     return atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight"))
+
+
+def back_up(folder, names, now=None):
+    """Move the files ``names`` (paths relative to ``folder``) into a new timestamped backup folder.
+
+    The backup folder sits beside ``folder``, named ``<folder>-backup-YYYYmmdd-HHMMSS`` (``-2``,
+    ``-3`` ... when that exists), so nothing is left inside ``folder`` that a later command or a
+    ``pytest`` run there would pick up; the relative paths are kept. Names that do not exist are
+    skipped. Used before a ``--force`` overwrites a student's files (``numrnn course init``,
+    ``numrnn course notebooks``). Returns the backup folder, or None when there was nothing to move.
+    """
+    import datetime
+
+    folder = os.path.abspath(os.fspath(folder))
+    present = [name for name in names if os.path.lexists(os.path.join(folder, name))]
+    if not present:
+        return None
+    stamp = (now or datetime.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    base = f"{folder.rstrip(os.sep)}-backup-{stamp}"
+    backup, n = base, 1
+    while True:
+        try:
+            os.makedirs(backup)
+            break
+        except FileExistsError:
+            n += 1
+            backup = f"{base}-{n}"
+    for name in present:
+        target = os.path.join(backup, name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.move(os.path.join(folder, name), target)
+    return backup

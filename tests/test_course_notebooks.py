@@ -72,7 +72,7 @@ def test_the_student_version_has_a_blank_where_each_solution_was(name):
 def test_the_committed_student_version_is_current(name):
     committed = nbformat.read(os.path.join(STUDENT, name.replace(".ipynb", "_student.ipynb")), as_version=4)
     assert [c.source for c in committed.cells] == [c.source for c in student_notebook(solution(name)).cells], \
-        f"notebooks/student is behind notebooks/{name}: run `numrnn course notebooks notebooks/student`"
+        f"notebooks/student is behind notebooks/{name}: run `numrnn course notebooks notebooks`"
 
 
 @pytest.mark.parametrize("name", GRADED)

@@ -49,14 +49,21 @@ def add_parser(subparsers):
     init = sub.add_parser("init", help="write the starter package and its tests into DIR")
     init.add_argument("dir", help="a new or empty folder")
     init.add_argument("--solutions", action="store_true", help="the instructor's copy, blanks filled in")
-    init.add_argument("--force", action="store_true", help="write into a folder that is not empty")
+    init.add_argument("--force", action="store_true", help="write into a folder that is not empty "
+                      "(course files you changed are moved to a backup folder first)")
     init.set_defaults(func=run_init)
-    nbs = sub.add_parser("notebooks", help="write the student versions of notebooks 02 and 05 into OUT",
-                         description="Make the graded student notebooks from the solution notebooks "
-                         "with nbgrader's ClearSolutions and ClearOutput (pip install 'numrnn[course]').")
-    nbs.add_argument("out", help="folder for the student notebooks")
-    nbs.add_argument("--from", dest="source", default=None,
+    nbs = sub.add_parser("notebooks", help="write the course's notebooks, installing numrnn from --source, into OUT",
+                         description="Write every notebook with its install cell and Colab line set to "
+                         "--source, and the graded student versions (nbgrader's ClearSolutions, "
+                         "pip install 'numrnn[course]') in OUT/student. Notebooks someone edited are "
+                         "never overwritten: --force moves them to a backup folder first.")
+    nbs.add_argument("out", help="folder for the notebooks (the repository's notebooks/ restamps them in place)")
+    nbs.add_argument("--from", dest="src_dir", default=None,
                      help="folder of the solution notebooks (default: the repository's notebooks/)")
+    nbs.add_argument("--source", default=None, help="where the notebooks pip-install numrnn from: "
+                     "git+https://host/you/numrnn.git@TAG, a wheel's URL or path, or numrnn==VERSION "
+                     "(default: numrnn.course.notebooks.COURSE_SOURCE)")
+    nbs.add_argument("--force", action="store_true", help="move edited notebooks to a backup folder, then write")
     nbs.set_defaults(func=run_notebooks)
     nbg = sub.add_parser("nbgrader", help="write an nbgrader course folder (config + source/ASSIGNMENT)",
                          description="Write OUT/nbgrader_config.py and OUT/source/ASSIGNMENT/ with the graded "
@@ -110,6 +117,8 @@ def argparse_suppress():
 
 def run_init(args):
     written = write_course(args.dir, solutions=args.solutions, force=args.force)
+    if written.backup:
+        print(f"moved the files you had changed to {written.backup}")
     kind = "instructor's copy (solutions)" if args.solutions else "starter"
     print(f"wrote the {kind} into {args.dir}: " + ", ".join(os.path.basename(p) for p in written))
     print(f"next: cd {args.dir} && pytest      (or: numrnn check --task 1 {os.path.join(args.dir, 'rnn_step.py')})")
@@ -122,10 +131,14 @@ def _notebook_source(source):
 
 
 def run_notebooks(args):
-    from .notebooks import write_student_notebooks
+    from .notebooks import COURSE_SOURCE, write_course_notebooks
 
-    for path in write_student_notebooks(_notebook_source(args.source), args.out):
-        print(f"wrote {path}")
+    source = COURSE_SOURCE if args.source is None else args.source
+    written = write_course_notebooks(_notebook_source(args.src_dir), args.out, source, force=args.force)
+    if written.backup:
+        print(f"moved the edited notebooks to {written.backup}")
+    print(f"wrote {len(written)} notebooks into {args.out}, installing numrnn from {source}: "
+          + ", ".join(os.path.relpath(p, args.out) for p in written))
     return 0
 
 

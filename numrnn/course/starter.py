@@ -15,7 +15,7 @@ indentation (the markers are nbgrader's, so the notebooks and the files read ali
 import os
 import re
 
-from .._io import atomic_write_text
+from .._io import atomic_write_text, back_up
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 
@@ -83,20 +83,41 @@ def course_files(solutions=False):
     return files
 
 
+class Written(list):
+    """The paths a command wrote (a list), with ``backup``: the folder ``--force`` moved the old
+    versions of edited files into (None when nothing was moved)."""
+    backup = None
+
+
+def _read(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def write_course(folder, solutions=False, force=False):
     """Write the course files into ``folder``; refuse a non-empty folder unless ``force``.
 
-    Returns the list of paths written.
+    With ``force``, every course file already there whose text differs from the new one (the
+    student's work) is first moved to a timestamped backup folder beside ``folder``
+    (:func:`numrnn._io.back_up`); other files in the folder are left alone.
+    Returns the paths written (a :class:`Written` list; ``.backup`` names the backup folder).
     """
     folder = os.fspath(folder)
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise ValueError(f"course init: {folder} exists and is not a folder")
     if os.path.isdir(folder) and os.listdir(folder) and not force:
         raise ValueError(f"course init: {folder} is not empty; choose a new folder or pass --force "
-                         "to overwrite the course files in it")
+                         "(files you changed are moved to a backup folder first)")
+    files = course_files(solutions)
+    changed = [name for name, text in files.items()
+               if os.path.lexists(os.path.join(folder, name)) and _read(os.path.join(folder, name)) != text]
+    written = Written()
+    written.backup = back_up(folder, changed)
     os.makedirs(folder, exist_ok=True)
-    written = []
-    for name, text in course_files(solutions).items():
+    for name, text in files.items():
         path = os.path.join(folder, name)
         atomic_write_text(path, text)
         written.append(path)
