@@ -119,3 +119,13 @@ def test_back_up_keeps_paths_and_never_reuses_a_folder(tmp_path):
     assert (first / "student" / "a.ipynb").read_text() == "first"
     assert (second / "student" / "a.ipynb").read_text() == "second"
     assert not (folder / "student" / "a.ipynb").exists()
+
+
+def test_the_old_command_into_student_is_redirected(tmp_path, capsys):
+    """`numrnn course notebooks notebooks/student` used to write only the student versions."""
+    copy = tmp_path / "notebooks"
+    shutil.copytree(ROOT / "notebooks", copy)
+    code, text = run(capsys, "course", "notebooks", copy / "student", "--from", copy)
+    assert code == 2 and f"numrnn course notebooks {copy}" in text
+    assert sorted(p.name for p in (copy / "student").iterdir()) == sorted(
+        p.name for p in (ROOT / "notebooks" / "student").iterdir())

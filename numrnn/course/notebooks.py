@@ -242,6 +242,9 @@ def write_course_notebooks(src_dir, out_dir, source=COURSE_SOURCE, force=False):
     """
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ValueError(f"course notebooks: {out_dir} exists and is not a folder")
+    if os.path.realpath(out_dir) == os.path.realpath(os.path.join(src_dir, "student")):
+        raise ValueError(f"course notebooks: {out_dir} is the student/ folder of {src_dir}; the command "
+                         f"writes the whole course, student/ included: numrnn course notebooks {src_dir}")
     notebooks = course_notebooks(src_dir, source)
     edited = []
     for rel, (origin, nb) in notebooks.items():
