@@ -112,7 +112,7 @@ def test_first_code_cell_installs_numrnn_when_missing(path):
     """On Colab or a fresh Jupyter the first code cell installs numrnn (tests/test_install_cell.py
     runs it); where numrnn imports, it installs nothing."""
     first = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
-    assert first.source.startswith("# Setup: installs what this notebook needs"), first.source[:200]
+    assert first.source.startswith("# Setup: install what this notebook needs"), first.source[:200]
     assert "NUMRNN_SOURCE = " in first.source and "NUMRNN_SOURCE" in (HERE / "README.md").read_text()
 
 

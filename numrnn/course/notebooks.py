@@ -46,13 +46,14 @@ PLACEHOLDERS = ("YOUR-ACCOUNT", "YOUR_ACCOUNT", "YOUR-NAME", "<your", "your-acco
 COLAB_LINK = "Open in Colab"
 
 INSTALL_CELL = '''\
-# Setup: installs what this notebook needs when it is missing (Colab, a fresh Jupyter) and says what it did.
-# NUMRNN_SOURCE is set by `numrnn course notebooks OUT --source ...` (notebooks/README.md).
+# Setup: install what this notebook needs when it is missing (Colab, a fresh Jupyter), and say so.
+# NUMRNN_SOURCE is set by `numrnn course notebooks OUT --source ...` (notebooks/README.md);
+# NEEDS maps each module to what pip installs when `import` would fail.
 NUMRNN_SOURCE = {source!r}
-NEEDS = {needs}    # module -> what pip installs when it is missing
+NEEDS = {needs}
 import importlib, importlib.util, subprocess, sys
 
-missing = [pip_name for module, pip_name in NEEDS.items() if importlib.util.find_spec(module) is None]
+missing = [name for module, name in NEEDS.items() if importlib.util.find_spec(module) is None]
 if missing:
     print("installing with pip:", ", ".join(missing), "...")
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *missing],
@@ -63,7 +64,8 @@ if missing:
                            "instructor for notebooks made with `numrnn course notebooks OUT --source ...`.")
     importlib.invalidate_caches()
 import numrnn
-print(f"numrnn {{numrnn.__version__}}:", f"installed {{', '.join(missing)}}" if missing else "all installed already, nothing to do")
+done = f"installed {{', '.join(missing)}}" if missing else "all installed already, nothing to do"
+print(f"numrnn {{numrnn.__version__}}: {{done}}")
 '''
 
 
