@@ -58,7 +58,7 @@ def add_parser(subparsers):
                          "pip install 'numrnn[course]') in OUT/student. Notebooks someone edited are "
                          "never overwritten: --force moves them to a backup folder first.")
     nbs.add_argument("out", help="folder for the notebooks (the repository's notebooks/ restamps them in place)")
-    nbs.add_argument("--from", dest="src_dir", default=None,
+    nbs.add_argument("--from", dest="src_dir", default=None, metavar="DIR",
                      help="folder of the solution notebooks (default: the repository's notebooks/)")
     nbs.add_argument("--source", default=None, help="where the notebooks pip-install numrnn from: "
                      "git+https://host/you/numrnn.git@TAG, a wheel's URL or path, or numrnn==VERSION "
