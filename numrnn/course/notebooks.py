@@ -2,7 +2,7 @@
 
 **Where numrnn comes from.** Every notebook's first code cell installs what that notebook needs
 when it is missing (on Colab, in a fresh Jupyter) and prints what it did: numrnn from
-:data:`COURSE_SOURCE`, hypothesis where graded checks run (they import :mod:`numrnn.course`),
+:data:`COURSE_SOURCE`, hypothesis where graded checks run (:mod:`numrnn.course.notebook`),
 ipywidgets where the explorer runs, and only when ``import`` would fail, so a preinstalled
 ipywidgets (Colab's 7.x) is never upgraded. :data:`COURSE_SOURCE` is the one place the course sets
 its source; ``numrnn course notebooks OUT --source SRC`` writes every notebook with ``SRC`` stamped
@@ -95,8 +95,8 @@ def needs(nb, source):
     """module -> pip argument of what the notebook's code needs beyond the Python standard library."""
     code = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "code")
     out = {"numrnn": source}
-    if re.search(r"\bnumrnn\.course\b|^\s*(import|from) hypothesis\b", code, re.M):
-        out["hypothesis"] = "hypothesis"            # the graded checks draw settings with it
+    if re.search(r"\bnumrnn\.course\.notebook\b|^\s*(import|from) hypothesis\b", code, re.M):
+        out["hypothesis"] = "hypothesis"            # the graded check cells draw settings with it
     if re.search(r"\bnumrnn\.analysis\.explorer\b|^\s*(import|from) ipywidgets\b", code, re.M):
         out["ipywidgets"] = "ipywidgets"            # the explorer's sliders (only when missing)
     return out
