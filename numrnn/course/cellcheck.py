@@ -1,8 +1,12 @@
 r"""``numrnn check FILE.py:NAME``: every check of a whole cell that follows the minimal protocol.
 
-The protocol: ``NAME(input_size, hidden_size, n_matrices=1, skip=0, seed=None, dtype=np.float64)``,
-``.params`` with W1..WK (H, H), Wx (H, D), b (H,), ``forward(x, h0=None) -> (hs, cache)`` and
-``backward(dhs, cache) -> (dx, grads)``, for the recurrence
+The protocol is numrnn's own minimal layer protocol, declared once in :mod:`numrnn.nn.protocol`
+(:class:`~numrnn.nn.protocol.Layer`: ``.params``, ``forward(x, h0=None) -> (hs, cache)``,
+``backward(dhs, cache) -> (dx, grads)``), so a cell that passes here also trains through
+``SequenceModel(layer=...)`` and ``Trainer`` and passes ``gradcheck_layer`` (notebook 08). The grader
+adds what it needs to build cells itself: the constructor ``NAME(input_size, hidden_size,
+n_matrices=1, skip=0, seed=None, dtype=np.float64)`` and the parameter names W1..WK (H, H),
+Wx (H, D), b (H,), for the recurrence
 
 .. math::
 

@@ -118,9 +118,12 @@ def rnn_backward(dhs, cache):
 class SkipRNN:
     """Your cell in the form ``numrnn check FILE.py:SkipRNN`` grades (nothing to fill in here).
 
-    The minimal cell protocol: ``SkipRNN(input_size, hidden_size, n_matrices=1, skip=0, seed=None,
-    dtype=np.float64)``, ``.params`` with W1..WK, Wx, b, ``forward(x, h0=None) -> (hs, cache)`` and
-    ``backward(dhs, cache) -> (dx, grads)``.
+    numrnn's minimal layer protocol (``numrnn.nn.protocol.Layer``): ``.params`` with W1..WK, Wx, b,
+    ``forward(x, h0=None) -> (hs, cache)`` and ``backward(dhs, cache) -> (dx, grads)``; numrnn reads
+    the sizes and the dtype from ``params``. So your finished cell trains in the library:
+    ``SequenceModel(output_size=1, layer=SkipRNN(6, 32, skip=2))`` with ``Trainer``, and
+    ``gradcheck_layer`` checks it (notebook 08). The grader builds it as ``SkipRNN(input_size,
+    hidden_size, n_matrices=1, skip=0, seed=None, dtype=np.float64)``.
     """
 
     def __init__(self, input_size, hidden_size, n_matrices=1, skip=0, seed=None, dtype=np.float64):
