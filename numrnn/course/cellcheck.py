@@ -14,8 +14,8 @@ Wx (H, D), b (H,), for the recurrence
     h(t) = \mathrm{relu}(a(t)) + [(t+1) \bmod S = 0]\; h(t-S)
 
 The checks run versions A, B, C, D and special and hypothesis-drawn K, S, T, in float64 (and one
-in float32), with data drawn away from the ReLU kink (every |a(t)| > 1e-3), and compare against
-:mod:`numrnn.nn.reference`. A failed check comes with a diagnosis from :mod:`numrnn.course.spec`;
+in float32), with data drawn away from the ReLU kink (every :math:`|a(t)| > 10^{-3}`), and compare
+against :mod:`numrnn.nn.reference`. A failed check comes with a diagnosis from :mod:`numrnn.course.spec`;
 a likely cause only when one known mistake reproduces the student's numbers on every version.
 
 The student's class is reached through a runner (:mod:`numrnn.course.runner`): in a child process

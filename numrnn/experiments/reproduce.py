@@ -47,7 +47,7 @@ from . import common
 from .common import deprecated
 
 SUCCESS = 0.01   # first-element: a run succeeds when its normalised test MSE is below this
-#: adding: a test sequence is "processed correctly" when |prediction - target| < 0.04 on the target
+#: adding: a test sequence is "processed correctly" when ``|prediction - target| < 0.04`` on the target
 #: scale of Hochreiter & Schmidhuber (1997, Sec. 5.4: target 0.5 + (x1 + x2) / 4), that is 0.16 on
 #: our target x1 + x2; their criterion asks for every sequence right (2000 in a row), ours for all
 #: 1000 test sequences.
@@ -245,7 +245,7 @@ def accuracy(task, model):
     """The task's own accuracy on its test set, and that of the trivial predictor; (None, None)
     for first-element.
 
-    adding: fraction of test sequences with |prediction - target| < :data:`ADDING_TOLERANCE`
+    adding: fraction of test sequences with ``|prediction - target|`` < :data:`ADDING_TOLERANCE`
     (the trivial predictor: the training target mean). copy: fraction of the recalled symbols (the
     last 10 steps) predicted right (the trivial predictor: a uniform guess, 1/8).
     """
