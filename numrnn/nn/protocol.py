@@ -203,7 +203,7 @@ def require_cache_state(cache, feature, method="state_at"):
 
 
 def accepts(function, name):
-    """True if ``function`` takes a keyword argument ``name`` (or any keyword, **kwargs)."""
+    """True if ``function`` takes a keyword argument ``name`` (or any keyword, ``**kwargs``)."""
     try:
         parameters = inspect.signature(function).parameters.values()
     except (TypeError, ValueError):                   # a builtin without a signature: assume yes
