@@ -16,7 +16,7 @@ from . import common
 
 
 def tour(seed=0, steps=12, batch=3, input_size=6, hidden_size=8):
-    """Print each version's schedule, |h(T-1)| and finite-difference errors; True if all pass."""
+    """Print each version's schedule, ``|h(T-1)|`` and finite-difference errors; True if all pass."""
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch, steps, input_size))
     h0 = rng.standard_normal((batch, hidden_size))
