@@ -137,21 +137,25 @@ INSPECT = """async () => {
   if (maths.length && window.MathJax && MathJax.startup) { await MathJax.startup.promise; }
   await Promise.all(Array.from(document.images).map(img => img.decode().catch(() => null)));
   await document.fonts.ready;               // MathJax's fonts load after the typesetting
+  const text = e => e.textContent.slice(0, 80);
+  const all = selector => Array.from(document.querySelectorAll(selector));
   return {
     maths: maths.length,
-    untypeset: maths.filter(m => !m.querySelector('mjx-container')).map(m => m.textContent.slice(0, 80)),
-    merrors: Array.from(document.querySelectorAll('mjx-merror')).map(e => e.textContent.slice(0, 80)),
+    untypeset: maths.filter(m => !m.querySelector('mjx-container')).map(text),
+    merrors: all('mjx-merror').map(text),
     mathjax: !!(window.MathJax && MathJax.version),
-    images: Array.from(document.images).map(img => ({src: img.currentSrc || img.src, width: img.naturalWidth})),
+    sphinx_errors: all('.problematic, .system-message').map(text),
+    images: Array.from(document.images).map(i => ({src: i.currentSrc || i.src, width: i.naturalWidth})),
     links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
   };
 }"""
 
 
-def test_every_page_in_a_real_browser(site, server, browser, tmp_path_factory):
+def test_every_page_in_a_real_browser(browser, site, server, tmp_path_factory):  # browser first: fail fast
     everything = pages(site)
+    notebooks = [f"notebooks/{p.stem}.html" for p in sorted((REPO / "notebooks").glob("*.ipynb"))]
     for must in ["index.html", "course.html", "teaching.html", "models.html", "api.html",
-                 *SHOTS.values()] + [f"notebooks/{p.stem}.html" for p in sorted((REPO / "notebooks").glob("*.ipynb"))]:
+                 *SHOTS.values(), *notebooks]:
         assert must in everything, f"{must} is missing from the site ({len(everything)} pages)"
     shots = Path(os.environ.get("NUMRNN_SITE_SHOTS") or tmp_path_factory.mktemp("shots"))
     shots.mkdir(parents=True, exist_ok=True)
@@ -172,10 +176,10 @@ def test_every_page_in_a_real_browser(site, server, browser, tmp_path_factory):
     context.set_default_timeout(180_000)      # a shared 2-core machine can be slow; never a flake
     page = context.new_page()
     errors = []
-    page.on("console", lambda msg: errors.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+    page.on("console", lambda msg: msg.type == "error" and errors.append(f"console error: {msg.text}"))
     page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
     page.on("requestfailed", lambda req: errors.append(f"request failed: {req.url} ({req.failure})"))
-    page.on("response", lambda resp: errors.append(f"HTTP {resp.status}: {resp.url}") if resp.status >= 400 else None)
+    page.on("response", lambda resp: resp.status >= 400 and errors.append(f"HTTP {resp.status}: {resp.url}"))
 
     for name in everything:
         errors.clear()
@@ -191,6 +195,8 @@ def test_every_page_in_a_real_browser(site, server, browser, tmp_path_factory):
                 problems.append(f"{name}: maths not typeset: {report['untypeset'][:3]}")
             if report["merrors"]:
                 problems.append(f"{name}: TeX errors: {report['merrors'][:3]}")
+        if report["sphinx_errors"]:               # markup Sphinx could not read, shown in red
+            problems.append(f"{name}: Sphinx errors on the page: {report['sphinx_errors'][:3]}")
         for img in report["images"]:
             if img["width"] <= 0:
                 problems.append(f"{name}: image not loaded: {img['src'][:120]}")
@@ -215,7 +221,8 @@ def test_every_page_in_a_real_browser(site, server, browser, tmp_path_factory):
         for shot, shot_page in SHOTS.items():
             if shot_page == name:
                 if shot.startswith("notebook"):         # the notebook at its first figure
-                    page.evaluate("document.querySelector('.cell_output img')?.scrollIntoView({block: 'center'})")
+                    page.evaluate("document.querySelector('.cell_output img')"
+                                  "?.scrollIntoView({block: 'center'})")
                 page.screenshot(path=str(shots / f"{shot}.png"))
     context.close()
 
