@@ -124,6 +124,7 @@ def build(out, mathjax=None, quiet=False):
     with tempfile.TemporaryDirectory(prefix="numrnn-site-") as scratch:
         scratch = os.environ.get("NUMRNN_SITE_SCRATCH", scratch)      # keep the staged source to debug
         source = Path(scratch) / "src"
+        shutil.rmtree(source, ignore_errors=True)
         notebooks = stage(source, mathjax)
         env = dict(os.environ, NUMRNN_NOTEBOOK_QUICK="1", OPENBLAS_NUM_THREADS="1",
                    NUMRNN_SITE_REPO=str(REPO),
