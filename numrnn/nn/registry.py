@@ -53,7 +53,7 @@ class CellEntry:
 
     The reference functions have :mod:`numrnn.nn.reference`'s signatures:
     ``forward(params, x, n_matrices, skip, h0=None, history=None, steps=0, **options, **initial)``
-    -> (hs, cache) and ``backward(dhs, cache)`` -> (dx, grads, dh, *carried), where ``options``
+    -> (hs, cache) and ``backward(dhs, cache)`` -> ``(dx, grads, dh, *carried)``, where ``options``
     are the layer attributes named in ``reference_options`` (the RNN's activation), ``initial``
     the other carried tensors' starts by name + "0" (the LSTM's c0), and ``carried`` their
     gradients, dicts keyed by t (the LSTM's dc).
