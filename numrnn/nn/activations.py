@@ -127,7 +127,7 @@ def reciprocal_one_plus_exp_(y):
     Overflow-safe: where exp(y) overflows to inf (y > 709.78 in float64, 88.7 in float32), 1 / inf
     is 0, sigmoid's value there to within the smallest normal number, and where it underflows to 0,
     1 / 1 is 1; these two warnings are silenced for this one call only (a NaN still propagates).
-    No branch, no |y|: 3 passes.
+    No branch, no ``abs(y)``: 3 passes.
     """
     with np.errstate(over="ignore", under="ignore"):
         np.exp(y, out=y)
