@@ -282,10 +282,56 @@ def main(add_parser, argv=None, command=None):
     return run_main(build_parser([add_parser]), argv)
 
 
+# ------------------------------------------------------------------------------- environment
+def environment(threads_per_run=None):
+    """Where numbers were measured, with no machine's folders: Python, numpy, the CPU model, the
+    BLAS library, its kernel (``architecture``, e.g. SkylakeX or Haswell: float bits differ between
+    kernels) and threads, numpy's enabled CPU features, and the load average.
+
+    ``threads_per_run``: the BLAS threads each training run was limited to, if not the default."""
+    import platform
+
+    import numpy
+    try:
+        from threadpoolctl import threadpool_info
+        blas = [{k: lib.get(k) for k in ("internal_api", "version", "architecture", "num_threads",
+                                         "threading_layer")} for lib in threadpool_info()]
+    except Exception:                               # noqa: BLE001 - recorded, not fatal
+        blas = None
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+        features = sorted(k for k, on in __cpu_features__.items() if on)
+    except ImportError:
+        features = None
+    cpu = platform.processor() or None
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"python": platform.python_version(), "numpy": numpy.__version__, "machine": platform.machine(),
+            "system": platform.system(), "cpu": cpu, "cpus": os.cpu_count(), "blas": blas,
+            "blas_threads_per_run": threads_per_run, "numpy_cpu_features": features,
+            "load_average": [round(v, 1) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None}
+
+
+def environment_line(env):
+    """One line for a results table: CPU, BLAS kernel and threads, numpy; from :func:`environment`."""
+    blas = "; ".join(f"{b['internal_api']} {b['version']} kernel {b['architecture']}" for b in env.get("blas") or ()) \
+        or "BLAS unknown"
+    threads = env.get("blas_threads_per_run") or ", ".join(str(b["num_threads"]) for b in env.get("blas") or ())
+    simd = [f for f in ("AVX512F", "AVX2", "FMA3") if f in (env.get("numpy_cpu_features") or ())]
+    return (f"Environment: {env.get('cpu')} ({env.get('cpus')} CPUs, {env.get('machine')}), Python "
+            f"{env.get('python')}, numpy {env.get('numpy')}, {blas}, {threads} BLAS thread(s) per run, "
+            f"numpy CPU features incl. {', '.join(simd) or 'none of AVX512F/AVX2/FMA3'}; "
+            f"load average {env.get('load_average')} when written (full record in the .json).")
+
+
+
 __all__ = ["EXIT_OK", "EXIT_NO", "EXIT_BAD_INPUT", "EXIT_INTERNAL", "EXIT_DIVERGED", "EXIT_STATUSES",
            "DEFAULT_WORKERS", "integer", "number", "POSITIVE_INT", "SEED", "POSITIVE", "NON_NEGATIVE",
            "FRACTION", "add_alias", "deprecated", "add_deprecated", "add_cell_flag", "add_cells_flag",
            "add_layer_flags", "layer_kwargs", "add_out_flag", "results_dir", "figures_dir",
            "models_dir", "add_resume_flag", "add_checkpoint_flag", "find_checkpoint",
            "add_workers_flag", "add_training_flags", "save_model", "load_model", "command_line", "run_main", "build_parser",
-           "main"]
+           "main", "environment", "environment_line"]

@@ -34,7 +34,6 @@ import dataclasses
 import itertools
 import json
 import os
-import platform
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -44,7 +43,7 @@ import numpy as np
 
 from .._io import atomic_write_text, save_figure
 from . import common
-from .common import deprecated
+from .common import deprecated, environment_line
 
 SUCCESS = 0.01   # first-element: a run succeeds when its normalised test MSE is below this
 #: adding: a test sequence is "processed correctly" when ``|prediction - target| < 0.04`` on the target
@@ -69,16 +68,21 @@ FULL = dict(T=100, special_T=500, D=6, n_train=10000, n_test=1000, epochs=10, ba
             seeds=(0, 1, 2, 3, 4), lstm_seeds=(0, 1, 2, 3, 4),
             lengths=(100, 200, 500, 1000), length_clips=(None, 1.0), length_seeds=(0, 1, 2),
             long_epochs=30, task_clip=1.0, task_seeds=(0,),
-            adding_T=(100, 200, 400), copy_T=(100, 200))
+            adding_T=(100, 200, 400), copy_T=(100, 200),
+            nan_scales=(1.5, 2.0, 3.0), nan_clips=(None, 1.0),
+            matched_seeds=tuple(range(30)), matched_scales=(0.25, 1.0), matched_clip=1.0,
+            alphas=(0.25, 0.5, 0.9), alpha_seeds=(0, 1, 2), alpha_clips=(None, 1.0))
 
 #: --quick: the same experiment, smaller, for the README's first command (about 30 s on 2 cores):
 #: A-D with and without clipping (zero readout, scale 0.25), special, the IRNN, LSTM A-D.
 QUICK = dict(FULL, T=50, special_T=200, n_train=4000, n_test=500, epochs=5, clips=(None, 1.0),
              readouts=("zeros",), scales=(0.25,), seeds=(0, 1), lstm_seeds=(0,),
-             lengths=(50, 100), length_seeds=(0,), task_seeds=(0,), adding_T=(50,), copy_T=(20,))
+             lengths=(50, 100), length_seeds=(0,), task_seeds=(0,), adding_T=(50,), copy_T=(20,),
+             nan_scales=(2.0,), matched_seeds=(0, 1, 2), matched_scales=(0.25,), alphas=(0.5,),
+             alpha_seeds=(0,))
 
 VERSIONS = ("A", "B", "C", "D")
-PARTS = ("tune", "factorial", "lengths", "tasks")
+PARTS = ("tune", "factorial", "lengths", "tasks", "nan", "matched", "alpha")
 TUNE_LRS = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 
 
@@ -106,6 +110,7 @@ class RunSpec:
     dtype: str = "float64"
     group: str = "main"
     task: str = "first-element"
+    skip_scale: float = 1.0
 
 
 _LABELS = ("row", "group")      # name a run in a table; not part of what is trained
@@ -198,6 +203,62 @@ def task_plan(settings=FULL, lstm=True):
             if lstm:
                 specs += [_lstm(settings, v, T, seed, "tasks", **kw) for v in VERSIONS]
     return specs
+
+
+def nan_plan(settings=FULL):
+    """A and B above the exploding point: init scales ``nan_scales`` x ``nan_clips`` (zero readout),
+    over ``seeds``. The paper says A and B fail "even with NaN"; at scales <= 1 none diverged.
+
+    Scale-major (the smallest scale first)."""
+    return [_spec(settings, v, v, settings["T"], seed, "nan", clip=clip, scale=scale)
+            for scale in settings["nan_scales"] for seed in settings["seeds"]
+            for clip in settings["nan_clips"] for v in ("A", "B")]
+
+
+def matching_hidden_size(n_params, version, settings=FULL, cell="rnn"):
+    """The hidden size H at which ``version`` has the number of parameters closest to ``n_params``
+    (on the first-element task: input D, one output); ties go to the smaller H."""
+    from ..training.model import SequenceModel
+
+    def count(H):
+        return SequenceModel(settings["D"], H, 1, cell=cell, version=version, seed=0).n_params()
+    H = 1
+    while count(H + 1) <= n_params:
+        H += 1
+    return H if n_params - count(H) <= count(H + 1) - n_params else H + 1
+
+
+def matched_plan(settings=FULL):
+    """D against a C with as many parameters (H from :func:`matching_hidden_size`), and the C of
+    D's hidden size, over ``matched_seeds``, clipped at ``matched_clip``, zero readout, at each of
+    ``matched_scales``: a paired comparison by seed (same data, same batch order).
+
+    Scale-major; within a scale the matched pair (C of D's size, D) before the smaller C."""
+    H = settings["hidden_size"]
+    d_params = _count_params(settings, "D", H)
+    H_c = matching_hidden_size(d_params, "C", settings)
+    specs = []
+    for scale in settings["matched_scales"]:
+        for rows in ((("C", H_c, f"C (H = {H_c})"), ("D", H, "D")), (("C", H, "C"),)):
+            specs += [_spec(settings, row, v, settings["T"], seed, "matched", clip=settings["matched_clip"],
+                            scale=scale, hidden_size=h)
+                      for seed in settings["matched_seeds"] for v, h, row in rows]
+    return specs
+
+
+def _count_params(settings, version, H):
+    from ..training.model import SequenceModel
+    return SequenceModel(settings["D"], H, 1, version=version, seed=0).n_params()
+
+
+def alpha_plan(settings=FULL):
+    r"""C and D with the scaled skip :math:`h(t) = \phi(a(t)) + \alpha\, h(t-S)` at each alpha of
+    ``alphas`` and 1 (the paper's skip) x ``alpha_clips``, over ``alpha_seeds`` (zero readout, the
+    init scale of the settings). alpha = 0 is A (for C) and B (for D), rows of the factorial."""
+    return [_spec(settings, v if alpha == 1 else f"{v}, alpha {alpha:g}", v, settings["T"], seed,
+                  "alpha", clip=clip, skip_scale=alpha)
+            for seed in settings["alpha_seeds"] for alpha in tuple(settings["alphas"]) + (1.0,)
+            for clip in settings["alpha_clips"] for v in ("C", "D")]
 
 
 def tune_plan(settings=FULL, seed=100, lrs=TUNE_LRS):
@@ -293,6 +354,8 @@ def run_one(spec):
         layer_kw = dict(init=spec.init, scale=spec.scale)
         if spec.cell == "rnn":
             layer_kw["activation"] = spec.activation
+            if spec.skip_scale != 1.0:
+                layer_kw["skip_scale"] = spec.skip_scale
         model = SequenceModel(task.input_size, spec.hidden_size, task.output_size, cell=spec.cell,
                               version=spec.version, readout=task.readout, loss=task.loss,
                               readout_init=spec.readout_init, seed=spec.seed, dtype=spec.dtype,
@@ -449,6 +512,11 @@ def priority(part, settings):
         return lambda s: (s.epochs > settings["epochs"], s.T)
     if part == "tasks":
         return lambda s: (s.seed, s.T)
+    if part == "nan":
+        return lambda s: s.scale
+    if part == "matched":
+        return lambda s: (settings["matched_scales"].index(s.scale), s.version == "C" and
+                          s.hidden_size == settings["hidden_size"])
     return lambda s: 0
 
 
@@ -674,12 +742,10 @@ def _g(v):
 
 
 def environment():
-    """Where the numbers were measured."""
-    import numpy
-    load = [round(v, 1) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
-    return {"python": platform.python_version(), "numpy": numpy.__version__,
-            "machine": platform.machine(), "cpus": os.cpu_count(), "platform": platform.platform(),
-            "load_average": load}
+    """Where the numbers were measured (:func:`numrnn.experiments.common.environment`; every run
+    limits BLAS to one thread)."""
+    from .common import environment as common_environment
+    return common_environment(threads_per_run=1)
 
 
 def write_report(results, out_dir, name, title, command, settings, figures=True, notes=None,
@@ -710,9 +776,7 @@ def write_report(results, out_dir, name, title, command, settings, figures=True,
            f"; the rest trained by this call or an interrupted one it resumed ({cpu / 60:.1f} CPU "
            "minutes of training"
            + (f", {wall_seconds / 60:.1f} min wall-clock for this table" if wall_seconds else "")
-           + f"). Measured on {env['cpus']} CPUs ({env['machine']}, Python {env['python']}, numpy "
-           f"{env['numpy']}), load average {env['load_average']} when the report was written; "
-           "wall-clock times grow with the machine's load.\n")
+           + "). Wall-clock times grow with the machine's load.\n\n" + environment_line(env) + "\n")
     if notes:
         record["notes"] = notes
         md += "\n" + notes.strip() + "\n"
@@ -741,13 +805,19 @@ def _save(fig, path):
     plt.close(fig)
 
 
-TITLES = {"tune": "Tuning the LSTM's learning rate (seed 100, not a seed of the tables)",
+TITLES = {"nan": "A and B above the exploding point: init scales {nan_scales}, with and without "
+                 "clipping (does the paper's NaN appear?)",
+          "matched": "D against a C with as many parameters: {n_matched} seeds paired by seed, "
+                     "clipped at {matched_clip:g}",
+          "alpha": "The scaled skip h(t) = relu(a(t)) + alpha h(t-S): C and D at alpha {alphas} and 1",
+          "tune": "Tuning the LSTM's learning rate (seed 100, not a seed of the tables)",
           "factorial": "First-element task at T = {T}: versions A-D x clipping x readout x init "
                        "scale, and the baselines",
           "lengths": "Length sweep: C, D and special at T = {lengths}, with and without clipping",
           "tasks": "The standard long-dependency tasks: adding and copy memory, clipped at {task_clip:g}"}
 NAMES = {"tune": "tuning_lstm", "factorial": "reproduce", "lengths": "reproduce_lengths",
-         "tasks": "reproduce_tasks"}
+         "tasks": "reproduce_tasks", "nan": "reproduce_nan", "matched": "reproduce_matched",
+         "alpha": "reproduce_alpha"}
 
 
 def reproduce(quick=False, parts=None, seeds=None, length_seeds=None, task_seeds=None,
@@ -809,7 +879,10 @@ def reproduce(quick=False, parts=None, seeds=None, length_seeds=None, task_seeds
     plans = {"tune": lambda: tune_plan(settings),
              "factorial": lambda: factorial_plan(settings, lstm=lstm),
              "lengths": lambda: length_plan(settings),
-             "tasks": lambda: task_plan(settings, lstm=lstm)}
+             "tasks": lambda: task_plan(settings, lstm=lstm),
+             "nan": lambda: nan_plan(settings),
+             "matched": lambda: matched_plan(settings),
+             "alpha": lambda: alpha_plan(settings)}
     written = {}
     try:
         for part in PARTS:
@@ -818,7 +891,11 @@ def reproduce(quick=False, parts=None, seeds=None, length_seeds=None, task_seeds
             started = time.perf_counter()
             results = run_blocks(plans[part](), priority(part, settings), **sweep)
             title = TITLES[part].format(T=settings["T"], task_clip=settings["task_clip"],
-                                        lengths=", ".join(map(str, settings["lengths"])))
+                                        lengths=", ".join(map(str, settings["lengths"])),
+                                        nan_scales=", ".join(map(str, settings["nan_scales"])),
+                                        n_matched=len(settings["matched_seeds"]),
+                                        matched_clip=settings["matched_clip"],
+                                        alphas=", ".join(map(str, settings["alphas"])))
             written[part] = write_report(results, out, NAMES[part] + suffix,
                                          title + (" (quick)" if quick else ""), command, settings,
                                          figures=figures, wall_seconds=time.perf_counter() - started)
