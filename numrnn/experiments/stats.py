@@ -1,0 +1,233 @@
+r"""Small-sample tests for comparisons over seeds, in NumPy alone: paired (by seed) and two-sample.
+
+Paired, on the differences :math:`d_i = a_i - b_i` of one seed's two runs (e.g. log test MSE of D
+and of a parameter-matched C trained on the same data and batch order):
+
+- :func:`sign_flip_test`: under "no difference" each :math:`d_i` is as likely :math:`-d_i`; the
+  p-value is the share of the :math:`2^n` sign patterns whose mean is at least as far from 0 as the
+  one seen (all patterns for n <= 20, else a seeded Monte-Carlo sample of them).
+- :func:`wilcoxon_signed_rank`: the same idea on the ranks of :math:`|d_i|`,
+  :math:`W^+ = \sum_{d_i > 0} \operatorname{rank}|d_i|`, its exact null distribution counted by
+  dynamic programming (ties get average ranks, zeros are dropped).
+- :func:`paired_t`: :math:`t = \bar d / (s_d / \sqrt n)` with n - 1 degrees of freedom.
+- :func:`bootstrap_ci`: a percentile interval for the mean difference (seeded resampling).
+
+Two-sample (e.g. test accuracies of two models over seeds, not paired): :func:`welch_t` and
+:func:`permutation_test` (all splits when there are at most 200,000, else a seeded sample).
+
+The Student t tail comes from the regularised incomplete beta function,
+:math:`P(|T| > t) = I_{\nu / (\nu + t^2)}(\nu / 2, 1 / 2)`.
+"""
+import math
+from itertools import combinations
+
+import numpy as np
+
+EXACT_LIMIT = 200_000          # enumerate every permutation / sign pattern up to this many
+
+
+def _vector(name, values):
+    a = np.asarray(values, dtype=float).ravel()
+    if a.size == 0:
+        raise ValueError(f"{name} is empty")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} holds NaN or inf; compare finite values (e.g. drop diverged runs and say so)")
+    return a
+
+
+def _betacf(a, b, x, iters=300, eps=3e-16):
+    """Continued fraction of the incomplete beta function (Lentz's method)."""
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, iters + 1):
+        m2 = 2 * m
+        for num in (m * (b - m) * x / ((a + m2 - 1) * (a + m2)),
+                    -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1))):
+            d = 1.0 + num * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + num / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < eps:
+            break
+    return h
+
+
+def betainc(a, b, x):
+    r"""The regularised incomplete beta function :math:`I_x(a, b)` for a, b > 0, x in [0, 1]."""
+    if not 0.0 <= x <= 1.0:
+        raise ValueError(f"x must lie in [0, 1], got {x}")
+    if x in (0.0, 1.0):
+        return x
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x)
+                     + b * math.log1p(-x))
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _betacf(a, b, x) / a
+    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
+
+
+def t_two_sided_p(t, df):
+    """P(|T| >= |t|) for Student's t with ``df`` > 0 degrees of freedom."""
+    if not df > 0:
+        raise ValueError(f"degrees of freedom must be > 0, got {df}")
+    if not np.isfinite(t):
+        return 0.0
+    return betainc(df / 2.0, 0.5, df / (df + t * t))
+
+
+def paired_t(d):
+    """Paired t-test on differences ``d``: {"t", "df", "p"} (p two-sided; nan t if all d equal)."""
+    d = _vector("differences", d)
+    n = d.size
+    if n < 2:
+        raise ValueError("a paired t-test needs at least 2 pairs")
+    sd = d.std(ddof=1)
+    if sd == 0:
+        return {"t": float("nan") if d.mean() == 0 else math.copysign(math.inf, d.mean()),
+                "df": n - 1, "p": 1.0 if d.mean() == 0 else 0.0}
+    t = d.mean() / (sd / math.sqrt(n))
+    return {"t": float(t), "df": n - 1, "p": float(t_two_sided_p(t, n - 1))}
+
+
+def welch_t(a, b):
+    """Welch's t-test for mean(a) - mean(b), unequal variances: {"t", "df", "p"}."""
+    a, b = _vector("a", a), _vector("b", b)
+    if a.size < 2 or b.size < 2:
+        raise ValueError("Welch's t-test needs at least 2 values in each group")
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    diff = a.mean() - b.mean()
+    if va + vb == 0:
+        return {"t": float("nan") if diff == 0 else math.copysign(math.inf, diff), "df": float("nan"),
+                "p": 1.0 if diff == 0 else 0.0}
+    t = diff / math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va ** 2 / (a.size - 1) + vb ** 2 / (b.size - 1))
+    return {"t": float(t), "df": float(df), "p": float(t_two_sided_p(t, df))}
+
+
+def _sign_patterns(n, n_resamples, rng):
+    """(m, n) array of +-1: every pattern when 2^n <= EXACT_LIMIT (exact=True), else a sample."""
+    if 2 ** n <= EXACT_LIMIT:
+        bits = (np.arange(2 ** n)[:, None] >> np.arange(n)) & 1
+        return 1 - 2 * bits, True
+    return rng.choice((-1, 1), size=(n_resamples, n)), False
+
+
+def sign_flip_test(d, n_resamples=100_000, seed=0):
+    """Paired permutation test of mean(d) = 0: {"p", "exact", "n"} (two-sided).
+
+    Exact (every sign pattern) for n <= 17, else ``n_resamples`` patterns drawn with ``seed``, the
+    p-value then (1 + hits) / (1 + n_resamples) so that it is never 0.
+    """
+    d = _vector("differences", d)
+    signs, exact = _sign_patterns(d.size, n_resamples, np.random.default_rng(seed))
+    seen = abs(d.mean())
+    means = np.abs(signs @ d) / d.size
+    hits = int(np.sum(means >= seen * (1 - 1e-12)))
+    p = hits / len(signs) if exact else (1 + hits) / (1 + len(signs))
+    return {"p": float(p), "exact": exact, "n": int(d.size)}
+
+
+def signed_ranks(d):
+    """Ranks of |d| (average ranks for ties) of the nonzero d, and their signs."""
+    d = _vector("differences", d)
+    d = d[d != 0]
+    order = np.argsort(np.abs(d), kind="mergesort")
+    ranks = np.empty(d.size)
+    absd = np.abs(d)[order]
+    i = 0
+    while i < d.size:
+        j = i
+        while j + 1 < d.size and absd[j + 1] == absd[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks, np.sign(d)
+
+
+def wilcoxon_signed_rank(d):
+    """Wilcoxon signed-rank test of "d symmetric about 0": {"w_plus", "n", "p"} (two-sided, exact).
+
+    The null distribution of W+ (each rank's sign a fair coin) is counted exactly over doubled ranks
+    (integers even with average ranks for ties); zeros are dropped (n counts the rest).
+    """
+    ranks, signs = signed_ranks(d)
+    n = ranks.size
+    if n == 0:
+        return {"w_plus": 0.0, "n": 0, "p": 1.0}
+    w_plus = float(ranks[signs > 0].sum())
+    doubled = np.rint(2 * ranks).astype(int)
+    counts = np.zeros(doubled.sum() + 1)
+    counts[0] = 1.0
+    for r in doubled:                       # counts[k]: sign patterns with 2 W+ = k
+        counts[r:] = counts[r:] + counts[:-r].copy() if r else counts[r:]
+    probs = counts / 2.0 ** n
+    k = int(round(2 * w_plus))
+    mean = doubled.sum() / 2
+    dev = abs(k - mean)
+    values = np.arange(counts.size)
+    p = probs[np.abs(values - mean) >= dev - 1e-9].sum()
+    return {"w_plus": w_plus, "n": int(n), "p": float(min(1.0, p))}
+
+
+def bootstrap_ci(values, level=0.95, n_resamples=20_000, seed=0, statistic=np.mean):
+    """Percentile bootstrap interval of ``statistic`` (default the mean): (low, high)."""
+    values = _vector("values", values)
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, values.size, size=(n_resamples, values.size))
+    stats = statistic(values[idx], axis=1)
+    tail = (1 - level) / 2
+    low, high = np.quantile(stats, [tail, 1 - tail])
+    return float(low), float(high)
+
+
+def permutation_test(a, b, n_resamples=100_000, seed=0):
+    """Two-sample permutation test of mean(a) = mean(b): {"p", "exact", "diff"} (two-sided).
+
+    Every split of the pooled values into groups of len(a) and len(b) when there are at most
+    :data:`EXACT_LIMIT`, else ``n_resamples`` random splits drawn with ``seed``.
+    """
+    a, b = _vector("a", a), _vector("b", b)
+    pooled, n_a = np.concatenate([a, b]), a.size
+    total = pooled.sum()
+    seen = abs(a.mean() - b.mean())
+    if math.comb(pooled.size, n_a) <= EXACT_LIMIT:
+        sums = np.array([pooled[list(c)].sum() for c in combinations(range(pooled.size), n_a)])
+        exact = True
+    else:
+        rng = np.random.default_rng(seed)
+        sums = np.array([pooled[rng.permutation(pooled.size)[:n_a]].sum() for _ in range(n_resamples)])
+        exact = False
+    diffs = np.abs(sums / n_a - (total - sums) / b.size)
+    hits = int(np.sum(diffs >= seen * (1 - 1e-12)))
+    p = hits / sums.size if exact else (1 + hits) / (1 + sums.size)
+    return {"p": float(p), "exact": exact, "diff": float(a.mean() - b.mean())}
+
+
+def compare_paired(a, b, log=True, level=0.95, seed=0):
+    """Everything the README states about a paired comparison of ``a`` against ``b`` (same seeds).
+
+    With ``log`` the differences are of natural logs (for MSEs: a ratio), reported also as the
+    geometric-mean ratio a / b and its interval. Returns a dict: n, wins (a < b), mean difference,
+    its bootstrap interval, the ratio and its interval (log only), and the p-values of the
+    sign-flip, Wilcoxon and paired t tests.
+    """
+    a, b = _vector("a", a), _vector("b", b)
+    if a.size != b.size:
+        raise ValueError(f"paired values need equal lengths, got {a.size} and {b.size}")
+    d = np.log(a) - np.log(b) if log else a - b
+    low, high = bootstrap_ci(d, level=level, seed=seed)
+    out = {"n": int(d.size), "a_lower": int(np.sum(a < b)), "mean_difference": float(d.mean()),
+           "ci": [low, high], "level": level, "log": log,
+           "sign_flip_p": sign_flip_test(d, seed=seed)["p"], "wilcoxon_p": wilcoxon_signed_rank(d)["p"],
+           "paired_t_p": paired_t(d)["p"]}
+    if log:
+        out.update(ratio=float(np.exp(d.mean())), ratio_ci=[float(np.exp(low)), float(np.exp(high))])
+    return out
+
+
+__all__ = ["betainc", "t_two_sided_p", "paired_t", "welch_t", "sign_flip_test", "signed_ranks",
+           "wilcoxon_signed_rank", "bootstrap_ci", "permutation_test", "compare_paired", "EXACT_LIMIT"]
