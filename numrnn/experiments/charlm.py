@@ -356,6 +356,7 @@ def results_markdown(rows, command, settings):
         if curves:
             lines.append(f"- {v} ({len(curves)} seeds): " +
                          ", ".join(f"{c:.3f}" for c in np.mean(curves, axis=0)))
+    lines += ["", common.environment_line(common.environment(threads_per_run=1))]
     return "\n".join(lines) + "\n"
 
 

@@ -295,7 +295,8 @@ def experiment(configs, sst_dir, out, figures, workers=common.DEFAULT_WORKERS, s
     results = {c.name: done[c.name] for c in configs if c not in todo}
     commands = previous.get("commands", [previous["command"]] if "command" in previous else [])
     header = {"command": command, "commands": commands + [command], "sst_dir": typed_sst_dir(sst_dir),
-              "workers": workers, "planned": len(configs), **describe_data(sst_dir)}
+              "workers": workers, "planned": len(configs), **describe_data(sst_dir),
+              "environment": common.environment(threads_per_run=1)}
 
     def write():
         runs = [results[c.name] for c in configs if c.name in results]

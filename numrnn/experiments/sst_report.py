@@ -18,6 +18,7 @@ import numpy as np
 from .._io import atomic_write_text
 from ..analysis.plots import VERSION_COLOURS
 from ..data import sst as data
+from .common import environment_line
 
 #: Published fine-grained test accuracies (%), for context only: other models and conditions.
 REFERENCES = [
@@ -158,6 +159,8 @@ def write_table(path, header, runs):
             f"| {np.mean(g['seconds']):.1f} | {np.mean(g['cpu']):.1f} | {run_minutes:.1f} "
             f"| {100 * np.mean(g['test']) / run_minutes:.2f} | {g['diverged']} |")
     majority = header["majority"]
+    lines += ["", environment_line(header["environment"]) if "environment" in header else
+              "Environment not recorded (BLAS kernel, threads and CPU features unknown)."]
     lines += ["", f"Majority class of the training sentences ({data.LABELS[majority['label']]}) on test: "
               f"{100 * majority['test_acc']:.1f} %.", "",
               "Cost: parameters of the recurrent part (both layers of a bidirectional model) and of the "
