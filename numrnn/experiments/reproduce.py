@@ -70,7 +70,8 @@ FULL = dict(T=100, special_T=500, D=6, n_train=10000, n_test=1000, epochs=10, ba
             long_epochs=30, task_clip=1.0, task_seeds=(0,),
             adding_T=(100, 200, 400), copy_T=(100, 200),
             nan_scales=(1.5, 2.0, 3.0), nan_clips=(None, 1.0),
-            matched_seeds=tuple(range(30)), matched_scales=(0.25, 1.0), matched_clip=1.0,
+            matched_seeds=tuple(range(30)), matched_small_seeds=tuple(range(30)),
+            matched_scales=(0.25, 1.0), matched_clip=1.0,
             alphas=(0.25, 0.5, 0.9), alpha_seeds=(0, 1, 2), alpha_clips=(None, 1.0))
 
 #: --quick: the same experiment, smaller, for the README's first command (about 30 s on 2 cores):
@@ -78,7 +79,8 @@ FULL = dict(T=100, special_T=500, D=6, n_train=10000, n_test=1000, epochs=10, ba
 QUICK = dict(FULL, T=50, special_T=200, n_train=4000, n_test=500, epochs=5, clips=(None, 1.0),
              readouts=("zeros",), scales=(0.25,), seeds=(0, 1), lstm_seeds=(0,),
              lengths=(50, 100), length_seeds=(0,), task_seeds=(0,), adding_T=(50,), copy_T=(20,),
-             nan_scales=(2.0,), matched_seeds=(0, 1, 2), matched_scales=(0.25,), alphas=(0.5,),
+             nan_scales=(2.0,), matched_seeds=(0, 1, 2), matched_small_seeds=(0, 1, 2),
+             matched_scales=(0.25,), alphas=(0.5,),
              alpha_seeds=(0,))
 
 VERSIONS = ("A", "B", "C", "D")
@@ -229,9 +231,10 @@ def matching_hidden_size(n_params, version, settings=FULL, cell="rnn"):
 
 
 def matched_plan(settings=FULL):
-    """D against a C with as many parameters (H from :func:`matching_hidden_size`), and the C of
-    D's hidden size, over ``matched_seeds``, clipped at ``matched_clip``, zero readout, at each of
-    ``matched_scales``: a paired comparison by seed (same data, same batch order).
+    """D against a C with as many parameters (H from :func:`matching_hidden_size`) over
+    ``matched_seeds``, and the C of D's hidden size over ``matched_small_seeds``, clipped at
+    ``matched_clip``, zero readout, at each of ``matched_scales``: a paired comparison by seed
+    (same data, same batch order).
 
     Scale-major; within a scale the matched pair (C of D's size, D) before the smaller C."""
     H = settings["hidden_size"]
@@ -239,10 +242,11 @@ def matched_plan(settings=FULL):
     H_c = matching_hidden_size(d_params, "C", settings)
     specs = []
     for scale in settings["matched_scales"]:
-        for rows in ((("C", H_c, f"C (H = {H_c})"), ("D", H, "D")), (("C", H, "C"),)):
+        for rows, seeds in (((("C", H_c, f"C (H = {H_c})"), ("D", H, "D")), settings["matched_seeds"]),
+                            ((("C", H, "C"),), settings["matched_small_seeds"])):
             specs += [_spec(settings, row, v, settings["T"], seed, "matched", clip=settings["matched_clip"],
                             scale=scale, hidden_size=h)
-                      for seed in settings["matched_seeds"] for v, h, row in rows]
+                      for seed in seeds for v, h, row in rows]
     return specs
 
 
@@ -805,6 +809,68 @@ def _save(fig, path):
     plt.close(fig)
 
 
+def _by_seed(results, row, scale):
+    return {r["spec"]["seed"]: r for r in results
+            if r["spec"]["row"] == row and r["spec"]["scale"] == scale}
+
+
+def matched_notes(results):
+    """The paired tests of the matched part, as markdown: for each init scale, D against the C of
+    as many parameters and against the C of D's hidden size, on log normalised test MSE, paired by
+    seed (:func:`numrnn.experiments.stats.compare_paired`: sign-flip, exact Wilcoxon, paired t, a
+    95 % bootstrap interval of the geometric-mean ratio). Pairs with a non-finite MSE are left out
+    and counted."""
+    from . import stats
+
+    rows = list(dict.fromkeys(r["spec"]["row"] for r in results))
+    matched_c = next((row for row in rows if row.startswith("C (H")), None)
+    lines = ["### Paired tests (by seed: same data, same batch order)", "",
+             "Ratio = geometric mean over seeds of MSE(first) / MSE(second) (below 1: the first is "
+             "better), with a 95 % percentile bootstrap interval (20,000 resamples, seed 0); p-values "
+             "two-sided, on the differences of log normalised test MSE: sign-flip permutation "
+             "(100,000 sign patterns, seed 0, when there are more than 2^17), exact Wilcoxon "
+             "signed-rank, paired t.", "",
+             "| init scale | first vs second | pairs | first lower | ratio [95 % interval] | sign-flip p "
+             "| Wilcoxon p | paired t p | successes (first / second) |",
+             "|---:|---|---:|---:|---|---:|---:|---:|---|"]
+    for scale in dict.fromkeys(r["spec"]["scale"] for r in results):
+        for first, second in (("D", matched_c), ("D", "C"), (matched_c, "C")):
+            a, b = _by_seed(results, first, scale), _by_seed(results, second, scale)
+            seeds = sorted(set(a) & set(b))
+            pairs = [(float(a[s]["normalised_mse"]), float(b[s]["normalised_mse"])) for s in seeds]
+            finite = [(x, y) for x, y in pairs if np.isfinite(x) and np.isfinite(y) and x > 0 and y > 0]
+            if len(finite) < 2:
+                continue
+            c = stats.compare_paired([x for x, _ in finite], [y for _, y in finite])
+            dropped = len(pairs) - len(finite)
+            lines.append(
+                f"| {scale:g} | {first} vs {second} | {c['n']}" + (f" ({dropped} dropped)" if dropped else "")
+                + f" | {c['a_lower']} | {c['ratio']:.3g} [{c['ratio_ci'][0]:.3g}, {c['ratio_ci'][1]:.3g}] "
+                f"| {c['sign_flip_p']:.2g} | {c['wilcoxon_p']:.2g} | {c['paired_t_p']:.2g} "
+                f"| {sum(a[s]['success'] for s in seeds)}/{len(seeds)} / "
+                f"{sum(b[s]['success'] for s in seeds)}/{len(seeds)} |")
+    return "\n".join(lines) + "\n"
+
+
+def nan_notes(results):
+    """Where each run of the nan part ended: diverged (at which step, why) or not, and its largest
+    gradient norm, as markdown."""
+    lines = ["### Every run", "", "| row | init scale | clip | seed | normalised | diverged at step "
+             "(reason) | max grad norm | steps run |", "|---|---:|---:|---:|---|---|---|---:|"]
+    for r in results:
+        s = r["spec"]
+        norms = _floats(r["grad_norm"])
+        finite = norms[np.isfinite(norms)]
+        div = "no" if r["diverged_step"] is None else f"{r['diverged_step']} ({r['diverged_reason']})"
+        lines.append(f"| {s['row']} | {s['scale']:g} | {clip_label(s['clip'])} | {s['seed']} "
+                     f"| {_g(float(r['normalised_mse']))} | {div} "
+                     f"| {_g(finite.max()) if finite.size else 'nan'} | {r['steps']} |")
+    return "\n".join(lines) + "\n"
+
+
+NOTES = {"matched": matched_notes, "nan": nan_notes}
+
+
 TITLES = {"nan": "A and B above the exploding point: init scales {nan_scales}, with and without "
                  "clipping (does the paper's NaN appear?)",
           "matched": "D against a C with as many parameters: {n_matched} seeds paired by seed, "
@@ -855,7 +921,8 @@ def reproduce(quick=False, parts=None, seeds=None, length_seeds=None, task_seeds
                         ("task_seeds", task_seeds), ("lengths", lengths)):
         if value is not None:
             settings[name] = value
-    for name in ("seeds", "lstm_seeds", "length_seeds", "task_seeds"):
+    for name in ("seeds", "lstm_seeds", "length_seeds", "task_seeds", "matched_seeds",
+                 "matched_small_seeds", "alpha_seeds"):
         if isinstance(settings[name], (int, np.integer)):        # a number N: seeds 0..N-1
             settings[name] = tuple(range(settings[name]))
         settings[name] = tuple(settings[name])
@@ -896,9 +963,11 @@ def reproduce(quick=False, parts=None, seeds=None, length_seeds=None, task_seeds
                                         n_matched=len(settings["matched_seeds"]),
                                         matched_clip=settings["matched_clip"],
                                         alphas=", ".join(map(str, settings["alphas"])))
+            notes = NOTES[part](results) if part in NOTES else None
             written[part] = write_report(results, out, NAMES[part] + suffix,
                                          title + (" (quick)" if quick else ""), command, settings,
-                                         figures=figures, wall_seconds=time.perf_counter() - started)
+                                         figures=figures, notes=notes,
+                                         wall_seconds=time.perf_counter() - started)
     finally:
         if own:
             executor.shutdown()
