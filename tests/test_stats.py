@@ -1,4 +1,5 @@
 """numrnn.experiments.stats against values known in closed form or from textbook tables."""
+import json
 import math
 
 import numpy as np
@@ -99,3 +100,32 @@ def test_paired_tests_are_valid_p_values_and_symmetric_in_sign(d):
     # the exact Wilcoxon distribution sums to 1: the p of W+ at its mean is 1
     n = len(d)
     assert stats.wilcoxon_signed_rank(d)["p"] >= 2 ** -n * 2 - 1e-12
+
+
+def _sst_report(rows):
+    """A minimal SST report: rows {(cell, version, reg): [accuracy % per seed]}."""
+    runs = []
+    for (cell, version, reg), accs in rows.items():
+        for seed, acc in enumerate(accs):
+            runs.append({"name": f"{cell}-{version}-{reg}-seed{seed}", "test_acc": acc / 100,
+                         "config": {"cell": cell, "version": version, "seed": seed,
+                                    "dropout": 0.3 if reg == "reg" else 0.0, "weight_decay": 0.0}})
+    return {"runs": runs}
+
+
+def test_sst_tests_compare_the_rows_the_readme_compares(tmp_path):
+    phrases = _sst_report({(c, v, "reg"): [40.0 + i, 41.0 + i, 42.0 + i]
+                           for i, (c, v) in enumerate([(c, v) for c in ("rnn", "lstm") for v in "ABCD"])})
+    sentences = _sst_report({(c, v, r): [30.0, 31.0, 32.0] for c in ("rnn", "lstm") for v in "ABCD"
+                             for r in ("reg", "noreg")})
+    md = stats.sst_tests(phrases, sentences)
+    # phrases RNN C (offset 2) vs RNN A (offset 0): +2 points, the 3-vs-3 split can be no more extreme
+    # than the observed one only twice in 20
+    assert "| phrases: skip helps the RNN? C vs A | 43.0 (0,1,2) | 41.0 (0,1,2) | +2.0 |" in md
+    assert "| sentences: skip helps the RNN? D vs B | 31.0 (0,1,2) | 31.0 (0,1,2) | +0.0 | 1 | 1 |" in md
+    out = tmp_path / "sst_tests.md"
+    (tmp_path / "p.json").write_text(json.dumps(phrases))
+    (tmp_path / "s.json").write_text(json.dumps(sentences))
+    assert stats.main([str(tmp_path / "p.json"), str(tmp_path / "s.json"), str(out)]) == 0
+    text = out.read_text()
+    assert "Command: `python -m numrnn.experiments.stats" in text and "kernel" in text

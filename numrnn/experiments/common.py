@@ -315,8 +315,9 @@ def environment(threads_per_run=None):
             "load_average": [round(v, 1) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None}
 
 
-def environment_line(env):
-    """One line for a results table: CPU, BLAS kernel and threads, numpy; from :func:`environment`."""
+def environment_line(env, full_record="the .json"):
+    """One line for a results table: CPU, BLAS kernel and threads, numpy; from :func:`environment`
+    (``full_record``: where the whole record is, or None)."""
     blas = "; ".join(f"{b['internal_api']} {b['version']} kernel {b['architecture']}" for b in env.get("blas") or ()) \
         or "BLAS unknown"
     threads = env.get("blas_threads_per_run") or ", ".join(str(b["num_threads"]) for b in env.get("blas") or ())
@@ -324,7 +325,8 @@ def environment_line(env):
     return (f"Environment: {env.get('cpu')} ({env.get('cpus')} CPUs, {env.get('machine')}), Python "
             f"{env.get('python')}, numpy {env.get('numpy')}, {blas}, {threads} BLAS thread(s) per run, "
             f"numpy CPU features incl. {', '.join(simd) or 'none of AVX512F/AVX2/FMA3'}; "
-            f"load average {env.get('load_average')} when written (full record in the .json).")
+            f"load average {env.get('load_average')} when written"
+            + (f" (full record in {full_record})." if full_record else "."))
 
 
 

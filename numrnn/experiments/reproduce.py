@@ -85,6 +85,10 @@ QUICK = dict(FULL, T=50, special_T=200, n_train=4000, n_test=500, epochs=5, clip
 
 VERSIONS = ("A", "B", "C", "D")
 PARTS = ("tune", "factorial", "lengths", "tasks", "nan", "matched", "alpha")
+#: What ``numrnn reproduce`` runs without ``--parts``: the paper's experiment. The other parts answer
+#: issue 24's questions (A/B above the exploding point, D against a parameter-matched C, the scaled
+#: skip) and run when named.
+DEFAULT_PARTS = ("tune", "factorial", "lengths", "tasks")
 TUNE_LRS = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 
 
@@ -894,7 +898,7 @@ def reproduce(quick=False, parts=None, seeds=None, length_seeds=None, task_seeds
     Parameters
     ----------
     quick : bool, QUICK instead of FULL settings
-    parts : list of "tune", "factorial", "lengths", "tasks"; default all (quick: "factorial")
+    parts : list of :data:`PARTS`; default :data:`DEFAULT_PARTS` (quick: "factorial")
     seeds, length_seeds, task_seeds : lists of int, the seeds of the factorial, the length sweep
         and the standard tasks (default from the settings)
     lengths : list of int, the T of the length sweep (default from the settings)
@@ -927,7 +931,7 @@ def reproduce(quick=False, parts=None, seeds=None, length_seeds=None, task_seeds
             settings[name] = tuple(range(settings[name]))
         settings[name] = tuple(settings[name])
     settings["lengths"] = tuple(settings["lengths"])
-    parts = list(parts or (("factorial",) if quick else PARTS))
+    parts = list(parts or (("factorial",) if quick else DEFAULT_PARTS))
     bad = [p for p in parts if p not in PARTS]
     if bad:
         raise ValueError(f"unknown part(s) {bad}; choose from {', '.join(PARTS)}")
@@ -993,7 +997,7 @@ def add_parser(subparsers):
     p.add_argument("--quick", action="store_true",
                    help="small setting (T=50, 2 seeds, with and without clipping), ~30 s on 2 cores")
     p.add_argument("--parts", nargs="+", default=None, choices=PARTS, metavar="PART",
-                   help=f"which tables, from {', '.join(PARTS)} (default all; --quick: factorial)")
+                   help=f"which tables, from {', '.join(PARTS)} (default: {', '.join(DEFAULT_PARTS)}; --quick: factorial)")
     p.add_argument("--cells", nargs="+", default=["rnn", "lstm"], choices=["rnn", "lstm"],
                    help="the RNN rows (always) and the LSTM rows (default: rnn lstm)")
     common.add_deprecated(p, "--no-lstm", "--cells rnn", nargs=0,

@@ -229,5 +229,105 @@ def compare_paired(a, b, log=True, level=0.95, seed=0):
     return out
 
 
-__all__ = ["betainc", "t_two_sided_p", "paired_t", "welch_t", "sign_flip_test", "signed_ranks",
+# ------------------------------------------------------------------ the README's SST comparisons
+#: (label, first, second) for each comparison the README draws; a side is (file, cell, version, reg).
+SST_COMPARISONS = [
+    ("phrases: skip helps the RNN? C vs A", ("phrases", "rnn", "C", "reg"), ("phrases", "rnn", "A", "reg")),
+    ("phrases: skip helps the RNN? D vs B", ("phrases", "rnn", "D", "reg"), ("phrases", "rnn", "B", "reg")),
+    ("phrases: skip helps the LSTM? C vs A", ("phrases", "lstm", "C", "reg"), ("phrases", "lstm", "A", "reg")),
+    ("phrases: skip helps the LSTM? D vs B", ("phrases", "lstm", "D", "reg"), ("phrases", "lstm", "B", "reg")),
+    ("phrases: best skip RNN vs best LSTM, RNN C vs LSTM B", ("phrases", "rnn", "C", "reg"),
+     ("phrases", "lstm", "B", "reg")),
+    ("phrases: RNN B vs LSTM B", ("phrases", "rnn", "B", "reg"), ("phrases", "lstm", "B", "reg")),
+    ("sentences: skip helps the RNN? C vs A", ("sentences", "rnn", "C", "reg"), ("sentences", "rnn", "A", "reg")),
+    ("sentences: skip helps the RNN? D vs B", ("sentences", "rnn", "D", "reg"), ("sentences", "rnn", "B", "reg")),
+    ("sentences: skip helps the LSTM? C vs A", ("sentences", "lstm", "C", "reg"),
+     ("sentences", "lstm", "A", "reg")),
+    ("sentences: skip helps the LSTM? D vs B", ("sentences", "lstm", "D", "reg"),
+     ("sentences", "lstm", "B", "reg")),
+    ("sentences: best skip RNN vs best LSTM, RNN D vs LSTM B", ("sentences", "rnn", "D", "reg"),
+     ("sentences", "lstm", "B", "reg")),
+]
+#: The RNTN's published 45.7 % (Socher et al. 2013), which the phrase-trained LSTMs are compared with.
+RNTN = 45.7
+
+
+def _sst_accuracies(report, cell, version, reg):
+    """Test accuracies (%) of one row of an SST report, by seed, from the runs' names and configs."""
+    out = {}
+    for r in report["runs"]:
+        c = r["config"]
+        is_reg = "-noreg-" not in r["name"] and (c.get("dropout", 0) > 0 or c.get("weight_decay", 0) > 0)
+        if c["cell"] == cell and c["version"] == version and is_reg == (reg == "reg") \
+                and not c.get("bidirectional") and c.get("pool", "last") == "last":
+            out[c["seed"]] = 100 * r["test_acc"]
+    return out
+
+
+def sst_tests(phrases, sentences):
+    """A markdown table: every SST comparison of the README with Welch's t and an exact permutation
+    test over seeds, and the phrase-trained LSTMs against the RNTN's 45.7 % (one-sample t)."""
+    files = {"phrases": phrases, "sentences": sentences}
+    lines = ["| comparison | first (seeds) | second (seeds) | difference, points | Welch t p "
+             "| permutation p (exact) |", "|---|---|---|---:|---:|---:|"]
+    for label, first, second in SST_COMPARISONS:
+        a = _sst_accuracies(files[first[0]], *first[1:])
+        b = _sst_accuracies(files[second[0]], *second[1:])
+        if len(a) < 2 or len(b) < 2:
+            continue
+        w, p = welch_t(list(a.values()), list(b.values())), permutation_test(list(a.values()), list(b.values()))
+        lines.append(f"| {label} | {np.mean(list(a.values())):.1f} ({','.join(map(str, sorted(a)))}) "
+                     f"| {np.mean(list(b.values())):.1f} ({','.join(map(str, sorted(b)))}) "
+                     f"| {p['diff']:+.1f} | {w['p']:.2g} | {p['p']:.2g} |")
+    lines += ["", f"Against the RNTN's {RNTN} % (one-sample t over seeds, two-sided):", ""]
+    for version in ("A", "B"):
+        acc = list(_sst_accuracies(phrases, "lstm", version, "reg").values())
+        if len(acc) >= 2:
+            t = paired_t(np.array(acc) - RNTN)
+            lines.append(f"- LSTM {version}, phrases: mean {np.mean(acc):.1f} over {len(acc)} seeds, "
+                         f"{np.mean(acc) - RNTN:+.1f} points, p = {t['p']:.2g}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    """``python -m numrnn.experiments.stats PHRASES.json SENTENCES.json OUT.md``: the SST tests."""
+    import argparse
+    import json
+    import sys
+
+    from .._io import atomic_write_text
+    from .common import environment, environment_line
+
+    parser = argparse.ArgumentParser(prog="python -m numrnn.experiments.stats",
+                                     description="Significance tests for the README's SST comparisons.")
+    parser.add_argument("phrases", help="the phrase-level report, e.g. results/sst_phrases.json")
+    parser.add_argument("sentences", help="the sentence-level report, e.g. results/sst.json")
+    parser.add_argument("out", help="the markdown file to write, e.g. results/sst_tests.md")
+    args = parser.parse_args(argv)
+    reports = []
+    for path in (args.phrases, args.sentences):
+        try:
+            with open(path) as f:
+                reports.append(json.load(f))
+        except (OSError, json.JSONDecodeError) as err:
+            parser.error(f"cannot read the SST report {path!r}: {err}")
+    command = "python -m numrnn.experiments.stats " + " ".join(argv if argv is not None else sys.argv[1:])
+    text = ("# SST: significance of the README's comparisons\n\n"
+            f"Command: `{command}`  \nData: the test accuracies of {args.phrases} (phrase-trained) and "
+            f"{args.sentences} (sentence-trained, regularised rows). Two-sided tests over seeds, "
+            "unpaired (different models share a seed number, not a draw): Welch's t, and the exact "
+            "permutation test of the difference of means (with 3 seeds per side its smallest "
+            "possible p is 2/20 = 0.1).\n\n" + sst_tests(*reports) + "\n"
+            + environment_line(environment(), full_record=None)
+            + " No training: these are tests on recorded numbers.\n")
+    atomic_write_text(args.out, text)
+    print(text)
+    return 0
+
+
+__all__ = ["betainc", "t_two_sided_p", "paired_t", "welch_t", "sign_flip_test", "signed_ranks", "sst_tests",
            "wilcoxon_signed_rank", "bootstrap_ci", "permutation_test", "compare_paired", "EXACT_LIMIT"]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -29,8 +29,10 @@ from .rnn import RNN
 #: The registry of cell types, by the name the command line and ``SequenceModel(cell=...)`` use:
 #: ``CELLS[name]`` the class, ``CELLS.entry(name)`` the class with its reference and test hints.
 CELLS = Registry()
-CELLS.register("rnn", CellEntry(RNN, reference.rnn_forward, reference.rnn_backward, ("activation",),
-                                TestHints(draw={"activation": ("relu", "tanh")}, eps=1e-6,
+CELLS.register("rnn", CellEntry(RNN, reference.rnn_forward, reference.rnn_backward,
+                                ("activation", "skip_scale"),
+                                TestHints(draw={"activation": ("relu", "tanh"),
+                                                "skip_scale": (1.0, 0.0, 0.5, 0.9, 1.3)}, eps=1e-6,
                                           kink=lambda layer: layer.activation == "relu",
                                           pre_activations=lambda cache: cache.a, live_bias=0.5,
                                           bounded={"activation": "tanh"})))

@@ -10,14 +10,14 @@ The RNN (equation numbers as cited in the code, here and in :mod:`numrnn.nn.rnn`
 .. math::
 
     (1)\quad a(t) &= W_{k(t)}\, h(t-1) + W_x\, x(t) + b \\
-    (2)\quad h(t) &= \phi(a(t)) + [\text{skip}(t)]\; h(t-S)
+    (2)\quad h(t) &= \phi(a(t)) + [\text{skip}(t)]\; \alpha\, h(t-S) \qquad (\alpha = 1 \text{ in the paper; } \texttt{skip\_scale})
 
 Backward, for t = T-1 down to 0, where :math:`\delta h(t)` is complete when step t is reached
 (it has the loss's part and the parts from steps t+1 and t+S, which ran before):
 
 .. math::
 
-    (3)\quad \delta h(t-S) &\mathrel{+}= \delta h(t) \quad \text{on skip steps: the skip path, no } \phi' \\
+    (3)\quad \delta h(t-S) &\mathrel{+}= \alpha\, \delta h(t) \quad \text{on skip steps: the skip path, no } \phi' \\
     (4)\quad \delta a(t) &= \delta h(t) \odot \phi'(a(t)) \\
     (5)\quad \delta h(t-1) &\mathrel{+}= W_{k(t)}^\top\, \delta a(t) \\
     (6)\quad \delta W_{k(t)} &\mathrel{+}= \delta a(t)\, h(t-1)^\top \quad \text{(only the matrix step t used)} \\
@@ -40,7 +40,7 @@ from .schedule import is_skip_step, matrix_index
 
 
 # ------------------------------------------------------------------------------- one step
-def rnn_step_forward(x_t, h_prev, W, Wx, b, h_skip=None, activation="relu"):
+def rnn_step_forward(x_t, h_prev, W, Wx, b, h_skip=None, activation="relu", skip_scale=1.0):
     """One step, equations (1)-(2).
 
     Parameters
@@ -51,18 +51,19 @@ def rnn_step_forward(x_t, h_prev, W, Wx, b, h_skip=None, activation="relu"):
     Wx : ndarray, shape (H, D);  b : ndarray, shape (H,)
     h_skip : ndarray, shape (B, H), optional: h(t-S) on a skip step, None otherwise
     activation : "relu" or "tanh"
+    skip_scale : float, alpha: a skip step adds alpha h(t-S) (1: the paper's skip)
 
     Returns
     -------
     h : ndarray, shape (B, H)
-    cache : tuple (x_t, h_prev, W, Wx, a, activation, skipped)
+    cache : tuple (x_t, h_prev, W, Wx, a, activation, skipped, skip_scale)
     """
     phi, _ = ACTIVATIONS[activation]
     a = h_prev @ W.T + x_t @ Wx.T + b                        # (1)
     h = phi(a)                                               # (2) phi(a(t))
     if h_skip is not None:
-        h = h + h_skip                                       # (2) + h(t-S)
-    return h, (x_t, h_prev, W, Wx, a, activation, h_skip is not None)
+        h = h + skip_scale * h_skip                          # (2) + alpha h(t-S)
+    return h, (x_t, h_prev, W, Wx, a, activation, h_skip is not None, skip_scale)
 
 
 def rnn_step_backward(dh, cache):
@@ -73,17 +74,18 @@ def rnn_step_backward(dh, cache):
     dict with "h_prev" (B, H): this step's part of dL/dh(t-1); "h_skip" (B, H) or None: its part of
     dL/dh(t-S); "x" (B, D); "W" (H, H): this step's term of dL/dW_{k(t)}; "Wx" (H, D); "b" (H,).
     """
-    x_t, h_prev, W, Wx, a, activation, skipped = cache
+    x_t, h_prev, W, Wx, a, activation, skipped, skip_scale = cache
     _, phi_grad = ACTIVATIONS[activation]
     da = dh * phi_grad(a)                                    # (4)
-    return {"h_skip": dh if skipped else None,               # (3) identity: no phi' on the skip
+    return {"h_skip": skip_scale * dh if skipped else None,  # (3) alpha dh(t): no phi' on the skip
             "h_prev": da @ W,                                # (5)
             "W": da.T @ h_prev,                              # (6)
             "Wx": da.T @ x_t, "b": da.sum(axis=0), "x": da @ Wx}   # (7)
 
 
 # ---------------------------------------------------------------------------- a sequence
-def rnn_forward(params, x, n_matrices=1, skip=0, h0=None, activation="relu", history=None, steps=0):
+def rnn_forward(params, x, n_matrices=1, skip=0, h0=None, activation="relu", history=None, steps=0,
+                skip_scale=1.0):
     """Equations (1)-(2) for t = 0 .. T-1.
 
     Parameters
@@ -96,6 +98,7 @@ def rnn_forward(params, x, n_matrices=1, skip=0, h0=None, activation="relu", his
     history : ndarray, shape (P, B, H), optional: h(-P) .. h(-1) carried from an earlier chunk
         (as ``RNNState.history``); excludes h0
     steps : int, the global index of local step 0 (``RNNState.step0``), so the schedule continues
+    skip_scale : float, alpha of the skip (``RNN(skip_scale=...)``; 1: the paper's skip)
 
     Returns
     -------
@@ -110,9 +113,10 @@ def rnn_forward(params, x, n_matrices=1, skip=0, h0=None, activation="relu", his
         W = params[f"W{matrix_index(steps + t, K) + 1}"]
         h_skip = h[t - S] if is_skip_step(steps + t, S) else None
         h[t], step_caches[t] = rnn_step_forward(x[:, t], h[t - 1], W, params["Wx"], params["b"],
-                                                h_skip, activation)
+                                                h_skip, activation, skip_scale)
     hs = np.stack([h[t] for t in range(T)], axis=1)
-    return hs, {"h": h, "step_caches": step_caches, "K": K, "S": S, "step0": steps, "P": P}
+    return hs, {"h": h, "step_caches": step_caches, "K": K, "S": S, "step0": steps, "P": P,
+                "skip_scale": skip_scale}
 
 
 def rnn_backward(dhs, cache):
@@ -131,13 +135,14 @@ def rnn_backward(dhs, cache):
         dh[-P] .. dh[-1] the gradient of a carried history
     """
     K, S, P, step0, step_caches = cache["K"], cache["S"], cache["P"], cache["step0"], cache["step_caches"]
+    skip_scale = cache.get("skip_scale", 1.0)
     T = dhs.shape[1]
     dh = loss_part(dhs, P)                                   # dh[t]: the loss's direct part; 0 for t < 0
     grads = zero_grads(K, step_caches[0][2], step_caches[0][3])
     dx = {}
     for t in reversed(range(T)):                             # dh[t] is complete here
         if is_skip_step(step0 + t, S):
-            dh[t - S] += dh[t]                               # (3) the skip line: no phi' on it
+            dh[t - S] += skip_scale * dh[t]                  # (3) the skip line: alpha dh(t), no phi' on it
         d = rnn_step_backward(dh[t], step_caches[t])
         dh[t - 1] += d["h_prev"]                             # (5)
         grads[f"W{matrix_index(step0 + t, K) + 1}"] += d["W"]  # (6) each W_k from its own steps only

@@ -6,14 +6,14 @@ Forward, for t = 0 .. T-1 with h(-1) = h0, :math:`k(t) = (t \bmod K) + 1` and
 .. math::
 
     (1)\quad a(t) &= W_{k(t)}\, h(t-1) + W_x\, x(t) + b \\
-    (2)\quad h(t) &= \phi(a(t)) + [\text{skip}(t)]\; h(t-S)
+    (2)\quad h(t) &= \phi(a(t)) + [\text{skip}(t)]\; \alpha\, h(t-S)
 
 Backward through time, for t = T-1 .. 0, where :math:`\delta h(t)` is the *total* gradient
 reaching h(t) (from the loss, from step t+1 and, if step t+S skips to it, from step t+S):
 
 .. math::
 
-    (3)\quad \delta h(t-S) &\mathrel{+}= \delta h(t) \quad \text{on skip steps (identity: no } \phi' \text{)} \\
+    (3)\quad \delta h(t-S) &\mathrel{+}= \alpha\, \delta h(t) \quad \text{on skip steps (no } \phi' \text{)} \\
     (4)\quad \delta a(t) &= \delta h(t) \odot \phi'(a(t)) \\
     (5)\quad \delta h(t-1) &\mathrel{+}= W_{k(t)}^\top \delta a(t) \\
     (6)\quad \frac{\partial L}{\partial W_k} &= \sum_{t:\,k(t)=k} \delta a(t)\, h(t-1)^\top \\
@@ -24,6 +24,8 @@ The numbers are cited in the loops below and in :mod:`numrnn.nn.reference`, whic
 numbers with one step function and one plain reversed loop (the code to read next to the paper).
 
 Versions of the paper: A (K=1, S=0), B (K=2, S=0), C (K=1, S=2), D (K=2, S=2), special (K=4, S=4).
+The paper's skip has :math:`\alpha = 1` (``skip_scale``, the default); a fixed :math:`\alpha < 1`
+damps what the skip carries (:math:`\alpha = 0` is the relu path alone, the version without a skip).
 
 Layout: the public arrays are batch-first, (B, T, ·). Inside, time comes first so that the slice of
 one step, ``a[t]`` of shape (B, H), is contiguous. The hidden states live in one buffer ``h`` of
@@ -65,6 +67,9 @@ class RNN(RecurrentLayer):
         gain, the seed and float32/float64.
     activation : {"relu", "tanh"}, default "relu"
         :math:`\phi`; the paper uses relu.
+    skip_scale : float, default 1.0
+        :math:`\alpha` of (2): the skip adds :math:`\alpha\, h(t-S)`; 1 is the paper's skip
+        (bit for bit), fixed (not learned).
 
     Attributes
     ----------
@@ -77,10 +82,24 @@ class RNN(RecurrentLayer):
     repr_names = ("input_size", "hidden_size", "n_matrices", "skip", "activation")
 
     def __init__(self, input_size, hidden_size, n_matrices=1, skip=0, activation="relu",
-                 init="normal", scale=1.0, seed=None, dtype=np.float64):
+                 init="normal", scale=1.0, seed=None, dtype=np.float64, skip_scale=1.0):
         self.activation = check_choice("activation", activation, ACTIVATIONS)
+        if isinstance(skip_scale, bool) or not isinstance(skip_scale, (int, float, np.floating, np.integer)) \
+                or not np.isfinite(skip_scale):
+            raise ValueError(f"skip_scale must be a finite number (alpha of h(t) = phi(a(t)) + alpha "
+                             f"h(t-S)), got {skip_scale!r}")
+        self.skip_scale = float(skip_scale)
         super().__init__(input_size, hidden_size, n_matrices, skip, init=init, scale=scale,
                          seed=seed, dtype=dtype)
+
+    @property
+    def config(self):
+        """As :attr:`RecurrentLayer.config`, with ``skip_scale`` only when it is not 1 (the paper's
+        skip), so configs and checkpoints of the paper's RNN stay as they were."""
+        config = super().config
+        if self.skip_scale != 1.0:
+            config["skip_scale"] = self.skip_scale
+        return config
 
     def forward(self, x, h0=None, state=None):
         """Equations (1)-(2) for t = 0 .. T-1: x (B, T, D), h0 (B, H) or a carried
@@ -90,6 +109,7 @@ class RNN(RecurrentLayer):
         T, B, _ = x.shape
         P, K, S, step0 = self.n_history, self.n_matrices, self.skip, start.step0
         act, _ = ACTIVATIONS[self.activation]
+        alpha = self.skip_scale
         W_T = transposed_matrices(self.params, K)
         a = np.empty((T, B, self.hidden_size), dtype=self.dtype)
         C = chunk_steps(T, B, P)
@@ -99,8 +119,8 @@ class RNN(RecurrentLayer):
             for t in range(s, e):
                 a[t] += h[P + t - 1] @ W_T[matrix_index(step0 + t, K)]  # (1) a(t) = W_k h(t-1) + ...
                 act(a[t], out=h[P + t])               # (2) h(t) = act(a(t))
-                if is_skip_step(step0 + t, S):
-                    h[P + t] += h[P + t - S]          # (2)        + h(t-S)   on skip steps
+                if is_skip_step(step0 + t, S):           # (2)        + alpha h(t-S) on skip steps
+                    h[P + t] += h[P + t - S] if alpha == 1.0 else alpha * h[P + t - S]
         return self._outputs(h), RNNCache(x=x, a=a, h=h, step0=step0)
 
     def backward(self, dhs, cache, return_dinit=False):
@@ -115,6 +135,7 @@ class RNN(RecurrentLayer):
         T, B, H = dhs.shape
         P, K, S, step0 = self.n_history, self.n_matrices, self.skip, cache.step0
         _, act_grad = ACTIVATIONS[self.activation]
+        alpha = self.skip_scale
         W = [self.params[f"W{k + 1}"] for k in range(K)]
         da_buffer = np.empty((chunk_steps(T, B, P), B, H), dtype=self.dtype)
         for s, e, dh_window in bptt_chunks(dhs, P, self.dtype):  # dh_window[P + t - s] is dh(t)
@@ -122,8 +143,8 @@ class RNN(RecurrentLayer):
             act_grad(cache.a[s:e], out=da_window)                 # act'(a(t)) until (4) makes it da(t)
             for t in reversed(range(s, e)):           # dh(t) is complete: steps t+1, t+S came first
                 dh_t, da_t = dh_window[P + t - s], da_window[t - s]
-                if is_skip_step(step0 + t, S):
-                    dh_window[P + t - s - S] += dh_t  # (3) skip path: dh(t-S) += dh(t), no act'
+                if is_skip_step(step0 + t, S):           # (3) skip path: dh(t-S) += alpha dh(t), no act'
+                    dh_window[P + t - s - S] += dh_t if alpha == 1.0 else alpha * dh_t
                 np.multiply(dh_t, da_t, out=da_t)    # (4) da(t) = dh(t) act'(a(t))
                 dh_window[P + t - s - 1] += da_t @ W[matrix_index(step0 + t, K)]  # (5) dh(t-1) += W_k^T da(t)
             self._add_param_grads(grads, da_window, cache, s)     # (6), (7) dW_k, dWx, db
