@@ -20,10 +20,14 @@ def test_the_new_parts_run_only_when_named():
 
 def test_nan_plan_is_a_and_b_above_the_exploding_point_with_and_without_clipping():
     specs = rp.nan_plan(rp.FULL)
-    assert len(specs) == 3 * 5 * 2 * 2
-    assert {s.version for s in specs} == {"A", "B"} and {s.scale for s in specs} == {1.5, 2.0, 3.0}
-    assert {s.clip for s in specs} == {None, 1.0} and {s.seed for s in specs} == set(range(5))
+    f64 = [s for s in specs if s.dtype == "float64"]
+    assert len(f64) == 3 * 5 * 2 * 2
+    assert {s.version for s in f64} == {"A", "B"} and {s.scale for s in f64} == {1.5, 2.0, 3.0}
+    assert {s.clip for s in f64} == {None, 1.0} and {s.seed for s in f64} == set(range(5))
     assert {(s.T, s.hidden_size, s.readout_init) for s in specs} == {(100, 32, "zeros")}
+    f32 = [s for s in specs if s.dtype == "float32"]
+    assert len(f32) == 2 * 5 * 2 and {(s.clip, s.scale > 1.5) for s in f32} == {(None, True)}
+    assert {s.row for s in f32} == {"A (float32)", "B (float32)"}
 
 
 @pytest.mark.parametrize("version, H", [("D", 32), ("B", 20), ("special", 16)])
@@ -95,7 +99,7 @@ def test_the_three_parts_write_their_tables(tmp_path):
     assert "Environment: " in md and "kernel" in md
     assert "| C (H = 11) |" in md                     # D at H = 8, D = 2: 2*64+3*8+9 -> C at H = 11
     nan = open(written["nan"]["md"]).read()
-    assert "### Every run" in nan and nan.count("| A | 2 |") == 4
+    assert "### Every run" in nan and nan.count("| A | 2 |") == 4 and nan.count("| A (float32) | 2 |") == 2
     alpha = json.load(open(written["alpha"]["json"]))
     assert {r["spec"]["skip_scale"] for r in alpha["runs"]} == {0.5, 1.0}
     assert alpha["environment"]["blas_threads_per_run"] == 1

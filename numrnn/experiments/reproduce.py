@@ -69,7 +69,7 @@ FULL = dict(T=100, special_T=500, D=6, n_train=10000, n_test=1000, epochs=10, ba
             lengths=(100, 200, 500, 1000), length_clips=(None, 1.0), length_seeds=(0, 1, 2),
             long_epochs=30, task_clip=1.0, task_seeds=(0,),
             adding_T=(100, 200, 400), copy_T=(100, 200),
-            nan_scales=(1.5, 2.0, 3.0), nan_clips=(None, 1.0),
+            nan_scales=(1.5, 2.0, 3.0), nan_clips=(None, 1.0), nan_float32_scales=(2.0, 3.0),
             matched_seeds=tuple(range(30)), matched_small_seeds=tuple(range(30)),
             matched_scales=(0.25, 1.0), matched_clip=1.0,
             alphas=(0.25, 0.5, 0.9), alpha_seeds=(0, 1, 2), alpha_clips=(None, 1.0))
@@ -79,7 +79,7 @@ FULL = dict(T=100, special_T=500, D=6, n_train=10000, n_test=1000, epochs=10, ba
 QUICK = dict(FULL, T=50, special_T=200, n_train=4000, n_test=500, epochs=5, clips=(None, 1.0),
              readouts=("zeros",), scales=(0.25,), seeds=(0, 1), lstm_seeds=(0,),
              lengths=(50, 100), length_seeds=(0,), task_seeds=(0,), adding_T=(50,), copy_T=(20,),
-             nan_scales=(2.0,), matched_seeds=(0, 1, 2), matched_small_seeds=(0, 1, 2),
+             nan_scales=(2.0,), nan_float32_scales=(2.0,), matched_seeds=(0, 1, 2), matched_small_seeds=(0, 1, 2),
              matched_scales=(0.25,), alphas=(0.5,),
              alpha_seeds=(0,))
 
@@ -215,10 +215,17 @@ def nan_plan(settings=FULL):
     """A and B above the exploding point: init scales ``nan_scales`` x ``nan_clips`` (zero readout),
     over ``seeds``. The paper says A and B fail "even with NaN"; at scales <= 1 none diverged.
 
+    The same in float32, unclipped, at ``nan_float32_scales``: float64 holds numbers up to 1.8e308,
+    float32 only up to 3.4e38, so a loss that float64 still holds can overflow float32.
+
     Scale-major (the smallest scale first)."""
-    return [_spec(settings, v, v, settings["T"], seed, "nan", clip=clip, scale=scale)
-            for scale in settings["nan_scales"] for seed in settings["seeds"]
-            for clip in settings["nan_clips"] for v in ("A", "B")]
+    specs = [_spec(settings, v, v, settings["T"], seed, "nan", clip=clip, scale=scale)
+             for scale in settings["nan_scales"] for seed in settings["seeds"]
+             for clip in settings["nan_clips"] for v in ("A", "B")]
+    return specs + [_spec(settings, f"{v} (float32)", v, settings["T"], seed, "nan", scale=scale,
+                          dtype="float32")
+                    for scale in settings["nan_float32_scales"] for seed in settings["seeds"]
+                    for v in ("A", "B")]
 
 
 def matching_hidden_size(n_params, version, settings=FULL, cell="rnn"):
@@ -521,7 +528,7 @@ def priority(part, settings):
     if part == "tasks":
         return lambda s: (s.seed, s.T)
     if part == "nan":
-        return lambda s: s.scale
+        return lambda s: (s.dtype != settings["dtype"], s.scale)
     if part == "matched":
         return lambda s: (settings["matched_scales"].index(s.scale), s.version == "C" and
                           s.hidden_size == settings["hidden_size"])
