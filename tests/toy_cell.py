@@ -86,18 +86,18 @@ class LeakyRNN(RecurrentLayer):
         return self._end_backward(dx, grads, dh_window[:P], return_dinit)
 
 
-def leaky_forward(params, x, n_matrices=1, skip=0, h0=None, history=None, steps=0, alpha=0.5):
-    """The equations above, one step at a time; ``steps`` the global index of step 0."""
+def leaky_forward(params, x, n_matrices=1, skip=0, h0=None, history=None, step0=0, alpha=0.5):
+    """The equations above, one step at a time; ``step0`` the global index of step 0."""
     K, S, P, T = n_matrices, skip, max(1, skip), x.shape[1]
     h = start_history(x, params["b"].shape[0], P, h0, history)
     a = {}
     for t in range(T):
-        W = params[f"W{matrix_index(steps + t, K) + 1}"]
+        W = params[f"W{matrix_index(step0 + t, K) + 1}"]
         a[t] = h[t - 1] @ W.T + x[:, t] @ params["Wx"].T + params["b"]
         h[t] = (1 - alpha) * h[t - 1] + alpha * np.tanh(a[t])
-        if is_skip_step(steps + t, S):
+        if is_skip_step(step0 + t, S):
             h[t] = h[t] + h[t - S]
-    cache = dict(x=x, h=h, a=a, params=params, K=K, S=S, P=P, step0=steps, alpha=alpha)
+    cache = dict(x=x, h=h, a=a, params=params, K=K, S=S, P=P, step0=step0, alpha=alpha)
     return np.stack([h[t] for t in range(T)], axis=1), cache
 
 

@@ -471,7 +471,7 @@ def _reference_truncated(case, dhs, window, P_override=None, restart=False):
         if P < max(1, case.S):
             hist[:-P] = 0
         hs, cache = reference.rnn_forward(case.params, case.x[:, start:stop], case.K, case.S,
-                                          history=hist, steps=0 if restart else start)
+                                          history=hist, step0=0 if restart else start)
         _, g, _ = reference.rnn_backward(dhs[:, start:stop], cache)
         for n in grads:
             grads[n] += g[n]
@@ -527,7 +527,7 @@ def _truncated_diagnosis(case, window, hs, grads, ref_hs, ref_grads):
                 f"backward must see its own dhs only and stop at the window's start {where}")
     last_start = ((case.T - 1) // window) * window
     _, last_cache = reference.rnn_forward(case.params, case.x[:, last_start:], case.K, case.S,
-                                          history=ref_hs_history(case, ref_hs, last_start), steps=last_start)
+                                          history=ref_hs_history(case, ref_hs, last_start), step0=last_start)
     last = reference.rnn_backward(case.G[:, last_start:], last_cache)[1]
     if all(rel_error(grads[n], last[n]) < TOL for n in grads):
         return f"task 7: only the last window's gradients are kept: add up the windows' gradients {where}"

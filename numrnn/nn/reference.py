@@ -84,7 +84,7 @@ def rnn_step_backward(dh, cache):
 
 
 # ---------------------------------------------------------------------------- a sequence
-def rnn_forward(params, x, n_matrices=1, skip=0, h0=None, activation="relu", history=None, steps=0,
+def rnn_forward(params, x, n_matrices=1, skip=0, h0=None, activation="relu", history=None, step0=0,
                 skip_scale=1.0):
     """Equations (1)-(2) for t = 0 .. T-1.
 
@@ -97,7 +97,7 @@ def rnn_forward(params, x, n_matrices=1, skip=0, h0=None, activation="relu", his
     activation : "relu" or "tanh"
     history : ndarray, shape (P, B, H), optional: h(-P) .. h(-1) carried from an earlier chunk
         (as ``RNNState.history``); excludes h0
-    steps : int, the global index of local step 0 (``RNNState.step0``), so the schedule continues
+    step0 : int, the global index of local step 0 (``RNNState.step0``), so the schedule continues
     skip_scale : float, alpha of the skip (``RNN(skip_scale=...)``; 1: the paper's skip)
 
     Returns
@@ -110,12 +110,12 @@ def rnn_forward(params, x, n_matrices=1, skip=0, h0=None, activation="relu", his
     h = start_history(x, params["b"].shape[0], P, h0, history)   # h[-P] .. h[-1]; h[-1] = h0
     step_caches = {}
     for t in range(T):
-        W = params[f"W{matrix_index(steps + t, K) + 1}"]
-        h_skip = h[t - S] if is_skip_step(steps + t, S) else None
+        W = params[f"W{matrix_index(step0 + t, K) + 1}"]
+        h_skip = h[t - S] if is_skip_step(step0 + t, S) else None
         h[t], step_caches[t] = rnn_step_forward(x[:, t], h[t - 1], W, params["Wx"], params["b"],
                                                 h_skip, activation, skip_scale)
     hs = np.stack([h[t] for t in range(T)], axis=1)
-    return hs, {"h": h, "step_caches": step_caches, "K": K, "S": S, "step0": steps, "P": P,
+    return hs, {"h": h, "step_caches": step_caches, "K": K, "S": S, "step0": step0, "P": P,
                 "skip_scale": skip_scale}
 
 
@@ -200,7 +200,7 @@ def lstm_step_backward(dh, dc, cache):
             "Wx": dz.T @ x_t, "b": dz.sum(axis=0), "x": dz @ Wx}   # (L11)
 
 
-def lstm_forward(params, x, n_matrices=1, skip=0, h0=None, c0=None, history=None, steps=0):
+def lstm_forward(params, x, n_matrices=1, skip=0, h0=None, c0=None, history=None, step0=0):
     """Equations (L1)-(L4) for t = 0 .. T-1.
 
     Parameters
@@ -210,7 +210,7 @@ def lstm_forward(params, x, n_matrices=1, skip=0, h0=None, c0=None, history=None
     h0, c0 : (B, H), optional, h(-1) and c(-1); zeros by default
     history : (P, B, H), optional: h(-P) .. h(-1) carried from an earlier chunk (with c0 the
         carried c, as ``LSTMState``); excludes h0
-    steps : int, the global index of local step 0
+    step0 : int, the global index of local step 0
 
     Returns
     -------
@@ -221,12 +221,12 @@ def lstm_forward(params, x, n_matrices=1, skip=0, h0=None, c0=None, history=None
     c = {-1: np.zeros_like(h[-1]) if c0 is None else c0}
     step_caches = {}
     for t in range(T):
-        W = params[f"W{matrix_index(steps + t, K) + 1}"]
-        h_skip = h[t - S] if is_skip_step(steps + t, S) else None
+        W = params[f"W{matrix_index(step0 + t, K) + 1}"]
+        h_skip = h[t - S] if is_skip_step(step0 + t, S) else None
         h[t], c[t], step_caches[t] = lstm_step_forward(x[:, t], h[t - 1], c[t - 1], W, params["Wx"],
                                                        params["b"], h_skip)
     hs = np.stack([h[t] for t in range(T)], axis=1)
-    return hs, {"h": h, "c": c, "step_caches": step_caches, "K": K, "S": S, "step0": steps, "P": P}
+    return hs, {"h": h, "c": c, "step_caches": step_caches, "K": K, "S": S, "step0": step0, "P": P}
 
 
 def lstm_backward(dhs, cache):
@@ -304,7 +304,7 @@ def gru_step_backward(dh, cache):
             "Wx": du.T @ x_t, "b": du.sum(axis=0), "x": du @ Wx}   # (G11)
 
 
-def gru_forward(params, x, n_matrices=1, skip=0, h0=None, history=None, steps=0):
+def gru_forward(params, x, n_matrices=1, skip=0, h0=None, history=None, step0=0):
     """Equations (G1)-(G4) for t = 0 .. T-1; arguments as :func:`rnn_forward` (params with
     W1..WK (3H, H), Wx (3H, D), b (3H,)), no activation.
 
@@ -316,12 +316,12 @@ def gru_forward(params, x, n_matrices=1, skip=0, h0=None, history=None, steps=0)
     h = start_history(x, params["b"].shape[0] // 3, P, h0, history)   # h[-P] .. h[-1]; h[-1] = h0
     step_caches = {}
     for t in range(T):
-        W = params[f"W{matrix_index(steps + t, K) + 1}"]
-        h_skip = h[t - S] if is_skip_step(steps + t, S) else None
+        W = params[f"W{matrix_index(step0 + t, K) + 1}"]
+        h_skip = h[t - S] if is_skip_step(step0 + t, S) else None
         h[t], step_caches[t] = gru_step_forward(x[:, t], h[t - 1], W, params["Wx"], params["b"],
                                                 h_skip)
     hs = np.stack([h[t] for t in range(T)], axis=1)
-    return hs, {"h": h, "step_caches": step_caches, "K": K, "S": S, "step0": steps, "P": P}
+    return hs, {"h": h, "step_caches": step_caches, "K": K, "S": S, "step0": step0, "P": P}
 
 
 def gru_backward(dhs, cache):

@@ -52,7 +52,7 @@ class CellEntry:
     """One cell type: its class, its reference forward/backward and its test hints.
 
     The reference functions have :mod:`numrnn.nn.reference`'s signatures:
-    ``forward(params, x, n_matrices, skip, h0=None, history=None, steps=0, **options, **initial)``
+    ``forward(params, x, n_matrices, skip, h0=None, history=None, step0=0, **options, **initial)``
     -> (hs, cache) and ``backward(dhs, cache)`` -> ``(dx, grads, dh, *carried)``, where ``options``
     are the layer attributes named in ``reference_options`` (the RNN's activation), ``initial``
     the other carried tensors' starts by name + "0" (the LSTM's c0), and ``carried`` their
@@ -71,7 +71,7 @@ class CellEntry:
         if state is None:
             start = dict(h0=h0, **{f"{n}0": initial.get(f"{n}0") for n in carried})
         else:
-            start = dict(history=state.history, steps=state.step0,
+            start = dict(history=state.history, step0=state.step0,
                          **{f"{n}0": getattr(state, n) for n in carried})
         options = {name: getattr(layer, name) for name in self.reference_options}
         hs, cache = self.reference_forward(layer.params, x, layer.n_matrices, layer.skip, **start, **options)
