@@ -23,7 +23,7 @@ import uuid
 
 import numpy as np
 
-from ._child import read_message, write_message
+from ._child import inspect_object, read_message, write_message
 
 
 class CannotUse(Exception):
@@ -259,20 +259,7 @@ class LocalRunner(Runner):
         return getattr(obj, name, MISSING)
 
     def inspect(self, obj, *args, **kwargs):
-        import inspect
-        info = {"callable": callable(obj), "type": type(obj).__name__, "is_class": isinstance(obj, type),
-                "methods": {m: callable(getattr(obj, m, None)) for m in ("forward", "backward")}}
-        try:
-            sig = inspect.signature(obj)
-            info["signature"] = str(sig)
-            try:
-                sig.bind(*args, **kwargs)
-                info["binds"] = True
-            except TypeError:
-                info["binds"] = False
-        except (TypeError, ValueError):
-            info["signature"] = None
-        return info
+        return inspect_object(obj, args, kwargs)
 
     def _run(self, what, thunk):
         left = self._left(what)
