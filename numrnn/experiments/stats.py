@@ -69,7 +69,7 @@ def betainc(a, b, x):
 
 
 def t_two_sided_p(t, df):
-    """P(|T| >= |t|) for Student's t with ``df`` > 0 degrees of freedom."""
+    """P(abs(T) >= abs(t)) for Student's t with ``df`` > 0 degrees of freedom."""
     if not df > 0:
         raise ValueError(f"degrees of freedom must be > 0, got {df}")
     if not np.isfinite(t):
@@ -130,7 +130,7 @@ def sign_flip_test(d, n_resamples=100_000, seed=0):
 
 
 def signed_ranks(d):
-    """Ranks of |d| (average ranks for ties) of the nonzero d, and their signs."""
+    """Ranks of abs(d) (average ranks for ties) of the nonzero d, and their signs."""
     d = _vector("differences", d)
     d = d[d != 0]
     order = np.argsort(np.abs(d), kind="mergesort")
