@@ -175,7 +175,10 @@ def build_wheel(tmp_path):
         copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
         copy(ROOT / name, tree / name, **({"ignore": shutil.ignore_patterns("__pycache__")}
                                           if (ROOT / name).is_dir() else {}))
-    isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
+    # Build in this environment when it can (no download); a fresh venv's old setuptools has no
+    # bdist_wheel without the wheel package, and then pip builds in isolation from PyPI.
+    here = all(importlib.util.find_spec(name) for name in ("setuptools", "wheel"))
+    isolation = ["--no-build-isolation"] if here else []
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", *isolation, "-w",
                     str(tmp_path / "wheels"), f"./{tree.name}"], cwd=tmp_path, check=True)
     (wheel,) = (tmp_path / "wheels").glob("numrnn-*.whl")
