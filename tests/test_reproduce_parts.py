@@ -1,5 +1,6 @@
 """The parts of numrnn reproduce that answer issue 24: nan (A/B above the exploding point), matched
 (D against a parameter-matched C, paired by seed) and alpha (the scaled skip)."""
+import dataclasses
 import json
 
 import numpy as np
@@ -104,3 +105,75 @@ def test_the_three_parts_write_their_tables(tmp_path):
     assert {r["spec"]["skip_scale"] for r in alpha["runs"]} == {0.5, 1.0}
     assert alpha["environment"]["blas_threads_per_run"] == 1
     assert all(np.isfinite(float(r["normalised_mse"])) for r in alpha["runs"])
+
+
+# ------------------------------------------------------------------ baselines: tuned LSTM and IRNN
+def test_baseline_tuning_gives_the_plain_lstm_and_the_irnn_a_grid_on_a_validation_seed():
+    specs = rp.baseline_tune_plan(rp.FULL)
+    lstm = [s for s in specs if s.cell == "lstm"]
+    irnn = [s for s in specs if s.cell == "rnn"]
+    for task, T in (("adding", 200), ("copy", 100)):
+        grid = {(s.lr, s.forget_bias) for s in lstm if s.task == task and s.T == T}
+        assert grid == {(lr, b) for lr in (3e-3, 1e-2, 3e-2) for b in (1.0, 3.0, 5.0)}
+        grid = {(s.lr, s.clip) for s in irnn if s.task == task and s.T == T}
+        assert grid == {(lr, c) for lr in (1e-5, 3e-5, 1e-4, 3e-4, 1e-3) for c in (1.0, 10.0)}
+    assert {s.version for s in specs} == {"A"} and {s.init for s in irnn} == {"identity"}
+    assert {s.seed for s in specs} == {100} and 100 not in rp.FULL["baseline_seeds"]
+
+
+def _tuning_record(cell, task, lr, loss, diverged=None, forget_bias=1.0, clip=1.0):
+    spec = dataclasses.asdict(rp.RunSpec(row="x", version="A", T=5, seed=100, cell=cell, task=task,
+                                         lr=lr, forget_bias=forget_bias, clip=clip,
+                                         init="identity" if cell == "rnn" else "normal"))
+    return {"spec": spec, "normalised_mse": loss, "diverged_step": diverged, "accuracy": None}
+
+
+def test_choose_tuned_takes_the_lowest_validation_loss_that_did_not_diverge():
+    runs = [_tuning_record("lstm", "adding", 1e-2, 0.5, forget_bias=1.0),
+            _tuning_record("lstm", "adding", 3e-2, 0.01, forget_bias=5.0),
+            _tuning_record("lstm", "adding", 1e-1, 0.001, diverged=12),      # lowest, but diverged
+            _tuning_record("rnn", "adding", 1e-4, "nan"),
+            _tuning_record("rnn", "adding", 1e-5, 0.9, clip=10.0),
+            _tuning_record("lstm", "copy", 3e-3, 0.7)]
+    best = rp.choose_tuned(runs)
+    assert set(best) == {("LSTM A", "adding"), ("IRNN", "adding"), ("LSTM A", "copy")}
+    assert best[("LSTM A", "adding")]["spec"]["lr"] == 3e-2
+    assert best[("IRNN", "adding")]["spec"]["clip"] == 10.0
+    specs = rp.baseline_plan(rp.FULL, best)
+    tuned = [s for s in specs if "tuned" in s.row]
+    adding = {(s.row, s.lr, s.forget_bias, s.clip) for s in tuned if s.task == "adding"}
+    assert adding == {("LSTM A, tuned (lr 0.03, forget bias 5)", 3e-2, 5.0, 1.0),
+                      ("IRNN, tuned (lr 1e-05, clip 10)", 1e-5, 1.0, 10.0)}
+    assert {s.T for s in tuned if s.task == "adding"} == {200, 400, 1000}
+    assert not any(s.row.startswith("IRNN") for s in specs if s.task == "copy")   # no IRNN tuning run finished
+    # the skip rows are the standard-task table's runs, so an earlier table's runs are reused
+    tasks = {rp.run_key(s) for s in rp.task_plan(rp.FULL)}
+    skip = [s for s in specs if s.row in ("C", "D", "LSTM C", "LSTM D")]
+    assert len(skip) == 4 * 4 * 3
+    assert all(rp.run_key(s) in tasks for s in skip if s.seed == 0 and s.T in (100, 200, 400))
+
+
+def test_the_forget_bias_of_a_run_reaches_the_lstm():
+    base = dict(T=6, n_train=64, n_test=32, epochs=1, batch_size=16, hidden_size=4, D=2, clip=1.0,
+                cell="lstm", task="adding")
+    one = rp.run_one(rp.RunSpec(row="LSTM A", version="A", seed=0, **base))
+    five = rp.run_one(rp.RunSpec(row="LSTM A", version="A", seed=0, forget_bias=5.0, **base))
+    assert five["spec"]["forget_bias"] == 5.0 and one["test_mse"] != five["test_mse"]
+
+
+def test_the_baselines_part_tunes_then_writes_its_table_with_the_choice(tmp_path):
+    tiny = dict(TINY, n_train=64, n_test=32, epochs=1, baseline_adding_T=(5,), baseline_copy_T=(4,),
+                baseline_seeds=(0, 1), baseline_tune_adding_T=5, baseline_tune_copy_T=4,
+                lstm_tune_lrs=(1e-2,), forget_biases=(1.0, 3.0), irnn_tune_lrs=(1e-3,),
+                irnn_tune_clips=(1.0,))
+    written = rp.reproduce(parts=["baselines"], out=str(tmp_path), progress=False, overrides=tiny,
+                           command="numrnn test", figures=False, workers=1)
+    tuning = json.load(open(written["baselines_tune"]["json"]))
+    assert len(tuning["runs"]) == 2 * (2 + 1)
+    md = open(written["baselines"]["md"]).read()
+    assert "### What the tuning chose" in md and "| LSTM A | adding | (lr 0.01, forget bias " in md
+    assert "| adding | 5 | D vs LSTM A, tuned (lr 0.01, forget bias " in md     # paired over 2 seeds
+    assert "Environment: " in md
+    table = json.load(open(written["baselines"]["json"]))
+    assert {r["spec"]["row"].split(",")[0] for r in table["runs"]} == {"C", "D", "LSTM C", "LSTM D",
+                                                                        "LSTM A", "IRNN"}

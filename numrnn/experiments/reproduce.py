@@ -72,7 +72,11 @@ FULL = dict(T=100, special_T=500, D=6, n_train=10000, n_test=1000, epochs=10, ba
             nan_scales=(1.5, 2.0, 3.0), nan_clips=(None, 1.0), nan_float32_scales=(2.0, 3.0),
             matched_seeds=tuple(range(30)), matched_small_seeds=tuple(range(30)),
             matched_scales=(0.25, 1.0), matched_clip=1.0,
-            alphas=(0.25, 0.5, 0.9), alpha_seeds=(0, 1, 2), alpha_clips=(None, 1.0))
+            alphas=(0.25, 0.5, 0.9), alpha_seeds=(0, 1, 2), alpha_clips=(None, 1.0),
+            baseline_adding_T=(200, 400, 1000), baseline_copy_T=(100,), baseline_seeds=(0, 1, 2),
+            baseline_tune_seed=100, baseline_tune_adding_T=200, baseline_tune_copy_T=100,
+            lstm_tune_lrs=(3e-3, 1e-2, 3e-2), forget_biases=(1.0, 3.0, 5.0),
+            irnn_tune_lrs=(1e-5, 3e-5, 1e-4, 3e-4, 1e-3), irnn_tune_clips=(1.0, 10.0))
 
 #: --quick: the same experiment, smaller, for the README's first command (about 30 s on 2 cores):
 #: A-D with and without clipping (zero readout, scale 0.25), special, the IRNN, LSTM A-D.
@@ -81,13 +85,15 @@ QUICK = dict(FULL, T=50, special_T=200, n_train=4000, n_test=500, epochs=5, clip
              lengths=(50, 100), length_seeds=(0,), task_seeds=(0,), adding_T=(50,), copy_T=(20,),
              nan_scales=(2.0,), nan_float32_scales=(2.0,), matched_seeds=(0, 1, 2), matched_small_seeds=(0, 1, 2),
              matched_scales=(0.25,), alphas=(0.5,),
-             alpha_seeds=(0,))
+             alpha_seeds=(0,), baseline_adding_T=(50,), baseline_copy_T=(20,), baseline_seeds=(0,),
+             baseline_tune_adding_T=50, baseline_tune_copy_T=20, lstm_tune_lrs=(1e-2, 3e-2),
+             forget_biases=(1.0, 3.0), irnn_tune_lrs=(1e-4, 1e-3), irnn_tune_clips=(1.0,))
 
 VERSIONS = ("A", "B", "C", "D")
-PARTS = ("tune", "factorial", "lengths", "tasks", "nan", "matched", "alpha")
+PARTS = ("tune", "factorial", "lengths", "tasks", "nan", "matched", "alpha", "baselines")
 #: What ``numrnn reproduce`` runs without ``--parts``: the paper's experiment. The other parts answer
 #: issue 24's questions (A/B above the exploding point, D against a parameter-matched C, the scaled
-#: skip) and run when named.
+#: skip, the skip models against tuned baselines on the standard tasks) and run when named.
 DEFAULT_PARTS = ("tune", "factorial", "lengths", "tasks")
 TUNE_LRS = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 
@@ -117,6 +123,7 @@ class RunSpec:
     group: str = "main"
     task: str = "first-element"
     skip_scale: float = 1.0
+    forget_bias: float = 1.0        # the LSTM's initial forget-gate bias (ignored by the RNN)
 
 
 _LABELS = ("row", "group")      # name a run in a table; not part of what is trained
@@ -276,6 +283,140 @@ def alpha_plan(settings=FULL):
             for clip in settings["alpha_clips"] for v in ("C", "D")]
 
 
+def _baseline_cells(settings):
+    """The (task, T) cells of the baselines part, shortest sequences first."""
+    return sorted([("adding", T) for T in settings["baseline_adding_T"]] +
+                  [("copy", T) for T in settings["baseline_copy_T"]], key=lambda tT: (tT[1], tT[0]))
+
+
+def baseline_tune_plan(settings=FULL):
+    """The baselines' tuning runs, on seed ``baseline_tune_seed`` (its data are drawn apart from
+    every seed of the tables, so its held-out set is a validation set): the plain LSTM A at each
+    learning rate of ``lstm_tune_lrs`` x forget-gate bias of ``forget_biases``, and the IRNN (A with
+    identity initialisation) at each of ``irnn_tune_lrs`` x ``irnn_tune_clips``, on the adding
+    problem at ``baseline_tune_adding_T`` and copy memory at ``baseline_tune_copy_T``."""
+    seed, specs = settings["baseline_tune_seed"], []
+    for task, T in (("adding", settings["baseline_tune_adding_T"]),
+                    ("copy", settings["baseline_tune_copy_T"])):
+        specs += [dataclasses.replace(
+            _lstm(settings, "A", T, seed, "baselines_tune", task=task, clip=settings["task_clip"],
+                  lr=lr, forget_bias=bias), row=f"LSTM A, lr {lr:g}, forget bias {bias:g}")
+            for lr in settings["lstm_tune_lrs"] for bias in settings["forget_biases"]]
+        specs += [_spec(settings, f"IRNN, lr {lr:g}, clip {clip:g}", "A", T, seed, "baselines_tune",
+                        task=task, init="identity", scale=1.0, lr=lr, clip=clip)
+                  for lr in settings["irnn_tune_lrs"] for clip in settings["irnn_tune_clips"]]
+    return specs
+
+
+def choose_tuned(results):
+    """The best tuning run of each family (LSTM A, IRNN) and task: the lowest validation loss
+    (normalised) among the runs that did not diverge; ties go to the first in plan order.
+
+    Returns {(family, task): record}."""
+    best = {}
+    for r in results:
+        spec = r["spec"]
+        family = "LSTM A" if spec["cell"] == "lstm" else "IRNN"
+        loss = float(r["normalised_mse"])
+        if r["diverged_step"] is not None or not np.isfinite(loss):
+            continue
+        key = (family, spec["task"])
+        if key not in best or loss < float(best[key]["normalised_mse"]):
+            best[key] = r
+    return best
+
+
+def tuned_label(record):
+    """The row name of a tuned baseline: its family and the chosen settings."""
+    spec = record["spec"]
+    if spec["cell"] == "lstm":
+        return f"LSTM A, tuned (lr {spec['lr']:g}, forget bias {spec['forget_bias']:g})"
+    return f"IRNN, tuned (lr {spec['lr']:g}, clip {spec['clip']:g})"
+
+
+def baseline_plan(settings, tuned):
+    """The skip models against the tuned baselines on the standard tasks: RNN C and D and LSTM C and
+    D with the settings of the other tables (the RNNs' from results/tuning.md, the LSTMs' learning
+    rate from results/tuning_lstm.md), and the plain LSTM A and the IRNN with the settings
+    :func:`choose_tuned` picked for the task, over ``baseline_seeds``, clipped at ``task_clip``
+    (the IRNN at its tuned clip), at each cell of the adding problem (``baseline_adding_T``) and
+    copy memory (``baseline_copy_T``). A family with no finished tuning run for a task is left out.
+
+    Seed-major; within a seed the shortest sequences first."""
+    specs = []
+    for seed in settings["baseline_seeds"]:
+        for task, T in _baseline_cells(settings):
+            kw = dict(task=task, clip=settings["task_clip"])
+            specs += [_spec(settings, v, v, T, seed, "baselines", **kw) for v in ("C", "D")]
+            specs += [_lstm(settings, v, T, seed, "baselines", **kw) for v in ("C", "D")]
+            for family in ("LSTM A", "IRNN"):
+                record = tuned.get((family, task))
+                if record is None:
+                    continue
+                chosen = {k: record["spec"][k] for k in ("cell", "hidden_size", "lr", "init",
+                                                         "scale", "clip", "forget_bias", "activation")}
+                specs.append(_spec(settings, tuned_label(record), "A", T, seed, "baselines",
+                                   task=task, **chosen))
+    return specs
+
+
+def baseline_notes(tuning, results, settings):
+    """What the tuning chose, and each task cell's rows against each other, as markdown: successes,
+    the median normalised loss, and for each skip row the paired comparison (by seed) with each tuned
+    baseline (:func:`numrnn.experiments.stats.compare_paired`)."""
+    from . import stats
+
+    chosen = choose_tuned(tuning)
+    n_lstm = len(settings["lstm_tune_lrs"]) * len(settings["forget_biases"])
+    n_irnn = len(settings["irnn_tune_lrs"]) * len(settings["irnn_tune_clips"])
+    n_seeds = len(settings["baseline_seeds"])
+    lines = ["### What the tuning chose", "",
+             f"On seed {settings['baseline_tune_seed']} (data drawn apart from every seed of this "
+             "table: its held-out sequences are the validation set), the lowest normalised "
+             f"validation loss of {n_lstm} settings for the plain LSTM A (learning rate "
+             f"{_setting(settings['lstm_tune_lrs'])} x forget-gate bias {_setting(settings['forget_biases'])}) and "
+             f"{n_irnn} for the IRNN (learning rate {_setting(settings['irnn_tune_lrs'])} x clip "
+             f"{_setting(settings['irnn_tune_clips'])}), on the adding problem at T = "
+             f"{settings['baseline_tune_adding_T']} (used for every adding T) and copy memory at "
+             f"T = {settings['baseline_tune_copy_T']}. RNN C and D and LSTM C and D were not tuned "
+             "again for these tasks: they keep the settings of the first-element task (16 tuning "
+             "runs behind the RNNs', 5 learning rates behind each skip LSTM's).", "",
+             "| baseline | task | chosen | validation normalised loss | accuracy |", "|---|---|---|---:|---:|"]
+    for (family, task), r in sorted(chosen.items()):
+        acc = "–" if r.get("accuracy") is None else f"{float(r['accuracy']):.3f}"
+        lines.append(f"| {family} | {task} | {tuned_label(r).split('tuned ')[1]} "
+                     f"| {_g(float(r['normalised_mse']))} | {acc} |")
+    lines += ["", "### Each task cell: the skip models against the tuned baselines", "",
+              "Ratio = geometric mean over seeds of the first row's normalised test loss over the "
+              "second's (below 1: the first is better), 95 % bootstrap interval; sign-flip p "
+              f"two-sided (with {n_seeds} pairs the smallest possible p is {2 / 2 ** n_seeds:.2g}"
+              + (", so no test here can reach 0.05: the success counts carry the verdict)."
+                 if 2 / 2 ** n_seeds > 0.05 else ").") + " Pairs with a non-finite loss are left out.", "",
+              "| task | T | first vs second | successes (first / second) | first lower | ratio [95 % interval] | sign-flip p |",
+              "|---|---:|---|---|---:|---|---:|"]
+    for task, T in _baseline_cells(settings):
+        cell = [r for r in results if r["spec"]["task"] == task and r["spec"]["T"] == T]
+        by_row = {}
+        for r in cell:
+            by_row.setdefault(r["spec"]["row"], {})[r["spec"]["seed"]] = r
+        baselines = [row for row in by_row if "tuned" in row]
+        for first in ("C", "D", "LSTM C", "LSTM D"):
+            for second in baselines:
+                a, b = by_row.get(first, {}), by_row[second]
+                seeds = sorted(set(a) & set(b))
+                pairs = [(float(a[s]["normalised_mse"]), float(b[s]["normalised_mse"])) for s in seeds]
+                pairs = [(x, y) for x, y in pairs if np.isfinite(x) and np.isfinite(y) and x > 0 and y > 0]
+                if len(pairs) < 2:
+                    continue
+                c = stats.compare_paired([x for x, _ in pairs], [y for _, y in pairs])
+                lines.append(
+                    f"| {task} | {T} | {first} vs {second} | {sum(a[s]['success'] for s in seeds)}/"
+                    f"{len(seeds)} / {sum(b[s]['success'] for s in seeds)}/{len(seeds)} | {c['a_lower']} "
+                    f"| {c['ratio']:.3g} [{c['ratio_ci'][0]:.3g}, {c['ratio_ci'][1]:.3g}] "
+                    f"| {c['sign_flip_p']:.2g} |")
+    return "\n".join(lines) + "\n"
+
+
 def tune_plan(settings=FULL, seed=100, lrs=TUNE_LRS):
     """LSTM C and D at T with clipping at 1 and each learning rate of ``lrs`` (seed 100)."""
     return [dataclasses.replace(_lstm(settings, v, settings["T"], seed, "tune", lr=lr, clip=1.0),
@@ -371,6 +512,8 @@ def run_one(spec):
             layer_kw["activation"] = spec.activation
             if spec.skip_scale != 1.0:
                 layer_kw["skip_scale"] = spec.skip_scale
+        elif spec.cell == "lstm":
+            layer_kw["forget_bias"] = spec.forget_bias
         model = SequenceModel(task.input_size, spec.hidden_size, task.output_size, cell=spec.cell,
                               version=spec.version, readout=task.readout, loss=task.loss,
                               readout_init=spec.readout_init, seed=spec.seed, dtype=spec.dtype,
@@ -532,6 +675,8 @@ def priority(part, settings):
     if part == "matched":
         return lambda s: (settings["matched_scales"].index(s.scale), s.version == "C" and
                           s.hidden_size == settings["hidden_size"])
+    if part == "baselines":
+        return lambda s: s.T
     return lambda s: 0
 
 
@@ -891,10 +1036,15 @@ TITLES = {"nan": "A and B above the exploding point: init scales {nan_scales}, w
           "factorial": "First-element task at T = {T}: versions A-D x clipping x readout x init "
                        "scale, and the baselines",
           "lengths": "Length sweep: C, D and special at T = {lengths}, with and without clipping",
-          "tasks": "The standard long-dependency tasks: adding and copy memory, clipped at {task_clip:g}"}
+          "tasks": "The standard long-dependency tasks: adding and copy memory, clipped at {task_clip:g}",
+          "baselines": "The skip models against tuned baselines (plain LSTM, IRNN) on the adding "
+                       "problem and copy memory",
+          "baselines_tune": "Tuning the baselines: the plain LSTM's learning rate and forget-gate "
+                            "bias, the IRNN's learning rate and clip (validation seed {baseline_tune_seed})"}
 NAMES = {"tune": "tuning_lstm", "factorial": "reproduce", "lengths": "reproduce_lengths",
          "tasks": "reproduce_tasks", "nan": "reproduce_nan", "matched": "reproduce_matched",
-         "alpha": "reproduce_alpha"}
+         "alpha": "reproduce_alpha", "baselines": "reproduce_baselines",
+         "baselines_tune": "tuning_baselines"}
 
 
 def reproduce(quick=False, parts=None, seeds=None, length_seeds=None, task_seeds=None,
@@ -933,7 +1083,7 @@ def reproduce(quick=False, parts=None, seeds=None, length_seeds=None, task_seeds
         if value is not None:
             settings[name] = value
     for name in ("seeds", "lstm_seeds", "length_seeds", "task_seeds", "matched_seeds",
-                 "matched_small_seeds", "alpha_seeds"):
+                 "matched_small_seeds", "alpha_seeds", "baseline_seeds"):
         if isinstance(settings[name], (int, np.integer)):        # a number N: seeds 0..N-1
             settings[name] = tuple(range(settings[name]))
         settings[name] = tuple(settings[name])
@@ -962,22 +1112,35 @@ def reproduce(quick=False, parts=None, seeds=None, length_seeds=None, task_seeds
              "matched": lambda: matched_plan(settings),
              "alpha": lambda: alpha_plan(settings)}
     written = {}
+    def title(part):
+        return TITLES[part].format(T=settings["T"], task_clip=settings["task_clip"],
+                                   lengths=", ".join(map(str, settings["lengths"])),
+                                   nan_scales=", ".join(map(str, settings["nan_scales"])),
+                                   n_matched=len(settings["matched_seeds"]),
+                                   matched_clip=settings["matched_clip"],
+                                   alphas=", ".join(map(str, settings["alphas"])),
+                                   baseline_tune_seed=settings["baseline_tune_seed"]) + \
+            (" (quick)" if quick else "")
+
     try:
         for part in PARTS:
             if part not in parts:
                 continue
             started = time.perf_counter()
-            results = run_blocks(plans[part](), priority(part, settings), **sweep)
-            title = TITLES[part].format(T=settings["T"], task_clip=settings["task_clip"],
-                                        lengths=", ".join(map(str, settings["lengths"])),
-                                        nan_scales=", ".join(map(str, settings["nan_scales"])),
-                                        n_matched=len(settings["matched_seeds"]),
-                                        matched_clip=settings["matched_clip"],
-                                        alphas=", ".join(map(str, settings["alphas"])))
-            notes = NOTES[part](results) if part in NOTES else None
-            written[part] = write_report(results, out, NAMES[part] + suffix,
-                                         title + (" (quick)" if quick else ""), command, settings,
-                                         figures=figures, notes=notes,
+            if part == "baselines":         # two steps: tune the baselines, then the table
+                tuning = run_blocks(baseline_tune_plan(settings), lambda s: 0, **sweep)
+                written["baselines_tune"] = write_report(
+                    tuning, out, NAMES["baselines_tune"] + suffix, title("baselines_tune"), command,
+                    settings, figures=figures, wall_seconds=time.perf_counter() - started)
+                started = time.perf_counter()
+                results = run_blocks(baseline_plan(settings, choose_tuned(tuning)),
+                                     priority(part, settings), **sweep)
+                notes = baseline_notes(tuning, results, settings)
+            else:
+                results = run_blocks(plans[part](), priority(part, settings), **sweep)
+                notes = NOTES[part](results) if part in NOTES else None
+            written[part] = write_report(results, out, NAMES[part] + suffix, title(part), command,
+                                         settings, figures=figures, notes=notes,
                                          wall_seconds=time.perf_counter() - started)
     finally:
         if own:
@@ -1065,6 +1228,7 @@ def main(argv=None):
 
 
 __all__ = ["FULL", "QUICK", "TUNING", "PARTS", "RunSpec", "run_key", "factorial_plan",
+           "baseline_tune_plan", "choose_tuned", "baseline_plan",
            "length_plan", "task_plan", "tune_plan", "tuning_plan", "run_one", "derive_clipped", "run_sweep",
            "run_plan", "read_reusable", "summarise", "markdown_table", "write_report", "reproduce",
            "add_parser", "run", "main", "SUCCESS", "ADDING_TOLERANCE", "COPY_ACCURACY"]
