@@ -22,7 +22,9 @@ Backward, for t = T-1 down to 0, where :math:`\delta h(t)` is complete when step
     (5)\quad \delta h(t-1) &\mathrel{+}= W_{k(t)}^\top\, \delta a(t) \\
     (6)\quad \delta W_{k(t)} &\mathrel{+}= \delta a(t)\, h(t-1)^\top \quad \text{(only the matrix step t used)} \\
     (7)\quad \delta W_x \mathrel{+}= \delta a(t)\, x(t)^\top, &\quad \delta b \mathrel{+}= \delta a(t), \quad
-             \delta x(t) = W_x^\top \delta a(t)
+             \delta x(t) = W_x^\top \delta a(t) \\
+    (8)\quad \delta \alpha &\mathrel{+}= \langle \delta h(t),\, h(t-S) \rangle \quad \text{on skip steps, when } \alpha
+             \text{ is learned (} \texttt{params["alpha"]} \text{)}
 
 The LSTM and the GRU follow in the same style, with the equations of :mod:`numrnn.nn.lstm`
 ((L1)-(L11)) and :mod:`numrnn.nn.gru` ((G1)-(G11)): :func:`lstm_step_forward` /
@@ -98,7 +100,8 @@ def rnn_forward(params, x, n_matrices=1, skip=0, h0=None, activation="relu", his
     history : ndarray, shape (P, B, H), optional: h(-P) .. h(-1) carried from an earlier chunk
         (as ``RNNState.history``); excludes h0
     step0 : int, the global index of local step 0 (``RNNState.step0``), so the schedule continues
-    skip_scale : float, alpha of the skip (``RNN(skip_scale=...)``; 1: the paper's skip)
+    skip_scale : float, alpha of the skip (``RNN(skip_scale=...)``; 1: the paper's skip). A learned
+        alpha (``RNN(learn_skip_scale=True)``) is ``params["alpha"]`` (shape (1,)), which replaces it
 
     Returns
     -------
@@ -107,6 +110,7 @@ def rnn_forward(params, x, n_matrices=1, skip=0, h0=None, activation="relu", his
         cache), "step0" (the global index of local step 0) and the settings
     """
     K, S, P, T = n_matrices, skip, max(1, skip), x.shape[1]
+    skip_scale = params.get("alpha", skip_scale)                 # a learned alpha is a parameter
     h = start_history(x, params["b"].shape[0], P, h0, history)   # h[-P] .. h[-1]; h[-1] = h0
     step_caches = {}
     for t in range(T):
@@ -116,11 +120,11 @@ def rnn_forward(params, x, n_matrices=1, skip=0, h0=None, activation="relu", his
                                                 h_skip, activation, skip_scale)
     hs = np.stack([h[t] for t in range(T)], axis=1)
     return hs, {"h": h, "step_caches": step_caches, "K": K, "S": S, "step0": step0, "P": P,
-                "skip_scale": skip_scale}
+                "skip_scale": skip_scale, "learned": "alpha" in params}
 
 
 def rnn_backward(dhs, cache):
-    """BPTT for :func:`rnn_forward`: equations (3)-(7) in one reversed loop.
+    """BPTT for :func:`rnn_forward`: equations (3)-(8) in one reversed loop.
 
     Parameters
     ----------
@@ -130,7 +134,7 @@ def rnn_backward(dhs, cache):
     Returns
     -------
     dx : ndarray, shape (B, T, D)
-    grads : dict W1..WK, Wx, b (shapes of the parameters)
+    grads : dict W1..WK, Wx, b (shapes of the parameters), and alpha (1,) when it is learned
     dh : dict t -> (B, H): the complete dL/dh(t) for t = -P .. T-1; dh[-1] is dL/dh0 and
         dh[-P] .. dh[-1] the gradient of a carried history
     """
@@ -139,10 +143,14 @@ def rnn_backward(dhs, cache):
     T = dhs.shape[1]
     dh = loss_part(dhs, P)                                   # dh[t]: the loss's direct part; 0 for t < 0
     grads = zero_grads(K, step_caches[0][2], step_caches[0][3])
+    if cache.get("learned"):
+        grads["alpha"] = np.zeros_like(skip_scale)
     dx = {}
     for t in reversed(range(T)):                             # dh[t] is complete here
         if is_skip_step(step0 + t, S):
             dh[t - S] += skip_scale * dh[t]                  # (3) the skip line: alpha dh(t), no phi' on it
+            if cache.get("learned"):
+                grads["alpha"] += np.sum(dh[t] * cache["h"][t - S])  # (8) dalpha += <dh(t), h(t-S)>
         d = rnn_step_backward(dh[t], step_caches[t])
         dh[t - 1] += d["h_prev"]                             # (5)
         grads[f"W{matrix_index(step0 + t, K) + 1}"] += d["W"]  # (6) each W_k from its own steps only

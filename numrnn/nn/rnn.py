@@ -18,7 +18,9 @@ reaching h(t) (from the loss, from step t+1 and, if step t+S skips to it, from s
     (5)\quad \delta h(t-1) &\mathrel{+}= W_{k(t)}^\top \delta a(t) \\
     (6)\quad \frac{\partial L}{\partial W_k} &= \sum_{t:\,k(t)=k} \delta a(t)\, h(t-1)^\top \\
     (7)\quad \frac{\partial L}{\partial W_x} &= \sum_t \delta a(t)\, x(t)^\top, \quad
-    \frac{\partial L}{\partial b} = \sum_t \delta a(t), \quad \delta x(t) = W_x^\top \delta a(t)
+    \frac{\partial L}{\partial b} = \sum_t \delta a(t), \quad \delta x(t) = W_x^\top \delta a(t) \\
+    (8)\quad \frac{\partial L}{\partial \alpha} &= \sum_{t:\,\text{skip}(t)} \langle \delta h(t),\, h(t-S) \rangle
+    \quad \text{(summed over batch and units; only when } \alpha \text{ is learned)}
 
 The numbers are cited in the loops below and in :mod:`numrnn.nn.reference`, which computes the same
 numbers with one step function and one plain reversed loop (the code to read next to the paper).
@@ -26,6 +28,8 @@ numbers with one step function and one plain reversed loop (the code to read nex
 Versions of the paper: A (K=1, S=0), B (K=2, S=0), C (K=1, S=2), D (K=2, S=2), special (K=4, S=4).
 The paper's skip has :math:`\alpha = 1` (``skip_scale``, the default); a fixed :math:`\alpha < 1`
 damps what the skip carries (:math:`\alpha = 0` is the relu path alone, the version without a skip).
+With ``learn_skip_scale=True`` :math:`\alpha` is a trained parameter, ``params["alpha"]`` (shape (1,),
+starting at ``skip_scale``), and (8) is its gradient.
 
 Layout: the public arrays are batch-first, (B, T, ·). Inside, time comes first so that the slice of
 one step, ``a[t]`` of shape (B, H), is contiguous. The hidden states live in one buffer ``h`` of
@@ -69,12 +73,17 @@ class RNN(RecurrentLayer):
         :math:`\phi`; the paper uses relu.
     skip_scale : float, default 1.0
         :math:`\alpha` of (2): the skip adds :math:`\alpha\, h(t-S)`; 1 is the paper's skip
-        (bit for bit), fixed (not learned).
+        (bit for bit). Fixed, unless ``learn_skip_scale``; then its starting value.
+    learn_skip_scale : bool, default False
+        Train :math:`\alpha`: a one-entry parameter ``params["alpha"]`` (shape (1,), the layer's
+        dtype; not shape (): numpy arithmetic turns a 0-d array into a scalar, and the optimisers,
+        clipping and checkpoints work on arrays) with gradient (8). Needs a skip (S >= 2). False:
+        the paper's layer, bit for bit, and its config and checkpoints as before.
 
     Attributes
     ----------
     params : dict
-        "W1".."WK" (H, H), "Wx" (H, D), "b" (H,).
+        "W1".."WK" (H, H), "Wx" (H, D), "b" (H,), and "alpha" (1,) when ``learn_skip_scale``.
     """
     n_gates = 1
     cache_class = RNNCache
@@ -82,23 +91,47 @@ class RNN(RecurrentLayer):
     repr_names = ("input_size", "hidden_size", "n_matrices", "skip", "activation")
 
     def __init__(self, input_size, hidden_size, n_matrices=1, skip=0, activation="relu",
-                 init="normal", scale=1.0, seed=None, dtype=np.float64, skip_scale=1.0):
+                 init="normal", scale=1.0, seed=None, dtype=np.float64, skip_scale=1.0,
+                 learn_skip_scale=False):
         self.activation = check_choice("activation", activation, ACTIVATIONS)
         if isinstance(skip_scale, bool) or not isinstance(skip_scale, (int, float, np.floating, np.integer)) \
                 or not np.isfinite(skip_scale):
             raise ValueError(f"skip_scale must be a finite number (alpha of h(t) = phi(a(t)) + alpha "
                              f"h(t-S)), got {skip_scale!r}")
         self.skip_scale = float(skip_scale)
+        if not isinstance(learn_skip_scale, (bool, np.bool_)):
+            raise ValueError(f"learn_skip_scale must be True or False, got {learn_skip_scale!r}")
+        self.learn_skip_scale = bool(learn_skip_scale)
         super().__init__(input_size, hidden_size, n_matrices, skip, init=init, scale=scale,
                          seed=seed, dtype=dtype)
+        if self.learn_skip_scale and self.skip < 2:
+            raise ValueError(f"learn_skip_scale=True needs a skip (skip S >= 2), got skip={self.skip}: "
+                             f"alpha scales h(t-S) on the skip steps, and with S < 2 there are none, "
+                             f"so alpha would never act nor learn")
+
+    def _initial_params(self, rng):
+        """As :meth:`RecurrentLayer._initial_params` (the same draws), plus "alpha" = skip_scale
+        when it is learned."""
+        params = super()._initial_params(rng)
+        if self.learn_skip_scale:
+            params["alpha"] = np.array([self.skip_scale], dtype=self.dtype)   # (1,): see learn_skip_scale
+        return params
+
+    @property
+    def alpha(self):
+        """The skip scale in use: ``params["alpha"]`` when learned, else ``skip_scale``."""
+        return self.params["alpha"][0] if self.learn_skip_scale else self.skip_scale
 
     @property
     def config(self):
         """As :attr:`RecurrentLayer.config`, with ``skip_scale`` only when it is not 1 (the paper's
-        skip), so configs and checkpoints of the paper's RNN stay as they were."""
+        skip) and ``learn_skip_scale`` only when True, so configs and checkpoints of the paper's RNN
+        stay as they were. A learned alpha's config holds its start; its value is a parameter."""
         config = super().config
         if self.skip_scale != 1.0:
             config["skip_scale"] = self.skip_scale
+        if self.learn_skip_scale:
+            config["learn_skip_scale"] = True
         return config
 
     def forward(self, x, h0=None, state=None):
@@ -109,7 +142,7 @@ class RNN(RecurrentLayer):
         T, B, _ = x.shape
         P, K, S, step0 = self.n_history, self.n_matrices, self.skip, start.step0
         act, _ = ACTIVATIONS[self.activation]
-        alpha = self.skip_scale
+        alpha = self.alpha
         W_T = transposed_matrices(self.params, K)
         a = np.empty((T, B, self.hidden_size), dtype=self.dtype)
         C = chunk_steps(T, B, P)
@@ -124,7 +157,7 @@ class RNN(RecurrentLayer):
         return self._outputs(h), RNNCache(x=x, a=a, h=h, step0=step0)
 
     def backward(self, dhs, cache, return_dinit=False):
-        """Equations (3)-(7) for t = T-1 .. 0: dhs (B, T, H) -> dx (B, T, D), grads (and dinit
+        """Equations (3)-(8) for t = T-1 .. 0: dhs (B, T, H) -> dx (B, T, D), grads (and dinit
         "h0", "history"). See :meth:`RecurrentLayer.backward <numrnn.nn.base.RecurrentLayer.backward>`.
 
         Performance: act'(a(t)) of (4) is taken for a whole chunk of steps at once, written into
@@ -135,7 +168,7 @@ class RNN(RecurrentLayer):
         T, B, H = dhs.shape
         P, K, S, step0 = self.n_history, self.n_matrices, self.skip, cache.step0
         _, act_grad = ACTIVATIONS[self.activation]
-        alpha = self.skip_scale
+        alpha, learned = self.alpha, self.learn_skip_scale
         W = [self.params[f"W{k + 1}"] for k in range(K)]
         da_buffer = np.empty((chunk_steps(T, B, P), B, H), dtype=self.dtype)
         for s, e, dh_window in bptt_chunks(dhs, P, self.dtype):  # dh_window[P + t - s] is dh(t)
@@ -145,6 +178,8 @@ class RNN(RecurrentLayer):
                 dh_t, da_t = dh_window[P + t - s], da_window[t - s]
                 if is_skip_step(step0 + t, S):           # (3) skip path: dh(t-S) += alpha dh(t), no act'
                     dh_window[P + t - s - S] += dh_t if alpha == 1.0 else alpha * dh_t
+                    if learned:                          # (8) dalpha += <dh(t), h(t-S)>
+                        grads["alpha"] += np.vdot(dh_t, cache.h[P + t - S])
                 np.multiply(dh_t, da_t, out=da_t)    # (4) da(t) = dh(t) act'(a(t))
                 dh_window[P + t - s - 1] += da_t @ W[matrix_index(step0 + t, K)]  # (5) dh(t-1) += W_k^T da(t)
             self._add_param_grads(grads, da_window, cache, s)     # (6), (7) dW_k, dWx, db
