@@ -63,10 +63,18 @@ def test_matched_plan_pairs_every_seed_in_one_cell():
 def test_alpha_plan_puts_the_papers_skip_beside_the_scaled_ones():
     specs = rp.alpha_plan(rp.FULL)
     assert {s.skip_scale for s in specs} == {0.25, 0.5, 0.9, 1.0}
-    assert len(specs) == 4 * 2 * 2 * 3
+    fixed = [s for s in specs if not s.learn_skip_scale]
+    assert len(fixed) == 4 * 2 * 2 * 3
     factorial = {rp.run_key(s) for s in rp.factorial_plan(rp.FULL)}
-    assert all(rp.run_key(s) in factorial for s in specs if s.skip_scale == 1.0)   # reused, not retrained
-    assert not any(rp.run_key(s) in factorial for s in specs if s.skip_scale != 1.0)
+    assert all(rp.run_key(s) in factorial for s in fixed if s.skip_scale == 1.0)   # reused, not retrained
+    assert not any(rp.run_key(s) in factorial for s in fixed if s.skip_scale != 1.0)
+    learned = specs[len(fixed):]                         # last: alpha learned from 1, C and D x clips x seeds
+    assert all(s.learn_skip_scale and s.skip_scale == 1.0 for s in learned) and len(learned) == 2 * 2 * 3
+    assert {s.row for s in learned} == {"C, alpha learned", "D, alpha learned"}
+    assert not any(rp.run_key(s) in factorial for s in learned)
+    # an older record without the field is a fixed-alpha run: its key is unchanged
+    old = {k: v for k, v in dataclasses.asdict(fixed[0]).items() if k != "learn_skip_scale"}
+    assert rp.run_key(old) == rp.run_key(fixed[0])
 
 
 def test_a_run_with_alpha_trains_the_scaled_skip():
@@ -75,6 +83,17 @@ def test_a_run_with_alpha_trains_the_scaled_skip():
     scaled = rp.run_one(rp.RunSpec(row="C", version="C", seed=0, skip_scale=0.5, **base))
     assert scaled["spec"]["skip_scale"] == 0.5 and plain["spec"]["skip_scale"] == 1.0
     assert scaled["test_mse"] != plain["test_mse"] and scaled["n_params"] == plain["n_params"]
+
+
+def test_a_run_with_alpha_learned_records_its_final_alpha():
+    base = dict(T=6, n_train=64, n_test=32, epochs=1, batch_size=16, hidden_size=6, D=2, clip=1.0)
+    fixed = rp.run_one(rp.RunSpec(row="C", version="C", seed=0, **base))
+    learned = rp.run_one(rp.RunSpec(row="C, alpha learned", version="C", seed=0, learn_skip_scale=True, **base))
+    assert "skip_scale_final" not in fixed and learned["skip_scale_final"] != 1.0
+    assert learned["n_params"] == fixed["n_params"] + 1
+    md = rp.alpha_notes([fixed, learned])
+    assert f"| C, alpha learned | 1 | 0 | {learned['skip_scale_final']:.4g} |" in md
+    assert rp.alpha_notes([fixed]) is None
 
 
 def _record(row, seed, nmse, scale=0.25):
@@ -103,6 +122,9 @@ def test_the_three_parts_write_their_tables(tmp_path):
     assert "### Every run" in nan and nan.count("| A | 2 |") == 4 and nan.count("| A (float32) | 2 |") == 2
     alpha = json.load(open(written["alpha"]["json"]))
     assert {r["spec"]["skip_scale"] for r in alpha["runs"]} == {0.5, 1.0}
+    learned = [r for r in alpha["runs"] if r["spec"]["learn_skip_scale"]]
+    assert len(learned) == 4 and all(np.isfinite(r["skip_scale_final"]) for r in learned)
+    assert "### The learned alphas (each started at 1)" in open(written["alpha"]["md"]).read()
     assert alpha["environment"]["blas_threads_per_run"] == 1
     assert all(np.isfinite(float(r["normalised_mse"])) for r in alpha["runs"])
 

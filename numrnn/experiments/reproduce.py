@@ -125,6 +125,7 @@ class RunSpec:
     group: str = "main"
     task: str = "first-element"
     skip_scale: float = 1.0
+    learn_skip_scale: bool = False  # the RNN's alpha trained from skip_scale (ignored by the LSTM)
     forget_bias: float = 1.0        # the LSTM's initial forget-gate bias (ignored by the RNN)
 
 
@@ -278,11 +279,16 @@ def _count_params(settings, version, H):
 def alpha_plan(settings=FULL):
     r"""C and D with the scaled skip :math:`h(t) = \phi(a(t)) + \alpha\, h(t-S)` at each alpha of
     ``alphas`` and 1 (the paper's skip) x ``alpha_clips``, over ``alpha_seeds`` (zero readout, the
-    init scale of the settings). alpha = 0 is A (for C) and B (for D), rows of the factorial."""
-    return [_spec(settings, v if alpha == 1 else f"{v}, alpha {alpha:g}", v, settings["T"], seed,
-                  "alpha", clip=clip, skip_scale=alpha)
-            for seed in settings["alpha_seeds"] for alpha in tuple(settings["alphas"]) + (1.0,)
-            for clip in settings["alpha_clips"] for v in ("C", "D")]
+    init scale of the settings). alpha = 0 is A (for C) and B (for D), rows of the factorial.
+    Last, "C, alpha learned" and "D, alpha learned": alpha a trained parameter starting at 1."""
+    fixed = [_spec(settings, v if alpha == 1 else f"{v}, alpha {alpha:g}", v, settings["T"], seed,
+                   "alpha", clip=clip, skip_scale=alpha)
+             for seed in settings["alpha_seeds"] for alpha in tuple(settings["alphas"]) + (1.0,)
+             for clip in settings["alpha_clips"] for v in ("C", "D")]
+    return fixed + [_spec(settings, f"{v}, alpha learned", v, settings["T"], seed, "alpha", clip=clip,
+                          learn_skip_scale=True)
+                    for seed in settings["alpha_seeds"] for clip in settings["alpha_clips"]
+                    for v in ("C", "D")]
 
 
 def _baseline_cells(settings):
@@ -517,6 +523,8 @@ def run_one(spec):
             layer_kw["activation"] = spec.activation
             if spec.skip_scale != 1.0:
                 layer_kw["skip_scale"] = spec.skip_scale
+            if spec.learn_skip_scale:
+                layer_kw["learn_skip_scale"] = True
         elif spec.cell == "lstm":
             layer_kw["forget_bias"] = spec.forget_bias
         model = SequenceModel(task.input_size, spec.hidden_size, task.output_size, cell=spec.cell,
@@ -552,6 +560,7 @@ def run_one(spec):
         "loss": [_num(v) for v in history["loss"]],
         "test": [[s, _num(v)] for s, v in history["test"]],
         "grad_norm": [_num(v) for v in history["grad_norm"]],
+        **({"skip_scale_final": _num(model.layer.alpha)} if "learn_skip_scale" in layer_kw else {}),
     }
 
 
@@ -1029,14 +1038,31 @@ def nan_notes(results):
     return "\n".join(lines) + "\n"
 
 
-NOTES = {"matched": matched_notes, "nan": nan_notes}
+def alpha_notes(results):
+    """The learned alphas: each run's final alpha (it started at 1) and normalised MSE, as
+    markdown; None when no run learned alpha."""
+    learned = [r for r in results if r["spec"].get("learn_skip_scale")]
+    if not learned:
+        return None
+    lines = ["### The learned alphas (each started at 1)", "", "| row | clip | seed | final alpha "
+             "| normalised | diverged at step |", "|---|---:|---:|---:|---|---|"]
+    for r in learned:
+        s = r["spec"]
+        div = "no" if r["diverged_step"] is None else str(r["diverged_step"])
+        lines.append(f"| {s['row']} | {clip_label(s['clip'])} | {s['seed']} | {float(r['skip_scale_final']):.4g} "
+                     f"| {_g(float(r['normalised_mse']))} | {div} |")
+    return "\n".join(lines) + "\n"
+
+
+NOTES = {"matched": matched_notes, "nan": nan_notes, "alpha": alpha_notes}
 
 
 TITLES = {"nan": "A and B above the exploding point: init scales {nan_scales}, with and without "
                  "clipping (does the paper's NaN appear?)",
           "matched": "D against a C with as many parameters: {n_matched} seeds paired by seed, "
                      "clipped at {matched_clip:g}",
-          "alpha": "The scaled skip h(t) = relu(a(t)) + alpha h(t-S): C and D at alpha {alphas} and 1",
+          "alpha": "The scaled skip h(t) = relu(a(t)) + alpha h(t-S): C and D at alpha {alphas} and 1, "
+                   "and alpha learned from 1",
           "tune": "Tuning the LSTM's learning rate (seed 100, not a seed of the tables)",
           "factorial": "First-element task at T = {T}: versions A-D x clipping x readout x init "
                        "scale, and the baselines",
