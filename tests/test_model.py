@@ -283,7 +283,7 @@ def test_what_a_minimal_cell_lacks_is_named():
 
 def test_layer_options_come_from_the_cell_class():
     from numrnn.training.model import layer_options
-    assert set(layer_options("rnn")) == {"activation", "init", "scale", "skip_scale"}
+    assert set(layer_options("rnn")) == {"activation", "init", "scale", "skip_scale", "learn_skip_scale"}
     assert "forget_bias" in layer_options("lstm") and "activation" not in layer_options("lstm")
     with pytest.raises(TypeError, match="'activation' is not an option of the lstm cell"):
         make_layer("lstm", "A", input_size=2, hidden_size=3, activation="tanh")

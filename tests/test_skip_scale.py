@@ -263,3 +263,28 @@ def test_learning_alpha_without_a_skip_is_refused_by_name(make):
 def test_a_bad_learn_skip_scale_is_refused_by_name(bad):
     with pytest.raises(ValueError, match="learn_skip_scale must be True or False"):
         RNN(3, 4, 1, 2, learn_skip_scale=bad)
+
+
+# ------------------------------------------------------------------------------ command line
+TINY_TRAIN = ["--steps", "6", "--input-size", "2", "--n-train", "64", "--n-test", "16", "--hidden-size", "8",
+              "--batch-size", "16", "--epochs", "1", "--quiet"]
+
+
+def test_train_learns_alpha_with_the_flag_and_the_saved_model_keeps_it(tmp_path, capsys):
+    from numrnn import cli
+    assert cli.main(["train", "--version", "C", "--learn-skip-scale", "--out", str(tmp_path), *TINY_TRAIN]) == 0
+    model = load_checkpoint(str(tmp_path / "models" / "train")).model
+    assert model.layer.learn_skip_scale and model.config["learn_skip_scale"] is True
+    assert model.layer.params["alpha"][0] != 1.0                     # 4 Adam steps moved it
+    assert cli.main(["train", "--version", "C", "--out", str(tmp_path / "plain"), *TINY_TRAIN]) == 0
+    assert "learn_skip_scale" not in load_checkpoint(str(tmp_path / "plain" / "models" / "train")).model.config
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--version", "A"], "learn_skip_scale=True needs a skip (skip S >= 2), got skip=0"),
+    (["--cell", "lstm", "--version", "C"], "--learn-skip-scale does not apply to the lstm cell")])
+def test_train_refuses_the_flag_where_alpha_cannot_act_by_name(argv, message, tmp_path, capsys):
+    from numrnn import cli
+    assert cli.main(["train", *argv, "--learn-skip-scale", "--out", str(tmp_path), *TINY_TRAIN]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

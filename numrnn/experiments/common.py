@@ -168,7 +168,13 @@ def add_layer_flags(parser, defaults=None):
         for name, default in layer_options(cell).items():
             takes.setdefault(name, []).append(f"{cell} {defaults.get(cell, {}).get(name, default)}")
     choices = {"activation": sorted(ACTIVATIONS), "init": sorted(INITS)}
+    switches = {name for cell in CELLS for name, default in layer_options(cell).items()
+                if isinstance(default, bool)}         # False by default: a flag turns it on
     for name, cells in takes.items():
+        if name in switches:
+            parser.add_argument("--" + name.replace("_", "-"), action="store_const", const=True, default=None,
+                                help=f"only for the cells that take it; default: {', '.join(cells)}")
+            continue
         parser.add_argument("--" + name.replace("_", "-"), default=None, choices=choices.get(name),
                             type=str if name in choices else number(), metavar=None if name in choices else "X",
                             help=f"only for the cells that take it; default: {', '.join(cells)}")
