@@ -24,6 +24,12 @@ def test_relative_error_is_symmetric_bounded_and_zero_only_for_equal(a, b):
     assert (e == 0.0) == np.array_equal(a, b)
 
 
+def test_relative_error_sees_a_difference_below_float64s_resolution_and_near_its_largest():
+    # found by hypothesis: 5e-324 / 2 rounds to 0, which made two different arrays look equal
+    assert relative_error(np.array([2.0, 0.0]), np.array([2.0, 5e-324])) > 0.0
+    assert relative_error(np.array([1e308]), np.array([-1e308])) == 2.0     # no overflow to inf
+
+
 def test_relative_error_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="shapes"):
         relative_error(np.zeros(2), np.zeros(3))

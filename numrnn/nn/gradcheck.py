@@ -30,14 +30,21 @@ from .init import as_generator
 
 
 def relative_error(a, b):
-    """Relative error of two arrays (or scalars); 0 when both are zero."""
+    r"""Relative error of two arrays (or scalars): :math:`\max|a - b| / \max(\max|a|, \max|b|)`.
+
+    Defined everywhere: 0 exactly when the arrays are equal (both zero included), at most 2, and
+    never 0 for arrays that differ, even by less than float64 can show next to their size (then the
+    smallest positive float). Both sides are divided by the scale before subtracting, so values near
+    float64's largest do not overflow.
+    """
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
         raise ValueError(f"cannot compare shapes {a.shape} and {b.shape}")
-    diff = np.max(np.abs(a - b), initial=0.0)
-    if diff == 0:
+    if np.array_equal(a, b):
         return 0.0
-    return float(diff / max(np.max(np.abs(a), initial=0.0), np.max(np.abs(b), initial=0.0)))
+    scale = max(np.max(np.abs(a), initial=0.0), np.max(np.abs(b), initial=0.0))
+    error = float(np.max(np.abs(a / scale - b / scale), initial=0.0))
+    return error if np.isnan(error) or error > 0 else float(np.nextafter(0.0, 1.0))
 
 
 def numerical_gradient(loss, array, eps=1e-6):
