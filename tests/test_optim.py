@@ -82,6 +82,19 @@ def test_weight_decay_adds_lambda_theta_to_weights_but_not_biases():
     np.testing.assert_array_equal(p["layer.b"], _params()["layer.b"])
 
 
+def test_weight_decay_leaves_the_learned_skip_scale_alone():
+    from numrnn import RNN
+    from numrnn.training.model import SequenceModel
+
+    model = SequenceModel(3, 4, 1, layer=RNN(3, 4, skip=2, learn_skip_scale=True, seed=0), seed=0)
+    params = model.params
+    assert "layer.alpha" in params
+    before = {k: v.copy() for k, v in params.items()}
+    SGD(lr=0.1, weight_decay=0.5).step(params, {k: np.zeros_like(v) for k, v in params.items()})
+    np.testing.assert_array_equal(params["layer.alpha"], before["layer.alpha"])    # still 1: a skip
+    np.testing.assert_allclose(params["layer.W1"], before["layer.W1"] * 0.95)
+
+
 def test_clip_by_global_norm_scales_all_arrays_together():
     g = {"a": np.array([3.0, 0.0]), "b": np.array([[0.0, 4.0]])}
     assert global_norm(g) == pytest.approx(5.0)

@@ -87,6 +87,16 @@ def is_bias(name):
     return name.split(".")[-1] == "b"
 
 
+#: Parameters weight decay leaves alone: biases, and the learned skip scale alpha
+#: (``RNN(learn_skip_scale=True)``), which decay would pull towards 0, i.e. towards no skip at all.
+NO_DECAY = ("b", "alpha")
+
+
+def is_decayed(name):
+    """True if weight decay acts on the parameter ``name`` (not a bias, not the skip scale alpha)."""
+    return name.split(".")[-1] not in NO_DECAY
+
+
 class Optimizer:
     r"""Base class: weight decay, the step counter, per-parameter state slots, save/load.
 
@@ -100,7 +110,8 @@ class Optimizer:
     lr : float > 0
         Learning rate :math:`\eta`.
     weight_decay : float >= 0
-        L2 coefficient :math:`\lambda`, added to the gradient of every non-bias parameter.
+        L2 coefficient :math:`\lambda`, added to the gradient of every parameter but the biases and
+        the learned skip scale (:func:`is_decayed`).
     """
 
     name = "base"
@@ -158,7 +169,7 @@ class Optimizer:
             if not np.all(np.isfinite(g)):
                 raise NonFiniteError(f"gradient of {name} contains NaN or inf")
             current = theta if where is None else theta[where]
-            if self.weight_decay and not is_bias(name):
+            if self.weight_decay and is_decayed(name):
                 g = g + self.weight_decay * current
             slots = {s: self._slot(s, name, theta) for s in self.slots}
             if where is not None:
@@ -329,4 +340,4 @@ def make_optimizer(name, **hyper):
 
 
 __all__ = ["SGD", "Momentum", "RMSProp", "Adam", "OPTIMIZERS", "make_optimizer", "global_norm",
-           "clip_by_global_norm", "is_bias"]
+           "clip_by_global_norm", "is_bias", "is_decayed", "NO_DECAY"]
