@@ -136,9 +136,9 @@ def test_baseline_tuning_gives_the_plain_lstm_and_the_irnn_a_grid_on_a_validatio
     irnn = [s for s in specs if s.cell == "rnn"]
     for task, T in (("adding", 200), ("copy", 100)):
         grid = {(s.lr, s.forget_bias) for s in lstm if s.task == task and s.T == T}
-        assert grid == {(lr, b) for lr in (3e-3, 1e-2, 3e-2) for b in (1.0, 3.0, 5.0)}
+        assert grid == {(lr, b) for lr in (3e-3, 1e-2, 3e-2, 1e-1) for b in (1.0, 3.0, 5.0)}
         grid = {(s.lr, s.clip) for s in irnn if s.task == task and s.T == T}
-        assert grid == {(lr, c) for lr in (1e-5, 3e-5, 1e-4, 3e-4, 1e-3) for c in (1.0, 10.0)}
+        assert grid == {(lr, c) for lr in (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3) for c in (1.0, 10.0)}
     assert {s.version for s in specs} == {"A"} and {s.init for s in irnn} == {"identity"}
     assert {s.seed for s in specs} == {100} and 100 not in rp.FULL["baseline_seeds"]
 

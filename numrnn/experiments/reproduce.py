@@ -75,8 +75,8 @@ FULL = dict(T=100, special_T=500, D=6, n_train=10000, n_test=1000, epochs=10, ba
             alphas=(0.25, 0.5, 0.9), alpha_seeds=(0, 1, 2), alpha_clips=(None, 1.0),
             baseline_adding_T=(200, 400, 1000), baseline_copy_T=(100,), baseline_seeds=(0, 1, 2),
             baseline_tune_seed=100, baseline_tune_adding_T=200, baseline_tune_copy_T=100,
-            lstm_tune_lrs=(3e-3, 1e-2, 3e-2), forget_biases=(1.0, 3.0, 5.0),
-            irnn_tune_lrs=(1e-5, 3e-5, 1e-4, 3e-4, 1e-3), irnn_tune_clips=(1.0, 10.0),
+            lstm_tune_lrs=(3e-3, 1e-2, 3e-2, 1e-1), forget_biases=(1.0, 3.0, 5.0),
+            irnn_tune_lrs=(1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3), irnn_tune_clips=(1.0, 10.0),
             baseline_skip_lstm_max_T=400)
 
 #: --quick: the same experiment, smaller, for the README's first command (about 30 s on 2 cores):
