@@ -1,6 +1,8 @@
 """The character LM and its text: reading files, the vocabulary, batching, the generated text,
 bits per character, sampling, checkpoints, the command line, and that it learns."""
+import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -331,3 +333,23 @@ def test_the_comparison_reports_every_version_and_seed():
     table = results_markdown(rows, "numrnn charlm-compare ...", {"epochs": 2})
     assert "| A | " in table and "| C | " in table and "numrnn charlm-compare" in table
     assert f"1: {rows[1]['valid_bpc']:.3f}" in table
+
+
+def test_compare_writes_every_runs_curve_and_cpu_time_beside_the_table(tmp_path, capsys):
+    assert main(["charlm-compare", "--text-chars", "3000", "--versions", "A", "C", "--seeds", "0", "1",
+                 "--hidden-size", "4", "--embed-size", "4", "--batch-size", "4", "--k1", "20",
+                 "--epochs", "2", "--skip-scale", "0.5", "--workers", "1", "--name", "t",
+                 "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "wrote " in out and "t.json" in out and "every run's validation bpc after each epoch" in out
+    table = (tmp_path / "results" / "t.md").read_text()
+    record = json.loads((tmp_path / "results" / "t.json").read_text())
+    assert "| CPU s/run |" in table and "skip_scale=0.5" in table
+    assert re.search(r"Environment: .*kernel \w+.*\(full record in t\.json\)", table)
+    assert record["command"].startswith("numrnn charlm-compare") and record["settings"]["skip_scale"] == 0.5
+    assert [(r["version"], r["seed"], len(r["curve"])) for r in record["rows"]] == \
+        [("A", 0, 2), ("A", 1, 2), ("C", 0, 2), ("C", 1, 2)]
+    for r in record["rows"]:
+        assert r["curve"][-1] == r["valid_bpc"] and 0 < r["cpu_seconds"] <= r["seconds"] * 1.5 + 1
+        assert f"{r['seed']}: {r['valid_bpc']:.3f}" in table
+    assert record["environment"]["blas_threads_per_run"] == 1

@@ -22,6 +22,7 @@ Command line (``numrnn ...``, or ``python -m numrnn.experiments.charlm ...``, th
     numrnn charlm-sample --checkpoint runs/my_lm --sample-chars 300 --temperature 0.8
     numrnn charlm-compare --epochs 10 --seeds 0 1 2 --out .            # results/charlm_compare.md
 """
+import json
 import math
 import numbers
 import os
@@ -304,7 +305,8 @@ def compare_versions(versions=("A", "B", "C", "D"), seeds=(0, 1, 2), text=None, 
 
     Runs in ``workers`` processes, each limited to one BLAS thread. Every row: version, seed,
     valid_bpc (last epoch), best_valid_bpc, curve (valid bpc per epoch), train_bpc (mean of the
-    last 50 updates' losses), unigram_bpc, updates, diverged_at, seconds.
+    last 50 updates' losses), unigram_bpc, updates, diverged_at, seconds (wall clock) and
+    cpu_seconds (the CPU time of the process that ran it, which a loaded machine does not inflate).
     """
     text = generate_text() if text is None else text
     jobs = [(v, s, text, train_kwargs) for v in versions for s in seeds]
@@ -316,19 +318,24 @@ def compare_versions(versions=("A", "B", "C", "D"), seeds=(0, 1, 2), text=None, 
 
 def _run_one(job):
     version, seed, text, kwargs = job
+    cpu = time.process_time()
     with threadpool_limits(1):
         _, _, h = train(text, version=version, seed=seed, **kwargs)
+    cpu = time.process_time() - cpu
     return {"version": version, "seed": seed, "valid_bpc": h["valid_bpc"][-1],
             "best_valid_bpc": min(h["valid_bpc"]), "curve": h["valid_bpc"],
             "train_bpc": _mean_bpc(h), "unigram_bpc": h["unigram_bpc"], "updates": h["updates"],
-            "diverged_at": h["diverged"]["step"] if h["diverged"] else None, "seconds": h["seconds"]}
+            "diverged_at": h["diverged"]["step"] if h["diverged"] else None, "seconds": h["seconds"],
+            "cpu_seconds": cpu}
 
 
-def results_markdown(rows, command, settings):
+def results_markdown(rows, command, settings, env=None, full_record=None):
     """A results table (mean and each seed's last-epoch validation bpc per version) in markdown.
 
     A run that diverged shows the validation bpc of its last good parameters (nan if even those
-    overflow in the forward) and the update at which it stopped.
+    overflow in the forward) and the update at which it stopped. ``env``: the
+    :func:`~numrnn.experiments.common.environment` to state (default: this process's now);
+    ``full_record``: the file that holds every run's curve and the whole environment, if any.
     """
     lines = ["## Validation bits per character, versions compared", "",
              f"Command: `{command}`", "",
@@ -336,8 +343,8 @@ def results_markdown(rows, command, settings):
              f"Unigram baseline (add-one character frequencies of the training part): "
              f"{rows[0]['unigram_bpc']:.3f} bpc", "",
              "| version | mean valid bpc | best seed | worst seed | per seed (last epoch) "
-             "| mean train bpc (last 50 updates) | diverged | s/run |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| mean train bpc (last 50 updates) | diverged | s/run | CPU s/run |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for v in dict.fromkeys(r["version"] for r in rows):
         mine = [r for r in rows if r["version"] == v]
         bpc = np.array([r["valid_bpc"] for r in mine])
@@ -346,9 +353,10 @@ def results_markdown(rows, command, settings):
                           for r in mine)
         div = sum(r["diverged_at"] is not None for r in mine)
         secs = np.mean([r["seconds"] for r in mine])
+        cpu = np.mean([r.get("cpu_seconds", np.nan) for r in mine])
         train_bpc = np.mean([r.get("train_bpc", np.nan) for r in mine])
         lines.append(f"| {v} | {np.mean(bpc):.3f} | {np.min(bpc):.3f} | {np.max(bpc):.3f} | {seeds} | "
-                     f"{train_bpc:.3f} | {div}/{len(mine)} | {secs:.0f} |")
+                     f"{train_bpc:.3f} | {div}/{len(mine)} | {secs:.0f} | {cpu:.0f} |")
     lines += ["", "Validation bpc after each epoch, mean over the seeds that ran every epoch:", ""]
     n_epochs = max(len(r["curve"]) for r in rows)
     for v in dict.fromkeys(r["version"] for r in rows):
@@ -356,7 +364,8 @@ def results_markdown(rows, command, settings):
         if curves:
             lines.append(f"- {v} ({len(curves)} seeds): " +
                          ", ".join(f"{c:.3f}" for c in np.mean(curves, axis=0)))
-    lines += ["", common.environment_line(common.environment(threads_per_run=1))]
+    env = common.environment(threads_per_run=1) if env is None else env
+    lines += ["", common.environment_line(env, full_record)]
     return "\n".join(lines) + "\n"
 
 
@@ -478,12 +487,16 @@ def _compare_command(args):
     rows = compare_versions(args.versions, args.seeds, _corpus(args), args.workers, **kwargs)
     settings = dict(kwargs, text=args.text or f"generated({args.text_chars}, seed={args.text_seed})",
                     seeds=args.seeds)
-    report = results_markdown(rows, common.command_line(args), settings)
+    settings["dtype"] = np.dtype(settings["dtype"]).name
+    command, env = common.command_line(args), common.environment(threads_per_run=1)
+    report = results_markdown(rows, command, settings, env, full_record=f"{args.name}.json")
     os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f"{args.name}.md")
-    atomic_write_text(path, report)
+    paths = [os.path.join(folder, f"{args.name}.{ext}") for ext in ("json", "md")]
+    atomic_write_text(paths[0], json.dumps({"command": command, "settings": settings, "rows": rows,
+                                            "environment": env}, indent=1))
+    atomic_write_text(paths[1], report)
     print(report)
-    print(f"wrote {path}")
+    print(f"wrote {paths[1]} and {paths[0]} (every run's validation bpc after each epoch)")
     return common.EXIT_OK
 
 
