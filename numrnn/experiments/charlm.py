@@ -20,7 +20,7 @@ Command line (``numrnn ...``, or ``python -m numrnn.experiments.charlm ...``, th
 
     numrnn charlm-train --text my.txt --version A --out runs/my_lm      # runs/my_lm/models/charlm.npz
     numrnn charlm-sample --checkpoint runs/my_lm --sample-chars 300 --temperature 0.8
-    numrnn charlm-compare --epochs 10 --seeds 0 1 2 --out .            # results/charlm_compare.md
+    numrnn charlm-compare --epochs 10 --seeds 0 1 2 --out .            # results/charlm_compare.md and .json
 """
 import json
 import math
@@ -439,9 +439,9 @@ def add_parser(subparsers):
     p.add_argument("--versions", nargs="+", default=["A", "B", "C", "D"], choices=list(VERSIONS))
     p.add_argument("--seeds", nargs="+", type=common.SEED, default=[0, 1, 2])
     common.add_workers_flag(p)
-    common.add_out_flag(p, "OUT/results/NAME.md")
+    common.add_out_flag(p, "OUT/results/NAME.md and NAME.json")
     p.add_argument("--name", default="charlm_compare",
-                   help="file name of the results table (default charlm_compare)")
+                   help="file name of the results table and its .json record (default charlm_compare)")
     p.set_defaults(func=_compare_command)
 
 
