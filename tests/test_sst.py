@@ -226,6 +226,32 @@ def test_resume_skips_finished_runs(treebank, tmp_path, monkeypatch):
     assert result["commands"] == [" ".join(["numrnn", *args]), " ".join(["numrnn", *args, "--resume"])]
 
 
+def test_resume_keeps_what_the_file_said_of_its_earlier_runs_environment(treebank, tmp_path, monkeypatch):
+    args = ["sst", "--sst-dir", str(treebank), "--cells", "rnn", "--versions", "A",
+            "--embed-size", "4", "--hidden-size", "3", "--epochs", "1", "--workers", "1",
+            "--out", str(tmp_path), "--name", "r", "--reg", "on"]
+    monkeypatch.setattr(sst, "plot", lambda *args: None)            # figures: tested above
+    assert sst.main(args + ["--seeds", "0"]) == 0
+    path = tmp_path / "results" / "r.json"
+    old = json.loads(path.read_text())
+    assert old["runs"][0]["environment"]["blas_threads_per_run"] == 1      # each run records its own
+    for run in old["runs"]:                                 # as a file written before runs recorded it
+        del run["environment"]
+    del old["environment"]
+    old["environment_not_recorded"] = "Environment not recorded: made on another machine."
+    path.write_text(json.dumps(old))
+    assert sst.main(args + ["--seeds", "0", "1", "--resume"]) == 0
+    new = json.loads(path.read_text())
+    assert [("environment" in r) for r in new["runs"]] == [False, True]
+    assert new["environment_not_recorded"] == old["environment_not_recorded"]
+    table = (tmp_path / "results" / "r.md").read_text()
+    assert "Environment: " in table
+    assert ("1 of the 2 runs (seeds 0) were made by an earlier command, before runs recorded their own "
+            "environment; the line above is not theirs. Environment not recorded: made on another machine.") in table
+    assert sst.main(args + ["--seeds", "0", "1", "2", "--resume"]) == 0    # an earlier record is kept too
+    assert json.loads(path.read_text())["earlier_environments"] == [new["environment"]]
+
+
 def test_resume_refuses_a_damaged_results_file_by_name(treebank, tmp_path, capsys):
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "r.json").write_text('{"command": "numrnn sst", "runs": [{"na')   # cut short

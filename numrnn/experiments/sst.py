@@ -262,7 +262,7 @@ def run_config(config, loaded, save_dir=None, progress=False):
                   "n_params_parts": parameter_counts(model),
                   "test_acc": accuracy(model, *splits["test"]), "dev_acc": history["dev_acc_best"],
                   "history": history, "total_seconds": time.perf_counter() - started,
-                  "total_cpu_seconds": cpu}
+                  "total_cpu_seconds": cpu, "environment": common.environment(threads_per_run=1)}
     if save_dir is not None:
         save_model(Path(save_dir) / config.name, model, vocab, result)
     return result
@@ -279,12 +279,27 @@ def grid(cells, versions, regs, seeds, base):
     return sorted(configs, key=lambda c: (seeds.index(c.seed), c.cell != "lstm"))
 
 
+def earlier_environments(previous):
+    """What a resumed results file said of the environments of its earlier commands, kept so that
+    runs made before this call are not credited to this machine: its "environment_not_recorded"
+    note, and its earlier "environment" records (oldest first) as "earlier_environments"."""
+    kept = {}
+    if "environment_not_recorded" in previous:
+        kept["environment_not_recorded"] = previous["environment_not_recorded"]
+    earlier = list(previous.get("earlier_environments", [])) + (
+        [previous["environment"]] if "environment" in previous else [])
+    if earlier:
+        kept["earlier_environments"] = earlier
+    return kept
+
+
 def experiment(configs, sst_dir, out, figures, workers=common.DEFAULT_WORKERS, save_dir=None,
                command="", resume=False, progress=True):
     """Run every config (in a process pool of ``workers`` processes), writing results as they finish.
 
     ``out`` + ".json" gets every run (rewritten after each one, atomically, so an interrupted
-    experiment keeps what finished; ``resume`` skips runs already there with the same config);
+    experiment keeps what finished; ``resume`` skips runs already there with the same config, and
+    keeps what the file said of its earlier runs' environments, :func:`earlier_environments`);
     ``out`` + ".md" the table; ``figures`` the learning curves and the accuracy chart; ``save_dir``
     (optional) every trained model; ``progress`` a line per finished run.
     """
@@ -296,7 +311,7 @@ def experiment(configs, sst_dir, out, figures, workers=common.DEFAULT_WORKERS, s
     commands = previous.get("commands", [previous["command"]] if "command" in previous else [])
     header = {"command": command, "commands": commands + [command], "sst_dir": typed_sst_dir(sst_dir),
               "workers": workers, "planned": len(configs), **describe_data(sst_dir),
-              "environment": common.environment(threads_per_run=1)}
+              "environment": common.environment(threads_per_run=1), **earlier_environments(previous)}
 
     def write():
         runs = [results[c.name] for c in configs if c.name in results]
@@ -447,4 +462,4 @@ if __name__ == "__main__":
 
 
 __all__ = ["Config", "record", "predict", "build_model", "parameter_counts", "accuracy", "train", "load",
-           "subset", "run_config", "grid", "experiment", "QUICK", "FULL", "add_parser", "run", "main"]
+           "subset", "run_config", "grid", "earlier_environments", "experiment", "QUICK", "FULL", "add_parser", "run", "main"]

@@ -113,6 +113,29 @@ def _pm(values):
     return f"{values.mean():.1f} ± {spread}"
 
 
+def environment_lines(header, runs):
+    """The table's environment: that of the last command, and, for runs an earlier command made
+    (no "environment" of their own), which seeds they are and what the file knew of their
+    environment (its "environment_not_recorded" note, or its earlier records)."""
+    if "environment" not in header:
+        return [header.get("environment_not_recorded",
+                           "Environment not recorded (BLAS kernel, threads and CPU features unknown).")]
+    lines = [environment_line(header["environment"])]
+    kernels = sorted({b.get("architecture") or "?" for r in runs for b in (r.get("environment") or {}).get("blas") or ()})
+    if len(kernels) > 1:
+        lines.append(f"The runs with their own environment record ran on BLAS kernels {', '.join(kernels)}.")
+    older = [r for r in runs if "environment" not in r]
+    if older:
+        seeds = ",".join(map(str, sorted({r["config"]["seed"] for r in older})))
+        earlier = [environment_line(e, full_record=None) for e in header.get("earlier_environments", ())]
+        known = header.get("environment_not_recorded") or (
+            "Earlier commands' environments, oldest first: " + " ".join(earlier) if earlier else
+            "Environment not recorded for them.")
+        lines.append(f"{len(older)} of the {len(runs)} runs (seeds {seeds}) were made by an earlier command, "
+                     f"before runs recorded their own environment; the line above is not theirs. {known}")
+    return lines
+
+
 def write_table(path, header, runs):
     """The markdown table of the experiment, with its command, settings, cost and context.
 
@@ -159,8 +182,7 @@ def write_table(path, header, runs):
             f"| {np.mean(g['seconds']):.1f} | {np.mean(g['cpu']):.1f} | {run_minutes:.1f} "
             f"| {100 * np.mean(g['test']) / run_minutes:.2f} | {g['diverged']} |")
     majority = header["majority"]
-    lines += ["", environment_line(header["environment"]) if "environment" in header else
-              "Environment not recorded (BLAS kernel, threads and CPU features unknown)."]
+    lines += ["", *environment_lines(header, runs)]
     lines += ["", f"Majority class of the training sentences ({data.LABELS[majority['label']]}) on test: "
               f"{100 * majority['test_acc']:.1f} %.", "",
               "Cost: parameters of the recurrent part (both layers of a bidirectional model) and of the "
@@ -245,4 +267,4 @@ def _ragged_mean(curves):
 
 
 __all__ = ["REFERENCES", "read_results", "write_results", "typed_sst_dir", "describe_data",
-           "group_key", "row_label", "summarise", "write_table", "plot"]
+           "group_key", "row_label", "summarise", "environment_lines", "write_table", "plot"]
