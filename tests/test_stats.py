@@ -122,10 +122,74 @@ def test_sst_tests_compare_the_rows_the_readme_compares(tmp_path):
     # phrases RNN C (offset 2) vs RNN A (offset 0): +2 points, the 3-vs-3 split can be no more extreme
     # than the observed one only twice in 20
     assert "| phrases: skip helps the RNN? C vs A | 43.0 (0,1,2) | 41.0 (0,1,2) | +2.0 |" in md
-    assert "| sentences: skip helps the RNN? D vs B | 31.0 (0,1,2) | 31.0 (0,1,2) | +0.0 | 1 | 1 |" in md
+    # equal rows: difference 0, Welch df 4, interval +-t_{0.975,4} * sqrt(1/3 + 1/3) = +-2.27
+    assert "| sentences: skip helps the RNN? D vs B | 31.0 (0,1,2) | 31.0 (0,1,2) | +0.0 | -2.3 to +2.3 | 1 | 1 |" in md
+    # the "best" rows are chosen by their mean and named: RNN D (offset 3) and LSTM D (offset 7)
+    assert "| phrases: best skip RNN vs best LSTM (RNN D vs LSTM D) | 44.0 (0,1,2) | 48.0 (0,1,2) | -4.0 |" in md
     out = tmp_path / "sst_tests.md"
     (tmp_path / "p.json").write_text(json.dumps(phrases))
     (tmp_path / "s.json").write_text(json.dumps(sentences))
     assert stats.main([str(tmp_path / "p.json"), str(tmp_path / "s.json"), str(out)]) == 0
     text = out.read_text()
     assert "Command: `python -m numrnn.experiments.stats" in text and "kernel" in text
+
+
+@pytest.mark.parametrize("df, t975", [(4, 2.776445), (10, 2.228139), (29, 2.045230), (100, 1.983972)])
+def test_t_quantile_inverts_the_tabulated_critical_values(df, t975):
+    assert stats.t_quantile(0.95, df) == pytest.approx(t975, abs=1e-5)
+
+
+def test_welch_interval_is_the_pooled_interval_for_equal_sizes_and_variances():
+    a, b = np.array([1.0, 2.0, 3.0, 4.0]), np.array([2.0, 3.0, 4.0, 5.0])
+    half = 2.446912 * math.sqrt(2 * (5 / 3) / 4)          # t_{0.975, 6} * pooled standard error
+    low, high = stats.welch_interval(a, b)
+    assert low == pytest.approx(-1 - half, abs=1e-5) and high == pytest.approx(-1 + half, abs=1e-5)
+    assert stats.welch_interval([1.0, 1.0], [0.0, 0.0]) == (1.0, 1.0)       # no spread: the difference
+
+
+def _sized_or_alpha_report(rows, hidden=100, recurrent=20_100, alpha=None):
+    report = _sst_report(rows)
+    for run in report["runs"]:
+        run["config"].update(hidden_size=hidden, **({"options": {"skip_scale": alpha}} if alpha else {}))
+        run["n_params_parts"] = {"recurrent": recurrent}
+    return report
+
+
+def test_sst_tests_add_the_sized_rnn_and_the_scaled_skip_rows(tmp_path):
+    phrases = _sst_report({(c, v, "reg"): [40.0 + i, 41.0 + i, 42.0 + i, 43.0 + i, 44.0 + i]
+                           for i, (c, v) in enumerate([(c, v) for c in ("rnn", "lstm") for v in "ABCD"])})
+    sentences = _sst_report({("rnn", "A", "reg"): [30.0, 31.0]})
+    sized = _sized_or_alpha_report({("rnn", "D", "reg"): [50.0, 51.0, 52.0]}, hidden=177, recurrent=80_535)
+    alpha = _sized_or_alpha_report({("rnn", "C", "reg"): [40.0, 40.5, 41.0],
+                                    ("rnn", "D", "reg"): [39.0]}, alpha=0.5)
+    md = stats.sst_tests(phrases, sentences, sized, [alpha])
+    # LSTM A is offset 4: 46.0 on seeds 0-4; the sized RNN D 51.0 on seeds 0-2
+    assert "| phrases, sized: RNN D H=177 (80,535 rec. params) vs LSTM A | 51.0 (0,1,2) | 46.0 (0,1,2,3,4) | +5.0 |" in md
+    assert "| phrases, sized: RNN D H=177 (80,535 rec. params) vs RNN D H=100 | 51.0 (0,1,2) | 45.0 (0,1,2,3,4) |" in md
+    # 3 against 5 seeds, every sized value above every LSTM value: of the 56 splits only the one seen
+    # is as extreme against LSTM A (p = 1/56); against LSTM B its mirror (45, 46, 47 against the
+    # rest) is too (p = 2/56)
+    assert "vs LSTM A | 51.0 (0,1,2) | 46.0 (0,1,2,3,4) | +5.0 | +2.8 to +7.2 | 0.0017 | 0.018 |" in md
+    assert "vs LSTM B | 51.0 (0,1,2) | 47.0 (0,1,2,3,4) | +4.0 | +1.8 to +6.2 | 0.0049 | 0.036 |" in md
+    assert "| phrases, scaled skip: RNN C alpha 0.5 vs alpha 1 | 40.5 (0,1,2) | 44.0 (0,1,2,3,4) | -3.5 |" in md
+    assert "| phrases, scaled skip: RNN C alpha 0.5 vs RNN A (no skip) | 40.5 (0,1,2) | 42.0 (0,1,2,3,4) | -1.5 |" in md
+    # a row with one seed is not tested, and the table says so; so are the sentence rows missing here
+    assert "Not tested (fewer than 2 seeds on a side): " in md and "RNN D alpha 0.5 vs alpha 1" in md
+    assert "sentences: skip helps the RNN? C vs A" in md.split("Not tested")[1]
+    for name, report in (("p", phrases), ("s", sentences), ("z", sized), ("a", alpha)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(report))
+    out = tmp_path / "t.md"
+    assert stats.main([str(tmp_path / "p.json"), str(tmp_path / "s.json"), str(out), "--sized",
+                       str(tmp_path / "z.json"), "--alpha", str(tmp_path / "a.json")]) == 0
+    text = out.read_text()
+    assert "vs LSTM A | 51.0 (0,1,2)" in text and "(an RNN sized to an LSTM's parameter count)" in text
+
+
+def test_the_stats_command_names_a_file_that_is_not_a_report(tmp_path, capsys):
+    (tmp_path / "p.json").write_text(json.dumps({"runs": []}))
+    (tmp_path / "bad.json").write_text(json.dumps([1, 2]))
+    with pytest.raises(SystemExit) as exit_:
+        stats.main([str(tmp_path / "p.json"), str(tmp_path / "p.json"), str(tmp_path / "o.md"),
+                    "--sized", str(tmp_path / "bad.json")])
+    assert exit_.value.code == 2
+    assert f"{str(tmp_path / 'bad.json')!r} is not a numrnn sst results file" in capsys.readouterr().err

@@ -230,30 +230,72 @@ def compare_paired(a, b, log=True, level=0.95, seed=0):
 
 
 # ------------------------------------------------------------------ the README's SST comparisons
-#: (label, first, second) for each comparison the README draws; a side is (file, cell, version, reg).
+def t_quantile(level, df):
+    """The t with P(abs(T) <= t) = ``level`` for Student's t with ``df`` degrees of freedom (bisection
+    on :func:`t_two_sided_p`)."""
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    low, high = 0.0, 1.0
+    while t_two_sided_p(high, df) > 1 - level:
+        high *= 2
+    for _ in range(200):
+        mid = (low + high) / 2
+        low, high = (mid, high) if t_two_sided_p(mid, df) > 1 - level else (low, mid)
+    return (low + high) / 2
+
+
+def welch_interval(a, b, level=0.95):
+    """Welch's interval for mean(a) - mean(b): (low, high), with Welch's degrees of freedom."""
+    a, b = _vector("a", a), _vector("b", b)
+    w = welch_t(a, b)
+    se = math.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
+    if se == 0:
+        diff = float(a.mean() - b.mean())
+        return diff, diff
+    half = t_quantile(level, w["df"]) * se
+    diff = a.mean() - b.mean()
+    return float(diff - half), float(diff + half)
+
+
+#: (label, first, second) for each comparison the README draws; a side is (file, cell, version, reg),
+#: version "best-skip" (of C, D) or "best" (of A-D): the row of that cell with the highest mean.
 SST_COMPARISONS = [
     ("phrases: skip helps the RNN? C vs A", ("phrases", "rnn", "C", "reg"), ("phrases", "rnn", "A", "reg")),
     ("phrases: skip helps the RNN? D vs B", ("phrases", "rnn", "D", "reg"), ("phrases", "rnn", "B", "reg")),
     ("phrases: skip helps the LSTM? C vs A", ("phrases", "lstm", "C", "reg"), ("phrases", "lstm", "A", "reg")),
     ("phrases: skip helps the LSTM? D vs B", ("phrases", "lstm", "D", "reg"), ("phrases", "lstm", "B", "reg")),
-    ("phrases: best skip RNN vs best LSTM, RNN C vs LSTM B", ("phrases", "rnn", "C", "reg"),
+    ("phrases: best skip RNN vs best LSTM", ("phrases", "rnn", "best-skip", "reg"),
+     ("phrases", "lstm", "best", "reg")),
+    ("phrases: best RNN vs best LSTM", ("phrases", "rnn", "best", "reg"), ("phrases", "lstm", "best", "reg")),
+    ("phrases: RNN C vs LSTM A (one matrix, S = 2 and none)", ("phrases", "rnn", "C", "reg"),
+     ("phrases", "lstm", "A", "reg")),
+    ("phrases: RNN D vs LSTM B (two matrices, S = 2 and none)", ("phrases", "rnn", "D", "reg"),
      ("phrases", "lstm", "B", "reg")),
-    ("phrases: RNN B vs LSTM B", ("phrases", "rnn", "B", "reg"), ("phrases", "lstm", "B", "reg")),
     ("sentences: skip helps the RNN? C vs A", ("sentences", "rnn", "C", "reg"), ("sentences", "rnn", "A", "reg")),
     ("sentences: skip helps the RNN? D vs B", ("sentences", "rnn", "D", "reg"), ("sentences", "rnn", "B", "reg")),
     ("sentences: skip helps the LSTM? C vs A", ("sentences", "lstm", "C", "reg"),
      ("sentences", "lstm", "A", "reg")),
     ("sentences: skip helps the LSTM? D vs B", ("sentences", "lstm", "D", "reg"),
      ("sentences", "lstm", "B", "reg")),
-    ("sentences: best skip RNN vs best LSTM, RNN D vs LSTM B", ("sentences", "rnn", "D", "reg"),
-     ("sentences", "lstm", "B", "reg")),
+    ("sentences: best skip RNN vs best LSTM", ("sentences", "rnn", "best-skip", "reg"),
+     ("sentences", "lstm", "best", "reg")),
 ]
 #: The RNTN's published 45.7 % (Socher et al. 2013), which the phrase-trained LSTMs are compared with.
 RNTN = 45.7
+#: The version without the skip that has the same matrices: C -> A, D -> B.
+NO_SKIP = {"C": "A", "D": "B"}
 
 
 def _sst_accuracies(report, cell, version, reg):
-    """Test accuracies (%) of one row of an SST report, by seed, from the runs' names and configs."""
+    """Test accuracies (%) of one row of an SST report, by seed, from the runs' names and configs;
+    version "best-skip" / "best": the row of C, D / of A-D with the highest mean (None if none)."""
+    if version in ("best-skip", "best"):
+        rows = {v: _sst_accuracies(report, cell, v, reg) for v in ("CD" if version == "best-skip" else "ABCD")}
+        rows = {v: acc for v, acc in rows.items() if acc}
+        if not rows:
+            return {}
+        best = max(rows, key=lambda v: np.mean(list(rows[v].values())))
+        return {"version": f"{cell.upper()} {best}", **rows[best]}
     out = {}
     for r in report["runs"]:
         c = r["config"]
@@ -264,33 +306,93 @@ def _sst_accuracies(report, cell, version, reg):
     return out
 
 
-def sst_tests(phrases, sentences):
-    """A markdown table: every SST comparison of the README with Welch's t and an exact permutation
-    test over seeds, and the phrase-trained LSTMs against the RNTN's 45.7 % (one-sample t)."""
+def _rows_of(report):
+    """{(cell, version): (hidden size, recurrent parameters, skip scale)} of a report's regularised rows."""
+    rows = {}
+    for r in report["runs"]:
+        c = r["config"]
+        rows[(c["cell"], c["version"])] = (c.get("hidden_size"), (r.get("n_params_parts") or {}).get("recurrent"),
+                                           (c.get("options") or {}).get("skip_scale", 1.0))
+    return rows
+
+
+def extra_comparisons(phrases, sized=None, alphas=()):
+    """The comparisons of the extra phrase-level rows: an RNN sized to an LSTM's parameter count
+    (``sized``, a report) against LSTM A, LSTM B and its own version at the grid's size; the
+    scaled-skip rows (``alphas``, reports whose runs set ``skip_scale``) against the same version at
+    alpha 1 and the version without the skip. Returns (label, a, b) with a, b accuracy dicts."""
+    out = []
+    if sized is not None:
+        for (cell, version), (hidden, params, _) in sorted(_rows_of(sized).items()):
+            a = _sst_accuracies(sized, cell, version, "reg")
+            name = f"{cell.upper()} {version} H={hidden} ({params:,} rec. params)"
+            for other in ("A", "B"):
+                lstm = _sst_accuracies(phrases, "lstm", other, "reg")
+                out.append((f"phrases, sized: {name} vs LSTM {other}", a, lstm))
+            out.append((f"phrases, sized: {name} vs {cell.upper()} {version} H=100",
+                         a, _sst_accuracies(phrases, cell, version, "reg")))
+    for report in alphas:
+        for (cell, version), (_, _, alpha) in sorted(_rows_of(report).items()):
+            a = _sst_accuracies(report, cell, version, "reg")
+            name = f"{cell.upper()} {version} alpha {alpha:g}"
+            out.append((f"phrases, scaled skip: {name} vs alpha 1", a,
+                         _sst_accuracies(phrases, cell, version, "reg")))
+            if version in NO_SKIP:
+                out.append((f"phrases, scaled skip: {name} vs {cell.upper()} {NO_SKIP[version]} (no skip)", a,
+                            _sst_accuracies(phrases, cell, NO_SKIP[version], "reg")))
+    return out
+
+
+def _test_row(label, a, b, level=0.95):
+    """One table row: means (seeds), difference, Welch p and interval, permutation p; None if a
+    side has fewer than 2 seeds."""
+    va, vb = a.pop("version", None), b.pop("version", None)
+    if len(a) < 2 or len(b) < 2:
+        return None
+    if va or vb:
+        label += " (" + " vs ".join(v for v in (va, vb) if v) + ")"
+    xa, xb = [a[k] for k in sorted(a)], [b[k] for k in sorted(b)]
+    w, p = welch_t(xa, xb), permutation_test(xa, xb)
+    low, high = welch_interval(xa, xb, level)
+    return (f"| {label} | {np.mean(xa):.1f} ({','.join(map(str, sorted(a)))}) "
+            f"| {np.mean(xb):.1f} ({','.join(map(str, sorted(b)))}) "
+            f"| {p['diff']:+.1f} | {low:+.1f} to {high:+.1f} | {w['p']:.2g} | {p['p']:.2g} |")
+
+
+def sst_tests(phrases, sentences, sized=None, alphas=()):
+    """A markdown table: every SST comparison of the README with Welch's t (p and 95 % interval of
+    the difference) and an exact permutation test over seeds; the extra phrase-level rows
+    (:func:`extra_comparisons`); and the phrase-trained LSTMs against the RNTN's 45.7 % (one-sample t)."""
     files = {"phrases": phrases, "sentences": sentences}
-    lines = ["| comparison | first (seeds) | second (seeds) | difference, points | Welch t p "
-             "| permutation p (exact) |", "|---|---|---|---:|---:|---:|"]
-    for label, first, second in SST_COMPARISONS:
-        a = _sst_accuracies(files[first[0]], *first[1:])
-        b = _sst_accuracies(files[second[0]], *second[1:])
-        if len(a) < 2 or len(b) < 2:
-            continue
-        w, p = welch_t(list(a.values()), list(b.values())), permutation_test(list(a.values()), list(b.values()))
-        lines.append(f"| {label} | {np.mean(list(a.values())):.1f} ({','.join(map(str, sorted(a)))}) "
-                     f"| {np.mean(list(b.values())):.1f} ({','.join(map(str, sorted(b)))}) "
-                     f"| {p['diff']:+.1f} | {w['p']:.2g} | {p['p']:.2g} |")
-    lines += ["", f"Against the RNTN's {RNTN} % (one-sample t over seeds, two-sided):", ""]
+    lines = ["| comparison | first (seeds) | second (seeds) | difference, points | 95 % interval (Welch) "
+             "| Welch t p | permutation p (exact) |", "|---|---|---|---:|---|---:|---:|"]
+    pairs = [(label, _sst_accuracies(files[first[0]], *first[1:]), _sst_accuracies(files[second[0]], *second[1:]))
+             for label, first, second in SST_COMPARISONS]
+    skipped = []
+    for label, a, b in pairs + extra_comparisons(phrases, sized, alphas):
+        row = _test_row(label, dict(a), dict(b))
+        if row is None:
+            skipped.append(label)
+        else:
+            lines.append(row)
+    if skipped:
+        lines += ["", "Not tested (fewer than 2 seeds on a side): " + "; ".join(skipped) + "."]
+    lines += ["", f"Against the RNTN's {RNTN} % (one-sample t over seeds, two-sided, with the 95 % "
+              "interval of the mean):", ""]
     for version in ("A", "B"):
-        acc = list(_sst_accuracies(phrases, "lstm", version, "reg").values())
+        acc = [v for _, v in sorted(_sst_accuracies(phrases, "lstm", version, "reg").items())]
         if len(acc) >= 2:
             t = paired_t(np.array(acc) - RNTN)
-            lines.append(f"- LSTM {version}, phrases: mean {np.mean(acc):.1f} over {len(acc)} seeds, "
+            half = t_quantile(0.95, len(acc) - 1) * np.std(acc, ddof=1) / math.sqrt(len(acc))
+            lines.append(f"- LSTM {version}, phrases: mean {np.mean(acc):.1f} over {len(acc)} seeds "
+                         f"(95 % interval {np.mean(acc) - half:.1f} to {np.mean(acc) + half:.1f}), "
                          f"{np.mean(acc) - RNTN:+.1f} points, p = {t['p']:.2g}")
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
-    """``python -m numrnn.experiments.stats PHRASES.json SENTENCES.json OUT.md``: the SST tests."""
+    """``python -m numrnn.experiments.stats PHRASES.json SENTENCES.json OUT.md [--sized R.json]
+    [--alpha R.json ...]``: the SST tests."""
     import argparse
     import json
     import sys
@@ -303,21 +405,38 @@ def main(argv=None):
     parser.add_argument("phrases", help="the phrase-level report, e.g. results/sst_phrases.json")
     parser.add_argument("sentences", help="the sentence-level report, e.g. results/sst.json")
     parser.add_argument("out", help="the markdown file to write, e.g. results/sst_tests.md")
+    parser.add_argument("--sized", default=None,
+                        help="a phrase-level report of an RNN sized to an LSTM's parameter count")
+    parser.add_argument("--alpha", nargs="+", default=[],
+                        help="phrase-level reports of scaled-skip RNNs (--skip-scale)")
     args = parser.parse_args(argv)
-    reports = []
-    for path in (args.phrases, args.sentences):
+
+    def read(path):
         try:
             with open(path) as f:
-                reports.append(json.load(f))
+                report = json.load(f)
         except (OSError, json.JSONDecodeError) as err:
             parser.error(f"cannot read the SST report {path!r}: {err}")
+        if not isinstance(report, dict) or not isinstance(report.get("runs"), list):
+            parser.error(f"{path!r} is not a numrnn sst results file (no list of runs)")
+        return report
+
+    phrases, sentences = read(args.phrases), read(args.sentences)
+    sized = read(args.sized) if args.sized else None
+    alphas = [read(path) for path in args.alpha]
+    extra = ([f"{args.sized} (an RNN sized to an LSTM's parameter count)"] if args.sized else []) + \
+        [f"{path} (scaled skip)" for path in args.alpha]
     command = "python -m numrnn.experiments.stats " + " ".join(argv if argv is not None else sys.argv[1:])
     text = ("# SST: significance of the README's comparisons\n\n"
             f"Command: `{command}`  \nData: the test accuracies of {args.phrases} (phrase-trained) and "
-            f"{args.sentences} (sentence-trained, regularised rows). Two-sided tests over seeds, "
-            "unpaired (different models share a seed number, not a draw): Welch's t, and the exact "
-            "permutation test of the difference of means (with 3 seeds per side its smallest "
-            "possible p is 2/20 = 0.1).\n\n" + sst_tests(*reports) + "\n"
+            f"{args.sentences} (sentence-trained, regularised rows)"
+            + (", and the phrase-trained rows of " + ", ".join(extra) if extra else "") +
+            ". Two-sided tests over seeds, unpaired (different models share a seed number, not a draw): "
+            "Welch's t with its 95 % interval for the difference of means, and the exact permutation "
+            "test of the difference of means (its smallest possible p is 2/20 = 0.1 with 3 seeds a side, "
+            "2/252 = 0.008 with 5 a side, 1/56 = 0.018 with 5 against 3). \"Best\" rows are chosen by "
+            "their mean test accuracy, named in brackets.\n\n"
+            + sst_tests(phrases, sentences, sized, alphas) + "\n"
             + environment_line(environment(), full_record=None)
             + " No training: these are tests on recorded numbers.\n")
     atomic_write_text(args.out, text)
@@ -326,7 +445,8 @@ def main(argv=None):
 
 
 __all__ = ["betainc", "t_two_sided_p", "paired_t", "welch_t", "sign_flip_test", "signed_ranks", "sst_tests",
-           "wilcoxon_signed_rank", "bootstrap_ci", "permutation_test", "compare_paired", "EXACT_LIMIT"]
+           "wilcoxon_signed_rank", "bootstrap_ci", "permutation_test", "compare_paired", "EXACT_LIMIT",
+           "t_quantile", "welch_interval", "extra_comparisons"]
 
 
 if __name__ == "__main__":
