@@ -316,7 +316,8 @@ def test_readout_and_bidirectional_flags_reach_the_model_and_the_table(treebank,
 
 
 def test_an_interrupted_grid_leaves_a_partial_table_that_says_how_to_continue(treebank, tmp_path, monkeypatch):
-    monkeypatch.setattr(sst, "plot", lambda *args: None)
+    plotted = []
+    monkeypatch.setattr(sst, "plot", lambda folder, runs, header: plotted.append([r["name"] for r in runs]))
     monkeypatch.setenv(data.ENV_VAR, str(treebank))
     args = ["sst", "--cells", "rnn", "--versions", "A", "D", "--seeds", "0", "--embed-size", "4",
             "--hidden-size", "3", "--epochs", "1", "--workers", "1", "--reg", "on", "--out", str(tmp_path),
@@ -330,6 +331,7 @@ def test_an_interrupted_grid_leaves_a_partial_table_that_says_how_to_continue(tr
         return real(config, *a, **k)
     monkeypatch.setattr(sst, "run_config", second_is_interrupted)
     assert sst.main(args) == 130
+    assert plotted == [["rnn-A-reg-seed0"]]           # the figures show the run that finished
     table = (tmp_path / "results" / "p.md").read_text()
     command = " ".join(["numrnn", *args, "--resume"])
     assert f"**Partial: 1 of 2 runs; continue with `{command}`.**" in table

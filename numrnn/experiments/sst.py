@@ -300,7 +300,8 @@ def experiment(configs, sst_dir, out, figures, workers=common.DEFAULT_WORKERS, s
     ``out`` + ".json" gets every run (rewritten after each one, atomically, so an interrupted
     experiment keeps what finished; ``resume`` skips runs already there with the same config, and
     keeps what the file said of its earlier runs' environments, :func:`earlier_environments`);
-    ``out`` + ".md" the table; ``figures`` the learning curves and the accuracy chart; ``save_dir``
+    ``out`` + ".md" the table; ``figures`` the learning curves and the accuracy chart (also when
+    interrupted by Ctrl-C / SIGINT, of the runs that finished); ``save_dir``
     (optional) every trained model; ``progress`` a line per finished run.
     """
     json_path = Path(f"{out}.json")
@@ -326,14 +327,20 @@ def experiment(configs, sst_dir, out, figures, workers=common.DEFAULT_WORKERS, s
         if progress:
             print(f"done {result['name']}: best dev accuracy {result['dev_acc']:.4f}", flush=True)
 
-    if workers == 1:
-        loaded = load(sst_dir, configs[0])
-        for config in todo:
-            finished(run_config(config, loaded, save_dir))
-    elif todo:
-        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(sst_dir, configs[0])) as pool:
-            for future in as_completed([pool.submit(_run_in_worker, c, save_dir) for c in todo]):
-                finished(future.result())
+    try:
+        if workers == 1:
+            loaded = load(sst_dir, configs[0])
+            for config in todo:
+                finished(run_config(config, loaded, save_dir))
+        elif todo:
+            with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(sst_dir, configs[0])) as pool:
+                for future in as_completed([pool.submit(_run_in_worker, c, save_dir) for c in todo]):
+                    finished(future.result())
+    except KeyboardInterrupt:         # stopped by hand: the figures of what finished, beside its table
+        runs = [results[c.name] for c in configs if c.name in results]
+        if runs:
+            plot(figures, runs, header)
+        raise
     runs = write()
     plot(figures, runs, header)
     return runs
