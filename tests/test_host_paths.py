@@ -97,7 +97,11 @@ def test_each_path_in_float32_agrees_with_the_float64_reference(path, name, K, S
     layer64 = CELLS[name](D, H, n_matrices=K, skip=S, seed=seed)
     layer64.params.update(params64)
     errors = worst_error(got, reference_run(layer64, *(a.astype(np.float64) for a in as32)))
-    assert max(errors.values()) < 1e-4, (path, errors)
+    # float32's own limit, not the forms': at a saturated gate the GRU's 1 - z cancels, and its
+    # relative error is about eps32 / (1 - z) on either path (hypothesis found a = 7.7, 1 - z = 4.5e-4:
+    # 2.3e-5 on the exp path, 1.1e-4 on the tanh path, whose 1 + tanh(a/2) loses a little more).
+    # Equality of the forms is the float64 test above (1e-12); this one checks float32 stays float32.
+    assert max(errors.values()) < 1e-3, (path, errors)
 
 
 @pytest.mark.parametrize("path", PATHS)
