@@ -371,11 +371,25 @@ def baseline_plan(settings, tuned):
     return specs
 
 
+def _paired_by_seed(a, b):
+    """The paired comparison of two rows' runs ({seed: record}) on their common seeds, on normalised
+    test MSE (:func:`numrnn.experiments.stats.compare_paired`). Pairs with a non-finite or zero MSE
+    are left out. Returns (seeds, number left out, comparison or None when fewer than 2 pairs)."""
+    from . import stats
+
+    seeds = sorted(set(a) & set(b))
+    pairs = [(float(a[s]["normalised_mse"]), float(b[s]["normalised_mse"])) for s in seeds]
+    finite = [(x, y) for x, y in pairs if np.isfinite(x) and np.isfinite(y) and x > 0 and y > 0]
+    if len(finite) < 2:
+        return seeds, len(pairs) - len(finite), None
+    return seeds, len(pairs) - len(finite), stats.compare_paired([x for x, _ in finite],
+                                                                 [y for _, y in finite])
+
+
 def baseline_notes(tuning, results, settings):
     """What the tuning chose, and each task cell's rows against each other, as markdown: successes,
     the median normalised loss, and for each skip row the paired comparison (by seed) with each tuned
     baseline (:func:`numrnn.experiments.stats.compare_paired`)."""
-    from . import stats
 
     chosen = choose_tuned(tuning)
     n_lstm = len(settings["lstm_tune_lrs"]) * len(settings["forget_biases"])
@@ -414,12 +428,9 @@ def baseline_notes(tuning, results, settings):
         for first in ("C", "D", "LSTM C", "LSTM D"):
             for second in baselines:
                 a, b = by_row.get(first, {}), by_row[second]
-                seeds = sorted(set(a) & set(b))
-                pairs = [(float(a[s]["normalised_mse"]), float(b[s]["normalised_mse"])) for s in seeds]
-                pairs = [(x, y) for x, y in pairs if np.isfinite(x) and np.isfinite(y) and x > 0 and y > 0]
-                if len(pairs) < 2:
+                seeds, _, c = _paired_by_seed(a, b)
+                if c is None:
                     continue
-                c = stats.compare_paired([x for x, _ in pairs], [y for _, y in pairs])
                 lines.append(
                     f"| {task} | {T} | {first} vs {second} | {sum(a[s]['success'] for s in seeds)}/"
                     f"{len(seeds)} / {sum(b[s]['success'] for s in seeds)}/{len(seeds)} | {c['a_lower']} "
@@ -990,7 +1001,6 @@ def matched_notes(results):
     seed (:func:`numrnn.experiments.stats.compare_paired`: sign-flip, exact Wilcoxon, paired t, a
     95 % bootstrap interval of the geometric-mean ratio). Pairs with a non-finite MSE are left out
     and counted."""
-    from . import stats
 
     rows = list(dict.fromkeys(r["spec"]["row"] for r in results))
     matched_c = next((row for row in rows if row.startswith("C (H")), None)
@@ -1006,13 +1016,9 @@ def matched_notes(results):
     for scale in dict.fromkeys(r["spec"]["scale"] for r in results):
         for first, second in (("D", matched_c), ("D", "C"), (matched_c, "C")):
             a, b = _by_seed(results, first, scale), _by_seed(results, second, scale)
-            seeds = sorted(set(a) & set(b))
-            pairs = [(float(a[s]["normalised_mse"]), float(b[s]["normalised_mse"])) for s in seeds]
-            finite = [(x, y) for x, y in pairs if np.isfinite(x) and np.isfinite(y) and x > 0 and y > 0]
-            if len(finite) < 2:
+            seeds, dropped, c = _paired_by_seed(a, b)
+            if c is None:
                 continue
-            c = stats.compare_paired([x for x, _ in finite], [y for _, y in finite])
-            dropped = len(pairs) - len(finite)
             lines.append(
                 f"| {scale:g} | {first} vs {second} | {c['n']}" + (f" ({dropped} dropped)" if dropped else "")
                 + f" | {c['a_lower']} | {c['ratio']:.3g} [{c['ratio_ci'][0]:.3g}, {c['ratio_ci'][1]:.3g}] "
