@@ -1,9 +1,14 @@
 """The catalogue of student bugs: each a plain student-style cell (not a numrnn class), and the
 grader must fail it with a diagnosis that names the right place, and pass the correct cell.
 
-``StudentRNN`` is the correct cell as a student writes it; each bug is a subclass that rewrites
-one method the way a student gets it wrong. The assertions read the diagnosis a student reads.
+``StudentRNN`` is the correct cell as a student writes it. Each bug is that cell with one of its
+methods edited the way a student gets it wrong: ``mutant`` takes the correct method's source,
+replaces the lines named (each must occur exactly once) and compiles the result, so a bug reads
+as the lines a student changed. The assertions read the diagnosis a student reads.
 """
+import inspect
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -59,277 +64,86 @@ class StudentRNN:
 
 
 # ------------------------------------------------------------------------- the bugs
-class SkipDropped(StudentRNN):
-    def backward(self, dhs, cache):
-        x, h, a = cache["x"], cache["h"], cache["a"]
-        p, K = self.params, self.K
-        B, T, H = dhs.shape
-        dh = {t: np.zeros((B, H)) for t in range(-1, T)}
-        for t in range(T):
-            dh[t] = dh[t] + dhs[:, t]
-        grads = {name: np.zeros_like(value) for name, value in p.items()}
-        dx = np.zeros_like(x)
-        for t in reversed(range(T)):                      # forgot the skip line
-            da = dh[t] * (a[t] > 0)
-            dh[t - 1] = dh[t - 1] + da @ p[f"W{t % K + 1}"]
-            grads[f"W{t % K + 1}"] += da.T @ h[t - 1]
-            grads["Wx"] += da.T @ x[:, t]
-            grads["b"] += da.sum(axis=0)
-            dx[:, t] = da @ p["Wx"]
-        return dx, grads
+def mutant(name, method, *edits, doc):
+    """StudentRNN with ``method`` rewritten: each (old, new) edit replaces text found exactly once."""
+    source = textwrap.dedent(inspect.getsource(getattr(StudentRNN, method)))
+    for old, new in edits:
+        assert source.count(old) == 1, f"{name}: {old!r} occurs {source.count(old)} times in {method}"
+        source = source.replace(old, new)
+    namespace = {"np": np}
+    exec(compile(source, f"<{name}.{method}>", "exec"), namespace)
+    return type(name, (StudentRNN,), {method: namespace[method], "__doc__": doc})
 
 
-class ReluOnSkip(StudentRNN):
-    def backward(self, dhs, cache):
-        x, h, a = cache["x"], cache["h"], cache["a"]
-        p, K, S = self.params, self.K, self.S
-        B, T, H = dhs.shape
-        dh = {t: np.zeros((B, H)) for t in range(-max(1, S), T)}
-        for t in range(T):
-            dh[t] = dh[t] + dhs[:, t]
-        grads = {name: np.zeros_like(value) for name, value in p.items()}
-        dx = np.zeros_like(x)
-        for t in reversed(range(T)):
-            da = dh[t] * (a[t] > 0)
-            if S >= 2 and (t + 1) % S == 0:
-                dh[t - S] = dh[t - S] + da                # relu' on the skip path
-            dh[t - 1] = dh[t - 1] + da @ p[f"W{t % K + 1}"]
-            grads[f"W{t % K + 1}"] += da.T @ h[t - 1]
-            grads["Wx"] += da.T @ x[:, t]
-            grads["b"] += da.sum(axis=0)
-            dx[:, t] = da @ p["Wx"]
-        return dx, grads
+SKIP_LINE = "if S >= 2 and (t + 1) % S == 0:\n            dh[t - S] = dh[t - S] + dh[t]"
+RELU_MASK = "da = dh[t] * (a[t] > 0)"
+W_GRAD = 'grads[f"W{t % K + 1}"] += da.T @ h[t - 1]'
 
+SkipDropped = mutant("SkipDropped", "backward", (SKIP_LINE + "\n        ", ""), doc="Forgot the skip line.")
+ReluOnSkip = mutant(
+    "ReluOnSkip", "backward",
+    (SKIP_LINE + "\n        " + RELU_MASK,
+     RELU_MASK + "\n        " + SKIP_LINE.replace("+ dh[t]", "+ da")),
+    doc="relu' applied on the skip path: dh(t-S) += da(t).")
+AllIntoW1 = mutant("AllIntoW1", "backward", (W_GRAD, 'grads["W1"] += da.T @ h[t - 1]'),
+                   doc="Every step's term added into W1.")
+WrongMatrix = mutant("WrongMatrix", "backward",
+                     ('W = p[f"W{t % K + 1}"]', 'W = p[f"W{(t + 1) % K + 1}"]'),
+                     doc="The next step's matrix used in the recurrent path of the backward.")
+SkipOffByOne = mutant("SkipOffByOne", "backward",
+                      ("if S >= 2 and (t + 1) % S == 0:\n            dh[t - S]",
+                       "if S >= 2 and t % S == 0:\n            dh[t - S]"),
+                      doc="The skip line on steps t % S == 0 instead of (t + 1) % S == 0.")
+Accumulating = mutant(
+    "Accumulating", "backward",
+    ("grads = {name: np.zeros_like(value) for name, value in p.items()}",
+     "if not hasattr(self, 'grads'):  # made once, kept across calls\n"
+     "        self.grads = {name: np.zeros_like(value) for name, value in p.items()}\n"
+     "    grads = self.grads"),
+    ("return dx, grads", "return dx, {name: g.copy() for name, g in grads.items()}"),
+    doc="The gradient buffers live on the cell and are never zeroed.")
+MutatesCache = mutant(
+    "MutatesCache", "backward",
+    ("dx = np.zeros_like(x)",
+     "dx = np.zeros_like(x)\n"
+     "    for t in range(T):\n"
+     "        a[t] = (a[t] > 0).astype(float)  # 'saves memory': a becomes relu'(a)"),
+    (RELU_MASK, "da = dh[t] * a[t]"),
+    doc="The cache's pre-activations overwritten by relu'(a).")
+DWxMissingStep = mutant("DWxMissingStep", "backward",
+                        ('grads["Wx"] += da.T @ x[:, t]',
+                         'if t > 0:  # off-by-one: step 0 never added\n'
+                         '            grads["Wx"] += da.T @ x[:, t]'),
+                        doc="dWx misses step 0.")
+ReluFromH = mutant("ReluFromH", "backward", (RELU_MASK, "da = dh[t] * (h[t] > 0)"),
+                   doc="relu' taken from h(t) instead of a(t).")
+OnlyLastStep = mutant("OnlyLastStep", "backward",
+                      ("for t in range(T):\n        dh[t] = dh[t] + dhs[:, t]",
+                       "dh[T - 1] = dhs[:, -1]  # only the last step's loss"),
+                      doc="Only the last step's dL/dh fed in.")
+DxFromDh = mutant("DxFromDh", "backward", ('dx[:, t] = da @ p["Wx"]', 'dx[:, t] = dh[t] @ p["Wx"]'),
+                  doc="dx(t) = dh(t) Wx: relu' forgotten in dx only; every parameter gradient is right.")
 
-class AllIntoW1(StudentRNN):
-    def backward(self, dhs, cache):
-        x, h, a = cache["x"], cache["h"], cache["a"]
-        p, K, S = self.params, self.K, self.S
-        B, T, H = dhs.shape
-        dh = {t: np.zeros((B, H)) for t in range(-max(1, S), T)}
-        for t in range(T):
-            dh[t] = dh[t] + dhs[:, t]
-        grads = {name: np.zeros_like(value) for name, value in p.items()}
-        dx = np.zeros_like(x)
-        for t in reversed(range(T)):
-            if S >= 2 and (t + 1) % S == 0:
-                dh[t - S] = dh[t - S] + dh[t]
-            da = dh[t] * (a[t] > 0)
-            dh[t - 1] = dh[t - 1] + da @ p[f"W{t % K + 1}"]
-            grads["W1"] += da.T @ h[t - 1]                # every step into W1
-            grads["Wx"] += da.T @ x[:, t]
-            grads["b"] += da.sum(axis=0)
-            dx[:, t] = da @ p["Wx"]
-        return dx, grads
-
-
-class WrongMatrix(StudentRNN):
-    def backward(self, dhs, cache):
-        x, h, a = cache["x"], cache["h"], cache["a"]
-        p, K, S = self.params, self.K, self.S
-        B, T, H = dhs.shape
-        dh = {t: np.zeros((B, H)) for t in range(-max(1, S), T)}
-        for t in range(T):
-            dh[t] = dh[t] + dhs[:, t]
-        grads = {name: np.zeros_like(value) for name, value in p.items()}
-        dx = np.zeros_like(x)
-        for t in reversed(range(T)):
-            if S >= 2 and (t + 1) % S == 0:
-                dh[t - S] = dh[t - S] + dh[t]
-            da = dh[t] * (a[t] > 0)
-            dh[t - 1] = dh[t - 1] + da @ p[f"W{(t + 1) % K + 1}"]   # the next step's matrix
-            grads[f"W{t % K + 1}"] += da.T @ h[t - 1]
-            grads["Wx"] += da.T @ x[:, t]
-            grads["b"] += da.sum(axis=0)
-            dx[:, t] = da @ p["Wx"]
-        return dx, grads
-
-
-class SkipOffByOne(StudentRNN):
-    def backward(self, dhs, cache):
-        x, h, a = cache["x"], cache["h"], cache["a"]
-        p, K, S = self.params, self.K, self.S
-        B, T, H = dhs.shape
-        dh = {t: np.zeros((B, H)) for t in range(-max(1, S), T)}
-        for t in range(T):
-            dh[t] = dh[t] + dhs[:, t]
-        grads = {name: np.zeros_like(value) for name, value in p.items()}
-        dx = np.zeros_like(x)
-        for t in reversed(range(T)):
-            if S >= 2 and t % S == 0:                     # should be (t + 1) % S
-                dh[t - S] = dh[t - S] + dh[t]
-            da = dh[t] * (a[t] > 0)
-            dh[t - 1] = dh[t - 1] + da @ p[f"W{t % K + 1}"]
-            grads[f"W{t % K + 1}"] += da.T @ h[t - 1]
-            grads["Wx"] += da.T @ x[:, t]
-            grads["b"] += da.sum(axis=0)
-            dx[:, t] = da @ p["Wx"]
-        return dx, grads
-
-
-class Accumulating(StudentRNN):
-    def backward(self, dhs, cache):
-        x, h, a = cache["x"], cache["h"], cache["a"]
-        p, K, S = self.params, self.K, self.S
-        B, T, H = dhs.shape
-        dh = {t: np.zeros((B, H)) for t in range(-max(1, S), T)}
-        for t in range(T):
-            dh[t] = dh[t] + dhs[:, t]
-        if not hasattr(self, "grads"):                    # made once, kept across calls
-            self.grads = {name: np.zeros_like(value) for name, value in p.items()}
-        dx = np.zeros_like(x)
-        for t in reversed(range(T)):
-            if S >= 2 and (t + 1) % S == 0:
-                dh[t - S] = dh[t - S] + dh[t]
-            da = dh[t] * (a[t] > 0)
-            dh[t - 1] = dh[t - 1] + da @ p[f"W{t % K + 1}"]
-            self.grads[f"W{t % K + 1}"] += da.T @ h[t - 1]
-            self.grads["Wx"] += da.T @ x[:, t]
-            self.grads["b"] += da.sum(axis=0)
-            dx[:, t] = da @ p["Wx"]
-        return dx, {name: g.copy() for name, g in self.grads.items()}
-
-
-class MutatesCache(StudentRNN):
-    def backward(self, dhs, cache):
-        x, h, a = cache["x"], cache["h"], cache["a"]
-        p, K, S = self.params, self.K, self.S
-        B, T, H = dhs.shape
-        for t in range(T):
-            a[t] = (a[t] > 0).astype(float)               # "saves memory": a becomes relu'(a)
-        dh = {t: np.zeros((B, H)) for t in range(-max(1, S), T)}
-        for t in range(T):
-            dh[t] = dh[t] + dhs[:, t]
-        grads = {name: np.zeros_like(value) for name, value in p.items()}
-        dx = np.zeros_like(x)
-        for t in reversed(range(T)):
-            if S >= 2 and (t + 1) % S == 0:
-                dh[t - S] = dh[t - S] + dh[t]
-            da = dh[t] * a[t]
-            dh[t - 1] = dh[t - 1] + da @ p[f"W{t % K + 1}"]
-            grads[f"W{t % K + 1}"] += da.T @ h[t - 1]
-            grads["Wx"] += da.T @ x[:, t]
-            grads["b"] += da.sum(axis=0)
-            dx[:, t] = da @ p["Wx"]
-        return dx, grads
-
-
-class DWxMissingStep(StudentRNN):
-    def backward(self, dhs, cache):
-        x, h, a = cache["x"], cache["h"], cache["a"]
-        p, K, S = self.params, self.K, self.S
-        B, T, H = dhs.shape
-        dh = {t: np.zeros((B, H)) for t in range(-max(1, S), T)}
-        for t in range(T):
-            dh[t] = dh[t] + dhs[:, t]
-        grads = {name: np.zeros_like(value) for name, value in p.items()}
-        dx = np.zeros_like(x)
-        for t in reversed(range(T)):
-            if S >= 2 and (t + 1) % S == 0:
-                dh[t - S] = dh[t - S] + dh[t]
-            da = dh[t] * (a[t] > 0)
-            dh[t - 1] = dh[t - 1] + da @ p[f"W{t % K + 1}"]
-            grads[f"W{t % K + 1}"] += da.T @ h[t - 1]
-            if t > 0:                                     # off-by-one: step 0 never added
-                grads["Wx"] += da.T @ x[:, t]
-            grads["b"] += da.sum(axis=0)
-            dx[:, t] = da @ p["Wx"]
-        return dx, grads
-
-
-class SkipBeforeRelu(StudentRNN):
-    def forward(self, x, h0=None):
-        B, T, _ = x.shape
-        p, K, S = self.params, self.K, self.S
-        h = {t: np.zeros((B, len(p["b"]))) for t in range(-max(1, S), 0)}
-        if h0 is not None:
-            h[-1] = h0
-        a = {}
-        for t in range(T):
-            a[t] = h[t - 1] @ p[f"W{t % K + 1}"].T + x[:, t] @ p["Wx"].T + p["b"]
-            if S >= 2 and (t + 1) % S == 0:
-                h[t] = np.maximum(a[t] + h[t - S], 0)     # skip inside the ReLU
-            else:
-                h[t] = np.maximum(a[t], 0)
-        return np.stack([h[t] for t in range(T)], axis=1), {"x": x, "h": h, "a": a}
-
-
-class ScheduleStartsAtW2(StudentRNN):
-    def forward(self, x, h0=None):
-        B, T, _ = x.shape
-        p, K, S = self.params, self.K, self.S
-        h = {t: np.zeros((B, len(p["b"]))) for t in range(-max(1, S), 0)}
-        if h0 is not None:
-            h[-1] = h0
-        a = {}
-        for t in range(T):
-            W = p[f"W{(t + 1) % K + 1}"]                  # counts steps from 1
-            a[t] = h[t - 1] @ W.T + x[:, t] @ p["Wx"].T + p["b"]
-            h[t] = np.maximum(a[t], 0)
-            if S >= 2 and (t + 1) % S == 0:
-                h[t] = h[t] + h[t - S]
-        return np.stack([h[t] for t in range(T)], axis=1), {"x": x, "h": h, "a": a}
-
-
-class RecurrentDroppedOnSkip(StudentRNN):
-    def forward(self, x, h0=None):
-        B, T, _ = x.shape
-        p, K, S = self.params, self.K, self.S
-        h = {t: np.zeros((B, len(p["b"]))) for t in range(-max(1, S), 0)}
-        if h0 is not None:
-            h[-1] = h0
-        a = {}
-        for t in range(T):
-            if S >= 2 and (t + 1) % S == 0:               # "the skip replaces the recurrence"
-                a[t] = x[:, t] @ p["Wx"].T + p["b"]
-                h[t] = np.maximum(a[t], 0) + h[t - S]
-            else:
-                a[t] = h[t - 1] @ p[f"W{t % K + 1}"].T + x[:, t] @ p["Wx"].T + p["b"]
-                h[t] = np.maximum(a[t], 0)
-        return np.stack([h[t] for t in range(T)], axis=1), {"x": x, "h": h, "a": a}
-
-
-class ReluFromH(StudentRNN):
-    def backward(self, dhs, cache):
-        x, h, a = cache["x"], cache["h"], cache["a"]
-        p, K, S = self.params, self.K, self.S
-        B, T, H = dhs.shape
-        dh = {t: np.zeros((B, H)) for t in range(-max(1, S), T)}
-        for t in range(T):
-            dh[t] = dh[t] + dhs[:, t]
-        grads = {name: np.zeros_like(value) for name, value in p.items()}
-        dx = np.zeros_like(x)
-        for t in reversed(range(T)):
-            if S >= 2 and (t + 1) % S == 0:
-                dh[t - S] = dh[t - S] + dh[t]
-            da = dh[t] * (h[t] > 0)                       # relu' from h(t)
-            dh[t - 1] = dh[t - 1] + da @ p[f"W{t % K + 1}"]
-            grads[f"W{t % K + 1}"] += da.T @ h[t - 1]
-            grads["Wx"] += da.T @ x[:, t]
-            grads["b"] += da.sum(axis=0)
-            dx[:, t] = da @ p["Wx"]
-        return dx, grads
-
-
-class OnlyLastStep(StudentRNN):
-    def backward(self, dhs, cache):
-        x, h, a = cache["x"], cache["h"], cache["a"]
-        p, K, S = self.params, self.K, self.S
-        B, T, H = dhs.shape
-        dh = {t: np.zeros((B, H)) for t in range(-max(1, S), T)}
-        dh[T - 1] = dhs[:, -1]                            # only the last step's loss
-        grads = {name: np.zeros_like(value) for name, value in p.items()}
-        dx = np.zeros_like(x)
-        for t in reversed(range(T)):
-            if S >= 2 and (t + 1) % S == 0:
-                dh[t - S] = dh[t - S] + dh[t]
-            da = dh[t] * (a[t] > 0)
-            dh[t - 1] = dh[t - 1] + da @ p[f"W{t % K + 1}"]
-            grads[f"W{t % K + 1}"] += da.T @ h[t - 1]
-            grads["Wx"] += da.T @ x[:, t]
-            grads["b"] += da.sum(axis=0)
-            dx[:, t] = da @ p["Wx"]
-        return dx, grads
+SkipBeforeRelu = mutant(
+    "SkipBeforeRelu", "forward",
+    ("h[t] = np.maximum(a[t], 0)\n        if S >= 2 and (t + 1) % S == 0:\n"
+     "            h[t] = h[t] + h[t - S]",
+     "h[t] = np.maximum(a[t], 0)\n        if S >= 2 and (t + 1) % S == 0:\n"
+     "            h[t] = np.maximum(a[t] + h[t - S], 0)  # skip inside the ReLU"),
+    doc="The skip added before the ReLU.")
+ScheduleStartsAtW2 = mutant("ScheduleStartsAtW2", "forward",
+                            ('W = p[f"W{t % K + 1}"]', 'W = p[f"W{(t + 1) % K + 1}"]  # counts from 1'),
+                            doc="The schedule counts steps from 1: W2 at step 0.")
+RecurrentDroppedOnSkip = mutant(
+    "RecurrentDroppedOnSkip", "forward",
+    ('a[t] = h[t - 1] @ W.T + x[:, t] @ p["Wx"].T + p["b"]',
+     'a[t] = x[:, t] @ p["Wx"].T + p["b"]  # "the skip replaces the recurrence"\n'
+     '        if not (S >= 2 and (t + 1) % S == 0):\n'
+     '            a[t] = a[t] + h[t - 1] @ W.T'),
+    doc="The recurrent term W_k h(t-1) dropped on skip steps.")
+HardcodedK2 = mutant("HardcodedK2", "forward",
+                     ('W = p[f"W{t % K + 1}"]', 'W = p[f"W{t % 2 + 1}"] if K > 1 else p["W1"]'),
+                     doc="The schedule written for K = 2 (W1, W2, W1, W2, ...) whatever K is.")
 
 
 def failed(cls):
@@ -446,49 +260,6 @@ class BackwardUpdatesParams(StudentRNN):
     def backward(self, dhs, cache):
         dx, grads = super().backward(dhs, cache)
         self.params["W1"] -= 0.1 * grads["W1"]
-        return dx, grads
-
-
-class HardcodedK2(StudentRNN):
-    """The schedule written for K = 2 (W1, W2, W1, W2, ...) whatever K is."""
-
-    def forward(self, x, h0=None):
-        B, T, _ = x.shape
-        p, S = self.params, self.S
-        h = {t: np.zeros((B, len(p["b"])), dtype=x.dtype) for t in range(-max(1, S), 0)}
-        if h0 is not None:
-            h[-1] = h0
-        a = {}
-        for t in range(T):
-            W = p[f"W{t % 2 + 1}"] if self.K > 1 else p["W1"]
-            a[t] = h[t - 1] @ W.T + x[:, t] @ p["Wx"].T + p["b"]
-            h[t] = np.maximum(a[t], 0)
-            if S >= 2 and (t + 1) % S == 0:
-                h[t] = h[t] + h[t - S]
-        return np.stack([h[t] for t in range(T)], axis=1), {"x": x, "h": h, "a": a}
-
-
-class DxFromDh(StudentRNN):
-    """dx(t) = dh(t) Wx: relu' forgotten in dx only; every parameter gradient is right."""
-
-    def backward(self, dhs, cache):
-        x, h, a = cache["x"], cache["h"], cache["a"]
-        p, K, S = self.params, self.K, self.S
-        B, T, H = dhs.shape
-        dh = {t: np.zeros((B, H), dtype=dhs.dtype) for t in range(-max(1, S), T)}
-        for t in range(T):
-            dh[t] = dh[t] + dhs[:, t]
-        grads = {name: np.zeros_like(value) for name, value in p.items()}
-        dx = np.zeros_like(x)
-        for t in reversed(range(T)):
-            if S >= 2 and (t + 1) % S == 0:
-                dh[t - S] = dh[t - S] + dh[t]
-            da = dh[t] * (a[t] > 0)
-            dh[t - 1] = dh[t - 1] + da @ p[f"W{t % K + 1}"]
-            grads[f"W{t % K + 1}"] += da.T @ h[t - 1]
-            grads["Wx"] += da.T @ x[:, t]
-            grads["b"] += da.sum(axis=0)
-            dx[:, t] = dh[t] @ p["Wx"]
         return dx, grads
 
 
