@@ -168,6 +168,15 @@ def test_the_exit_statuses_are_in_numrnn_help_and_the_readme(capsys):
         assert f"| {status} | {meaning}" in readme, status
 
 
+def test_help_and_every_command_s_parser_load_without_matplotlib():
+    """matplotlib takes about a second to import; the commands load it only when they draw."""
+    code = ("import sys; from numrnn import cli; cli.build_parser(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", f"building numrnn's parser imported {done.stdout.strip()}"
+
+
 # ------------------------------------------------------------------------- one vocabulary
 #: Every command that trains or reads a model, with the shared flags it must show.
 TRAINING = {"train": ["--out", "--resume", "--checkpoint", "--cell", "--dtype", "--quiet", "--seed"],

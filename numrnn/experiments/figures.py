@@ -20,12 +20,10 @@ import os
 import sys
 import time
 
-import matplotlib.pyplot as plt
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .._io import atomic_write_text, save_figure
-from ..analysis import plots
 from . import common
 from ..analysis import gradients as dg
 from ..analysis.truncation import grad_norm_truncation_study
@@ -33,6 +31,9 @@ from ..training.model import SequenceModel
 from ..training.optim import Adam
 from ..data.tasks import first_element
 from ..training.trainer import Trainer
+
+# matplotlib (and ..analysis.plots with it) is imported inside the drawing functions: importing it
+# takes about a second, which every `numrnn` command, `--help` included, would otherwise pay.
 
 VERSION_NAMES = ("A", "B", "C", "D", "special")
 LENGTHS = {"A": 100, "B": 100, "C": 100, "D": 100, "special": 500}
@@ -116,12 +117,14 @@ def train(version, seed, cfg, callback=None):
 # ------------------------------------------------------------------------------ figures
 def _save(fig, path):
     """Write the figure atomically (folder created) and close it: a long run keeps no figures open."""
+    import matplotlib.pyplot as plt
     save_figure(fig, path)
     plt.close(fig)
 
 
 def grad_norm_figures(cfg, out, summary):
     """Gradient norm by lag at init and after training; heat maps during training."""
+    from ..analysis import plots
     init, trained, records, models = {}, {}, {}, {}
     summary["training"] = {}
     for v in VERSION_NAMES:
@@ -159,6 +162,7 @@ def grad_norm_figures(cfg, out, summary):
 
 def path_figure(cfg, out, summary, trained):
     """Skip path vs ReLU path for C and D, at init and after training."""
+    from ..analysis import plots
     panels, summary["paths"] = {}, {}
     for v in "CD":
         x, y = probe(v, cfg)
@@ -177,6 +181,7 @@ def path_figure(cfg, out, summary, trained):
 
 def contribution_figure(cfg, out, summary, trained):
     """Per-step contributions to dW1, dW2 for B and D, at initialisation and after training."""
+    from ..analysis import plots
     panels, summary["contributions"] = {}, {}
     for v in "BD":
         x, y = probe(v, cfg)
@@ -197,6 +202,7 @@ def contribution_figure(cfg, out, summary, trained):
 def jacobian_figure(cfg, out, summary, trained=None):
     """Exact ||dh(T-1)/dh(t)|| (spectral and Frobenius) for one sequence, A and C at two init
     scales, beside Pascanu's bound sigma_max(W)^lag."""
+    from ..analysis import plots
     panels, summary["jacobians"] = {}, {}
     for v, scale in (("A", cfg["scale"]), ("A", 1.0), ("C", cfg["scale"]), ("C", 1.0)):
         x, _ = probe(v, cfg)
@@ -222,6 +228,7 @@ def jacobian_figure(cfg, out, summary, trained=None):
 
 def lstm_figure(cfg, out, summary, trained=None):
     """The LSTM's gradient by lag at initialisation: h and the cell path c, versions A and D."""
+    from ..analysis import plots
     panels, summary["lstm"] = {}, {}
     for v in "AD":
         x, y = probe(v, cfg)
@@ -245,6 +252,7 @@ def lstm_figure(cfg, out, summary, trained=None):
 
 def sweep_figures(cfg, out, summary, trained=None):
     """The initial scale of W from vanishing to exploding, for A and for C."""
+    from ..analysis import plots
     panels, ratios, summary["sweep"] = {}, {}, {}
     colours = {}
     for v in "AC":
@@ -277,6 +285,7 @@ def sweep_figures(cfg, out, summary, trained=None):
 
 def _median_last(rows):
     """Median (on log scale), min and max over seeds of the last column (the largest lag)."""
+    from ..analysis import plots
     last = np.asarray(rows)[:, -1]
     return dict(median=float(plots.log_median(last)), min=float(np.min(last)), max=float(np.max(last)))
 
@@ -284,6 +293,7 @@ def _median_last(rows):
 def tbptt_figure(out, quick, summary):
     """Gradient by lag with and without truncation at k = 20 (T = 60, seeds 0-4; quick: 0-1), at
     numrnn's default init (scale 1.0) and at the training scale 0.25 of ``numrnn reproduce``."""
+    from ..analysis import plots
     seeds = range(2) if quick else range(5)
     studies = {f"init scale {scale:g}{note}": grad_norm_truncation_study(steps=60, window=20, seeds=seeds,
                                                                           scale=scale)

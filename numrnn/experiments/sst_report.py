@@ -10,13 +10,9 @@ import json
 import os
 from pathlib import Path
 
-import matplotlib
-import matplotlib.pyplot as plt
-import matplotlib.ticker
 import numpy as np
 
 from .._io import atomic_write_text
-from ..analysis.plots import VERSION_COLOURS
 from ..data import sst as data
 from .common import environment_line
 
@@ -208,6 +204,9 @@ def write_table(path, header, runs):
 def plot(folder, runs, header):
     """figures: learning_curves.png (train loss and dev accuracy per epoch, mean over seeds) and
     test_accuracy.png (mean ± std over seeds, with the majority baseline and published points)."""
+    import matplotlib.pyplot as plt             # here, not at import: `numrnn --help` stays fast
+    from matplotlib.ticker import MaxNLocator
+    from ..analysis.plots import VERSION_COLOURS
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     groups = summarise(runs)
@@ -227,7 +226,7 @@ def plot(folder, runs, header):
         axes[row, 1].set(title=f"{cell.upper()}: dev accuracy", xlabel="epoch", ylabel="accuracy")
         axes[row, 1].legend(fontsize=7, ncol=2)
         for ax in axes[row]:
-            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle("SST 5-class, mean over seeds (an epoch counts while at least one seed ran it)")
     fig.tight_layout()
     fig.savefig(folder / "learning_curves.png", dpi=120)
