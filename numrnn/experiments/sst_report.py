@@ -185,7 +185,8 @@ def write_table(path, header, runs):
               "embedding (vocabulary x embedding size; the readout adds 5 x (H + 1), or 5 x (2H + 1)). "
               "\"s / epoch\" is the wall-clock time of one pass over the training set, one BLAS thread per "
               f"run, with {header['workers']} run(s) in parallel and whatever else the machine ran; "
-              "\"CPU s / epoch\" is that process's CPU time, the machine-independent figure. "
+              "\"CPU s / epoch\" is that process's CPU time: it leaves out the waits for a core that "
+              "other jobs cause, not the host's own speed (compare CPU times within one host and day). "
               "\"CPU min / run\" counts the whole run (every epoch, the patience epochs after the best, and "
               "the dev evaluations); \"test acc % per CPU min\" is the mean test accuracy divided by it.", "",
               "Published fine-grained test accuracies, for context (not comparable one to one):", ""]
