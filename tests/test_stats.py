@@ -102,6 +102,26 @@ def test_paired_tests_are_valid_p_values_and_symmetric_in_sign(d):
     assert stats.wilcoxon_signed_rank(d)["p"] >= 2 ** -n * 2 - 1e-12
 
 
+def test_holm_on_a_worked_example():
+    # sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04 -> running max 0.06
+    assert stats.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert stats.holm([0.5]) == pytest.approx([0.5]) and stats.holm([0.3, 0.4]) == pytest.approx([0.6, 0.6])
+    with pytest.raises(ValueError, match=r"p_values must lie in \[0, 1\]"):
+        stats.holm([0.2, 1.5])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(0, 1, allow_nan=False), min_size=1, max_size=30))
+def test_holm_never_lowers_a_p_keeps_the_order_and_stays_between_bonferroni_and_raw(p):
+    p = np.array(p)
+    adjusted = stats.holm(p)
+    assert np.all(adjusted >= p) and np.all(adjusted <= 1)
+    assert np.all(adjusted <= np.minimum(1, len(p) * p) + 1e-15)       # never above Bonferroni
+    order = np.argsort(p, kind="stable")
+    assert np.all(np.diff(adjusted[order]) >= 0)                       # a smaller p stays no larger
+    assert adjusted.min() == pytest.approx(min(1, len(p) * p.min()))   # the smallest: times m
+
+
 def _sst_report(rows):
     """A minimal SST report: rows {(cell, version, reg): [accuracy % per seed]}."""
     runs = []
@@ -123,7 +143,12 @@ def test_sst_tests_compare_the_rows_the_readme_compares(tmp_path):
     # than the observed one only twice in 20
     assert "| phrases: skip helps the RNN? C vs A | 43.0 (0,1,2) | 41.0 (0,1,2) | +2.0 |" in md
     # equal rows: difference 0, Welch df 4, interval +-t_{0.975,4} * sqrt(1/3 + 1/3) = +-2.27
-    assert "| sentences: skip helps the RNN? D vs B | 31.0 (0,1,2) | 31.0 (0,1,2) | +0.0 | -2.3 to +2.3 | 1 | 1 |" in md
+    assert "| sentences: skip helps the RNN? D vs B | 31.0 (0,1,2) | 31.0 (0,1,2) | +0.0 | -2.3 to +2.3 | 1 | 1 | 1 |" in md
+    # the Holm column: the 13 rows' Welch p-values adjusted together
+    rows = [line.split("|") for line in md.splitlines() if line.startswith("| phrases") or line.startswith("| sentences")]
+    assert len(rows) == 13 and "Holm-adjusted over the 13 rows" in md
+    raw, adjusted = [float(r[6]) for r in rows], [float(r[8]) for r in rows]
+    assert adjusted == pytest.approx([float(f"{q:.2g}") for q in stats.holm(raw)], rel=0.06)
     # the "best" rows are chosen by their mean and named: RNN D (offset 3) and LSTM D (offset 7)
     assert "| phrases: best skip RNN vs best LSTM (RNN D vs LSTM D) | 44.0 (0,1,2) | 48.0 (0,1,2) | -4.0 |" in md
     out = tmp_path / "sst_tests.md"

@@ -15,6 +15,9 @@ and of a parameter-matched C trained on the same data and batch order):
 Two-sample (e.g. test accuracies of two models over seeds, not paired): :func:`welch_t` and
 :func:`permutation_test` (all splits when there are at most 200,000, else a seeded sample).
 
+Many comparisons at once: :func:`holm` adjusts their p-values (Holm 1979, step-down), so that
+"adjusted p < 0.05" keeps the chance of any false "significant" among them at or below 5 %.
+
 The Student t tail comes from the regularised incomplete beta function,
 :math:`P(|T| > t) = I_{\nu / (\nu + t^2)}(\nu / 2, 1 / 2)`.
 """
@@ -257,6 +260,31 @@ def welch_interval(a, b, level=0.95):
     return float(diff - half), float(diff + half)
 
 
+def holm(p_values):
+    r"""Holm's step-down adjustment of m p-values for testing them together.
+
+    With the p-values sorted, :math:`p_{(1)} \le \dots \le p_{(m)}`, the adjusted
+    :math:`\tilde p_{(k)} = \max_{j \le k} \min\big(1, (m - j + 1)\, p_{(j)}\big)`; rejecting
+    where :math:`\tilde p < \alpha` keeps the family-wise error rate at or below :math:`\alpha`.
+
+    Parameters
+    ----------
+    p_values : sequence of float in [0, 1], shape (m,)
+
+    Returns
+    -------
+    ndarray, shape (m,): the adjusted p-values, in the order given
+    """
+    p = _vector("p_values", p_values)
+    if np.any((p < 0) | (p > 1)):
+        raise ValueError(f"p_values must lie in [0, 1], got {p.min():g}..{p.max():g}")
+    m, order = len(p), np.argsort(p, kind="stable")
+    stepped = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    adjusted = np.empty(m)
+    adjusted[order] = np.maximum.accumulate(stepped)
+    return adjusted
+
+
 #: (label, first, second) for each comparison the README draws; a side is (file, cell, version, reg),
 #: version "best-skip" (of C, D) or "best" (of A-D): the row of that cell with the highest mean.
 SST_COMPARISONS = [
@@ -344,8 +372,8 @@ def extra_comparisons(phrases, sized=None, alphas=()):
 
 
 def _test_row(label, a, b, level=0.95):
-    """One table row: means (seeds), difference, Welch p and interval, permutation p; None if a
-    side has fewer than 2 seeds."""
+    """One comparison: (the table row's cells up to the permutation p, Welch's p); None if a side
+    has fewer than 2 seeds."""
     va, vb = a.pop("version", None), b.pop("version", None)
     if len(a) < 2 or len(b) < 2:
         return None
@@ -356,7 +384,7 @@ def _test_row(label, a, b, level=0.95):
     low, high = welch_interval(xa, xb, level)
     return (f"| {label} | {np.mean(xa):.1f} ({','.join(map(str, sorted(a)))}) "
             f"| {np.mean(xb):.1f} ({','.join(map(str, sorted(b)))}) "
-            f"| {p['diff']:+.1f} | {low:+.1f} to {high:+.1f} | {w['p']:.2g} | {p['p']:.2g} |")
+            f"| {p['diff']:+.1f} | {low:+.1f} to {high:+.1f} | {w['p']:.2g} | {p['p']:.2g} |"), w["p"]
 
 
 def sst_tests(phrases, sentences, sized=None, alphas=()):
@@ -364,17 +392,20 @@ def sst_tests(phrases, sentences, sized=None, alphas=()):
     the difference) and an exact permutation test over seeds; the extra phrase-level rows
     (:func:`extra_comparisons`); and the phrase-trained LSTMs against the RNTN's 45.7 % (one-sample t)."""
     files = {"phrases": phrases, "sentences": sentences}
-    lines = ["| comparison | first (seeds) | second (seeds) | difference, points | 95 % interval (Welch) "
-             "| Welch t p | permutation p (exact) |", "|---|---|---|---:|---|---:|---:|"]
     pairs = [(label, _sst_accuracies(files[first[0]], *first[1:]), _sst_accuracies(files[second[0]], *second[1:]))
              for label, first, second in SST_COMPARISONS]
-    skipped = []
+    rows, skipped = [], []
     for label, a, b in pairs + extra_comparisons(phrases, sized, alphas):
         row = _test_row(label, dict(a), dict(b))
         if row is None:
             skipped.append(label)
         else:
-            lines.append(row)
+            rows.append(row)
+    lines = ["| comparison | first (seeds) | second (seeds) | difference, points | 95 % interval (Welch) "
+             f"| Welch t p | permutation p (exact) | Welch p, Holm-adjusted over the {len(rows)} rows |",
+             "|---|---|---|---:|---|---:|---:|---:|"]
+    adjusted = holm([p for _, p in rows]) if rows else []
+    lines += [f"{cells} {p_holm:.2g} |" for (cells, _), p_holm in zip(rows, adjusted)]
     if skipped:
         lines += ["", "Not tested (fewer than 2 seeds on a side): " + "; ".join(skipped) + "."]
     lines += ["", f"Against the RNTN's {RNTN} % (one-sample t over seeds, two-sided, with the 95 % "
@@ -435,7 +466,10 @@ def main(argv=None):
             "Welch's t with its 95 % interval for the difference of means, and the exact permutation "
             "test of the difference of means (its smallest possible p is 2/20 = 0.1 with 3 seeds a side, "
             "2/252 = 0.008 with 5 a side, 1/56 = 0.018 with 5 against 3). \"Best\" rows are chosen by "
-            "their mean test accuracy, named in brackets.\n\n"
+            "their mean test accuracy, named in brackets. The last column adjusts the Welch p-values for "
+            "testing every row of the table together (Holm's step-down correction): a row below 0.05 "
+            "there is one that the chance alone puts below 0.05 in at most 5 % of such tables, all rows "
+            "counted (conservative where a row repeats another, e.g. a \"best\" row).\n\n"
             + sst_tests(phrases, sentences, sized, alphas) + "\n"
             + environment_line(environment(), full_record=None)
             + " No training: these are tests on recorded numbers.\n")
