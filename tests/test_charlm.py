@@ -335,6 +335,18 @@ def test_the_comparison_reports_every_version_and_seed():
     assert f"1: {rows[1]['valid_bpc']:.3f}" in table
 
 
+def test_a_learned_skip_scale_reports_its_final_value_per_run():
+    kwargs = dict(text=generate_text(3000), hidden_size=4, embed_size=4, batch_size=4, k1=20, epochs=2)
+    rows = compare_versions(("C",), seeds=(0, 1), learn_skip_scale=True, **kwargs)
+    finals = [r["skip_scale_final"]["layer.alpha"] for r in rows]
+    assert all(a != 1.0 for a in finals) and finals[0] != finals[1]   # trained from 1, per seed
+    table = results_markdown(rows, "numrnn charlm-compare --learn-skip-scale ...", {"epochs": 2})
+    assert f"its final value per run: C seed 0 {finals[0]:.3f}, C seed 1 {finals[1]:.3f}." in table
+    fixed = compare_versions(("C",), seeds=(0,), **kwargs)
+    assert "skip_scale_final" not in fixed[0]
+    assert "Learned skip scale" not in results_markdown(fixed, "numrnn charlm-compare ...", {"epochs": 2})
+
+
 def test_compare_writes_every_runs_curve_and_cpu_time_beside_the_table(tmp_path, capsys):
     assert main(["charlm-compare", "--text-chars", "3000", "--versions", "A", "C", "--seeds", "0", "1",
                  "--hidden-size", "4", "--embed-size", "4", "--batch-size", "4", "--k1", "20",

@@ -213,6 +213,24 @@ def test_the_registrys_layer_options_are_sst_flags_and_reach_the_model(treebank,
     assert "--forget-bias does not apply to any cell of --cells rnn" in capsys.readouterr().err
 
 
+def test_a_learned_skip_scale_is_trained_and_its_final_value_is_in_the_json_and_the_table(
+        treebank, tmp_path, monkeypatch):
+    monkeypatch.setattr(sst, "plot", lambda *args: None)
+    args = ["sst", "--sst-dir", str(treebank), "--cells", "rnn", "--versions", "C", "--seeds", "0",
+            "--embed-size", "4", "--hidden-size", "3", "--epochs", "2", "--workers", "1", "--reg", "on",
+            "--lr", "0.05", "--quiet", "--out", str(tmp_path), "--name", "la", "--learn-skip-scale"]
+    assert sst.main(args) == 0
+    (run,) = json.loads((tmp_path / "results" / "la.json").read_text())["runs"]
+    assert run["config"]["options"] == {"learn_skip_scale": True}
+    (name, alpha), = run["skip_scale_final"].items()
+    assert name == "layer.alpha" and alpha != 1.0            # trained: Adam moved it from its start
+    table = (tmp_path / "results" / "la.md").read_text()
+    assert f"its final value per run: rnn-C-reg-seed0 {alpha:.3f}." in table
+    assert sst.main(args[:-1] + ["--name", "fixed"]) == 0        # a fixed alpha: no such record
+    (fixed,) = json.loads((tmp_path / "results" / "fixed.json").read_text())["runs"]
+    assert "skip_scale_final" not in fixed and "Learned skip scale" not in (tmp_path / "results" / "fixed.md").read_text()
+
+
 def test_resume_skips_finished_runs(treebank, tmp_path, monkeypatch):
     args = ["sst", "--sst-dir", str(treebank), "--cells", "rnn", "--versions", "A", "--seeds", "0",
             "--embed-size", "4", "--hidden-size", "3", "--epochs", "1", "--workers", "1",

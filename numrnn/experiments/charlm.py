@@ -320,13 +320,14 @@ def _run_one(job):
     version, seed, text, kwargs = job
     cpu = time.process_time()
     with threadpool_limits(1):
-        _, _, h = train(text, version=version, seed=seed, **kwargs)
+        model, _, h = train(text, version=version, seed=seed, **kwargs)
     cpu = time.process_time() - cpu
+    learned = common.learned_skip_scales(model)
     return {"version": version, "seed": seed, "valid_bpc": h["valid_bpc"][-1],
             "best_valid_bpc": min(h["valid_bpc"]), "curve": h["valid_bpc"],
             "train_bpc": _mean_bpc(h), "unigram_bpc": h["unigram_bpc"], "updates": h["updates"],
             "diverged_at": h["diverged"]["step"] if h["diverged"] else None, "seconds": h["seconds"],
-            "cpu_seconds": cpu}
+            "cpu_seconds": cpu, **({"skip_scale_final": learned} if learned else {})}
 
 
 def results_markdown(rows, command, settings, env=None, full_record=None):
@@ -364,6 +365,10 @@ def results_markdown(rows, command, settings, env=None, full_record=None):
         if curves:
             lines.append(f"- {v} ({len(curves)} seeds): " +
                          ", ".join(f"{c:.3f}" for c in np.mean(curves, axis=0)))
+    learned = [(r, alpha) for r in rows for alpha in (r.get("skip_scale_final") or {}).values()]
+    if learned:
+        lines += ["", "Learned skip scale alpha (it started at the configured skip scale), its final value "
+                  "per run: " + ", ".join(f"{r['version']} seed {r['seed']} {alpha:.3f}" for r, alpha in learned) + "."]
     env = common.environment(threads_per_run=1) if env is None else env
     lines += ["", common.environment_line(env, full_record)]
     return "\n".join(lines) + "\n"

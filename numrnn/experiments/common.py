@@ -199,6 +199,12 @@ def layer_kwargs(args, cell):
 
 
 # ------------------------------------------------------------------------------ saved models
+def learned_skip_scales(model):
+    """{parameter name: final value} of each learned skip scale alpha of a model's layers (empty when
+    none is learned), for a run's record."""
+    return {name: float(value[0]) for name, value in model.params.items() if name.endswith(".alpha")}
+
+
 def save_model(path, model, kind, vocab, optimizer=None, extra=None, trainer=None):
     """Save a model with its vocabulary: :func:`numrnn.training.checkpoint.save_checkpoint` with
     ``meta = {"kind": "numrnn.<kind>", "vocab": vocab, "extra": extra}`` (``PATH.npz`` + ``PATH.json``,

@@ -263,6 +263,9 @@ def run_config(config, loaded, save_dir=None, progress=False):
                   "test_acc": accuracy(model, *splits["test"]), "dev_acc": history["dev_acc_best"],
                   "history": history, "total_seconds": time.perf_counter() - started,
                   "total_cpu_seconds": cpu, "environment": common.environment(threads_per_run=1)}
+        learned = common.learned_skip_scales(model)
+        if learned:
+            result["skip_scale_final"] = learned
     if save_dir is not None:
         save_model(Path(save_dir) / config.name, model, vocab, result)
     return result
