@@ -172,10 +172,11 @@ def test_welch_interval_is_the_pooled_interval_for_equal_sizes_and_variances():
     assert stats.welch_interval([1.0, 1.0], [0.0, 0.0]) == (1.0, 1.0)       # no spread: the difference
 
 
-def _sized_or_alpha_report(rows, hidden=100, recurrent=20_100, alpha=None):
+def _sized_or_alpha_report(rows, hidden=100, recurrent=20_100, alpha=None, learned=False):
     report = _sst_report(rows)
+    options = {**({"skip_scale": alpha} if alpha else {}), **({"learn_skip_scale": True} if learned else {})}
     for run in report["runs"]:
-        run["config"].update(hidden_size=hidden, **({"options": {"skip_scale": alpha}} if alpha else {}))
+        run["config"].update(hidden_size=hidden, **({"options": options} if options else {}))
         run["n_params_parts"] = {"recurrent": recurrent}
     return report
 
@@ -198,6 +199,9 @@ def test_sst_tests_add_the_sized_rnn_and_the_scaled_skip_rows(tmp_path):
     assert "vs LSTM B | 51.0 (0,1,2) | 47.0 (0,1,2,3,4) | +4.0 | +1.8 to +6.2 | 0.0049 | 0.036 |" in md
     assert "| phrases, scaled skip: RNN C alpha 0.5 vs alpha 1 | 40.5 (0,1,2) | 44.0 (0,1,2,3,4) | -3.5 |" in md
     assert "| phrases, scaled skip: RNN C alpha 0.5 vs RNN A (no skip) | 40.5 (0,1,2) | 42.0 (0,1,2,3,4) | -1.5 |" in md
+    learned = _sized_or_alpha_report({("rnn", "D", "reg"): [41.0, 42.0]}, learned=True)
+    md_learned = stats.sst_tests(phrases, sentences, alphas=[learned])
+    assert "| phrases, scaled skip: RNN D alpha learned from 1 vs alpha 1 | 41.5 (0,1) | 45.0 (0,1,2,3,4) |" in md_learned
     # a row with one seed is not tested, and the table says so; so are the sentence rows missing here
     assert "Not tested (fewer than 2 seeds on a side): " in md and "RNN D alpha 0.5 vs alpha 1" in md
     assert "sentences: skip helps the RNN? C vs A" in md.split("Not tested")[1]

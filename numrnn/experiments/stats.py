@@ -335,12 +335,17 @@ def _sst_accuracies(report, cell, version, reg):
 
 
 def _rows_of(report):
-    """{(cell, version): (hidden size, recurrent parameters, skip scale)} of a report's regularised rows."""
+    """{(cell, version): (hidden size, recurrent parameters, skip scale)} of a report's regularised
+    rows; the skip scale is a string, "learned from X" when the runs trained it."""
     rows = {}
     for r in report["runs"]:
         c = r["config"]
+        options = c.get("options") or {}
+        alpha = f"{options.get('skip_scale', 1.0):g}"
+        if options.get("learn_skip_scale"):
+            alpha = f"learned from {alpha}"
         rows[(c["cell"], c["version"])] = (c.get("hidden_size"), (r.get("n_params_parts") or {}).get("recurrent"),
-                                           (c.get("options") or {}).get("skip_scale", 1.0))
+                                           alpha)
     return rows
 
 
@@ -362,7 +367,7 @@ def extra_comparisons(phrases, sized=None, alphas=()):
     for report in alphas:
         for (cell, version), (_, _, alpha) in sorted(_rows_of(report).items()):
             a = _sst_accuracies(report, cell, version, "reg")
-            name = f"{cell.upper()} {version} alpha {alpha:g}"
+            name = f"{cell.upper()} {version} alpha {alpha}"
             out.append((f"phrases, scaled skip: {name} vs alpha 1", a,
                          _sst_accuracies(phrases, cell, version, "reg")))
             if version in NO_SKIP:
