@@ -124,13 +124,9 @@ OnlyLastStep = mutant("OnlyLastStep", "backward",
 DxFromDh = mutant("DxFromDh", "backward", ('dx[:, t] = da @ p["Wx"]', 'dx[:, t] = dh[t] @ p["Wx"]'),
                   doc="dx(t) = dh(t) Wx: relu' forgotten in dx only; every parameter gradient is right.")
 
-SkipBeforeRelu = mutant(
-    "SkipBeforeRelu", "forward",
-    ("h[t] = np.maximum(a[t], 0)\n        if S >= 2 and (t + 1) % S == 0:\n"
-     "            h[t] = h[t] + h[t - S]",
-     "h[t] = np.maximum(a[t], 0)\n        if S >= 2 and (t + 1) % S == 0:\n"
-     "            h[t] = np.maximum(a[t] + h[t - S], 0)  # skip inside the ReLU"),
-    doc="The skip added before the ReLU.")
+SkipBeforeRelu = mutant("SkipBeforeRelu", "forward",
+                        ("h[t] = h[t] + h[t - S]", "h[t] = np.maximum(a[t] + h[t - S], 0)  # inside the ReLU"),
+                        doc="The skip added before the ReLU.")
 ScheduleStartsAtW2 = mutant("ScheduleStartsAtW2", "forward",
                             ('W = p[f"W{t % K + 1}"]', 'W = p[f"W{(t + 1) % K + 1}"]  # counts from 1'),
                             doc="The schedule counts steps from 1: W2 at step 0.")
