@@ -171,8 +171,10 @@ def test_choose_tuned_takes_the_lowest_validation_loss_that_did_not_diverge():
     # the skip rows are the standard-task table's runs, so an earlier table's runs are reused
     tasks = {rp.run_key(s) for s in rp.task_plan(rp.FULL)}
     skip = [s for s in specs if s.row in ("C", "D", "LSTM C", "LSTM D")]
-    assert len(skip) == 2 * 4 * 3 + 2 * 3 * 3           # LSTM C and D up to T = 400 only
-    assert not any(s.cell == "lstm" and s.T > 400 for s in skip)
+    assert len(skip) == 2 * 4 * 3 + 2 * 4 * 3           # RNN and LSTM C and D at every cell
+    assert {s.T for s in skip if s.cell == "lstm" and s.task == "adding"} == {200, 400, 1000}
+    short = dict(rp.FULL, baseline_skip_lstm_max_T=400)  # the limit, where a setting sets one
+    assert not any(s.row in ("LSTM C", "LSTM D") and s.T > 400 for s in rp.baseline_plan(short, best))
     assert all(rp.run_key(s) in tasks for s in skip if s.seed == 0 and s.T in (100, 200, 400))
 
 
