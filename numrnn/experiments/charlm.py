@@ -365,10 +365,9 @@ def results_markdown(rows, command, settings, env=None, full_record=None):
         if curves:
             lines.append(f"- {v} ({len(curves)} seeds): " +
                          ", ".join(f"{c:.3f}" for c in np.mean(curves, axis=0)))
-    learned = [(r, alpha) for r in rows for alpha in (r.get("skip_scale_final") or {}).values()]
-    if learned:
-        lines += ["", "Learned skip scale alpha (it started at the configured skip scale), its final value "
-                  "per run: " + ", ".join(f"{r['version']} seed {r['seed']} {alpha:.3f}" for r, alpha in learned) + "."]
+    learned = common.learned_skip_scales_line([(f"{r['version']} seed {r['seed']}", r.get("skip_scale_final"))
+                                               for r in rows])
+    lines += ["", *learned] if learned else []
     env = common.environment(threads_per_run=1) if env is None else env
     lines += ["", common.environment_line(env, full_record)]
     return "\n".join(lines) + "\n"

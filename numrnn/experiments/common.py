@@ -198,13 +198,23 @@ def layer_kwargs(args, cell):
     return kwargs
 
 
-# ------------------------------------------------------------------------------ saved models
 def learned_skip_scales(model):
     """{parameter name: final value} of each learned skip scale alpha of a model's layers (empty when
     none is learned), for a run's record."""
     return {name: float(value[0]) for name, value in model.params.items() if name.endswith(".alpha")}
 
 
+def learned_skip_scales_line(runs):
+    """The results table's sentence on learned skip scales: ``runs`` is [(run label, its
+    ``skip_scale_final`` record or None)]; [] when no run learned one, else [sentence]."""
+    finals = [(label, alpha) for label, learned in runs for alpha in (learned or {}).values()]
+    if not finals:
+        return []
+    return ["Learned skip scale alpha (it started at the configured skip scale), its final value per run: "
+            + ", ".join(f"{label} {alpha:.3f}" for label, alpha in finals) + "."]
+
+
+# ------------------------------------------------------------------------------ saved models
 def save_model(path, model, kind, vocab, optimizer=None, extra=None, trainer=None):
     """Save a model with its vocabulary: :func:`numrnn.training.checkpoint.save_checkpoint` with
     ``meta = {"kind": "numrnn.<kind>", "vocab": vocab, "extra": extra}`` (``PATH.npz`` + ``PATH.json``,

@@ -14,7 +14,7 @@ import numpy as np
 
 from .._io import atomic_write_text
 from ..data import sst as data
-from .common import environment_line
+from .common import environment_line, learned_skip_scales_line
 
 #: Published fine-grained test accuracies (%), for context only: other models and conditions.
 REFERENCES = [
@@ -178,10 +178,8 @@ def write_table(path, header, runs):
             f"| {np.mean(g['seconds']):.1f} | {np.mean(g['cpu']):.1f} | {run_minutes:.1f} "
             f"| {100 * np.mean(g['test']) / run_minutes:.2f} | {g['diverged']} |")
     majority = header["majority"]
-    learned = [(r["name"], alpha) for r in runs for alpha in (r.get("skip_scale_final") or {}).values()]
-    if learned:
-        lines += ["", "Learned skip scale alpha (it started at the configured skip scale), its final value "
-                  "per run: " + ", ".join(f"{name} {alpha:.3f}" for name, alpha in learned) + "."]
+    learned = learned_skip_scales_line([(r["name"], r.get("skip_scale_final")) for r in runs])
+    lines += ["", *learned] if learned else []
     lines += ["", *environment_lines(header, runs)]
     lines += ["", f"Majority class of the training sentences ({data.LABELS[majority['label']]}) on test: "
               f"{100 * majority['test_acc']:.1f} %.", "",
